@@ -1,0 +1,95 @@
+"""The seam between the dialog and the telephone: what the engine may ask of a call.
+
+Asterisk (through AGI), the terminal simulator and the tests each provide a `Channel`;
+the engine imports nothing else from the telephony side.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+DTMF_KEYS = frozenset("0123456789*#")
+DIGITS = "0123456789"
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A recorded prompt: the audio is found by `id`, `text` is what it says."""
+
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Number:
+    """A whole number said as words ("сорок пять тысяч пятьдесят пять")."""
+
+    value: int
+
+
+@dataclass(frozen=True)
+class Digits:
+    """A string of digits said one by one (a contract number)."""
+
+    digits: str
+
+
+Utterance = Prompt | Number | Digits
+
+
+class Ending(enum.StrEnum):
+    TIMEOUT = "timeout"
+    TERMINATOR = "terminator"
+    MAX_DIGITS = "max_digits"
+
+
+@dataclass(frozen=True)
+class KeyRequest:
+    """How to collect keys: which are accepted, how many, and how long to wait.
+
+    The prompts play with barge-in: the first accepted key stops them and counts as input.
+    Keys outside `allowed` (and the terminator) are ignored.
+    """
+
+    allowed: frozenset[str]
+    max_digits: int
+    first_timeout: float
+    inter_digit_timeout: float
+    terminator: str = ""
+
+
+@dataclass(frozen=True)
+class Keys:
+    digits: str
+    ending: Ending
+
+    @property
+    def nothing(self) -> bool:
+        """The caller pressed nothing at all before the timeout."""
+        return not self.digits and self.ending is Ending.TIMEOUT
+
+
+class CallerHungUp(Exception):
+    """The caller is gone; raised by any channel operation."""
+
+
+class Channel(Protocol):
+    @property
+    def call_id(self) -> str: ...
+
+    @property
+    def caller_number(self) -> str | None: ...
+
+    def play(self, utterances: Sequence[Utterance]) -> None:
+        """Play to the end; keys pressed meanwhile are discarded."""
+
+    def ask(self, utterances: Sequence[Utterance], request: KeyRequest) -> Keys:
+        """Play with barge-in, then collect keys as `request` says."""
+
+    def transfer(self, destination: str) -> None:
+        """Hand the call to `destination` (a name from the flow, such as `operator`)."""
+
+    def hang_up(self) -> None: ...

@@ -1,0 +1,270 @@
+"""The dialog engine: walks a checked `Flow` over a `Channel`, one call at a time.
+
+It knows nodes, keys and prompts; what an action means is up to the `Actions` it is given,
+and how a prompt reaches the caller is up to the channel.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from agi.actions import ACTIONS, Actions, Variables
+from agi.channel import (
+    DIGITS,
+    DTMF_KEYS,
+    CallerHungUp,
+    Channel,
+    Digits,
+    KeyRequest,
+    Keys,
+    Number,
+    Prompt,
+    Utterance,
+)
+from agi.flow import (
+    ActionNode,
+    AskingNode,
+    ConfirmNode,
+    Flow,
+    HangupNode,
+    InputNode,
+    MenuNode,
+    Option,
+    PlayNode,
+    SayItem,
+    TransferNode,
+)
+from agi.prompts import PromptCatalog
+from agi.redact import mask_digits
+
+log = logging.getLogger("agi.dialog")
+
+
+class Ending(enum.StrEnum):
+    HUNG_UP_BY_IVR = "ivr_hung_up"
+    TRANSFERRED = "transferred"
+    CALLER_HUNG_UP = "caller_hung_up"
+    TIME_LIMIT = "time_limit"
+    STEP_LIMIT = "step_limit"
+
+
+@dataclass
+class CallReport:
+    ending: Ending
+    path: list[str] = field(default_factory=list)
+    transferred_to: str | None = None
+
+
+class _LimitReached(Exception):
+    def __init__(self, ending: Ending) -> None:
+        self.ending = ending
+
+
+class Dialog:
+    """One call through the flow. `run()` returns how it ended; it never raises for a hang-up."""
+
+    def __init__(
+        self,
+        flow: Flow,
+        catalog: PromptCatalog,
+        channel: Channel,
+        actions: Actions,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.flow = flow
+        self.catalog = catalog
+        self.channel = channel
+        self.actions = actions
+        self.clock = clock
+        self.variables: Variables = {}
+        self.failures = 0
+        self.report = CallReport(ending=Ending.CALLER_HUNG_UP)
+        self._deadline = 0.0
+
+    def run(self) -> CallReport:
+        self._deadline = self.clock() + self.flow.limits.call_seconds
+        name: str | None = self.flow.start
+        try:
+            try:
+                while name is not None:
+                    name = self._step(name)
+            except _LimitReached as limit:
+                self.report.ending = limit.ending
+                log.info("call=%s limit=%s", self.channel.call_id, limit.ending)
+                self._end_at_limit()
+        except CallerHungUp:
+            self.report.ending = Ending.CALLER_HUNG_UP
+            log.info("call=%s caller hung up", self.channel.call_id)
+        return self.report
+
+    def _end_at_limit(self) -> None:
+        then = self.flow.limits.then
+        if then is None:
+            self.channel.hang_up()
+            return
+        self.report.path.append(then)
+        node = self.flow.nodes[then]
+        assert isinstance(node, TransferNode | HangupNode)
+        self._finish(node)
+
+    def _step(self, name: str) -> str | None:
+        if len(self.report.path) >= self.flow.limits.steps:
+            raise _LimitReached(Ending.STEP_LIMIT)
+        if self.clock() >= self._deadline:
+            raise _LimitReached(Ending.TIME_LIMIT)
+        self.report.path.append(name)
+        node = self.flow.nodes[name]
+        log.info("call=%s node=%s type=%s", self.channel.call_id, name, node.type)
+        match node:
+            case PlayNode():
+                self.channel.play(self._render(node.say))
+                return node.next
+            case ActionNode():
+                return self._act(node)
+            case MenuNode():
+                return self._menu(node)
+            case InputNode():
+                return self._input(node)
+            case ConfirmNode():
+                return self._confirm(node)
+            case TransferNode() | HangupNode():
+                self._finish(node)
+                return None
+        raise AssertionError(f"unhandled node type {node.type}")
+
+    def _finish(self, node: TransferNode | HangupNode) -> None:
+        self.channel.play(self._render(node.say))
+        if isinstance(node, TransferNode):
+            self.report.ending = Ending.TRANSFERRED
+            self.report.transferred_to = node.to
+            self.channel.transfer(node.to)
+        else:
+            self.report.ending = Ending.HUNG_UP_BY_IVR
+            self.channel.hang_up()
+
+    def _act(self, node: ActionNode) -> str:
+        try:
+            outcome = self.actions.run(node.action, self.variables)
+        except CallerHungUp:
+            raise
+        except Exception:
+            log.exception("call=%s action %s failed", self.channel.call_id, node.action)
+            return self.flow.defaults.on_failure
+        log.info("call=%s action=%s outcome=%s", self.channel.call_id, node.action, outcome)
+        if outcome in ACTIONS[node.action].failures:
+            self.failures += 1
+            if self.failures >= self.flow.defaults.max_failures:
+                self.failures = 0
+                return self.flow.defaults.on_failure
+        else:
+            self.failures = 0
+        return node.outcomes[outcome]
+
+    # --- nodes that wait for keys ---------------------------------------------------------
+
+    def _menu(self, node: MenuNode) -> str:
+        def choose(keys: Keys) -> str | None:
+            option: Option | None = node.options.get(keys.digits)
+            if option is None:
+                return None
+            self.variables.update(option.set)
+            return option.next
+
+        request = self._request(node, allowed=DTMF_KEYS, max_digits=1, terminator="none")
+        return self._ask(node, request, choose)
+
+    def _confirm(self, node: ConfirmNode) -> str:
+        choices = {node.confirm_key: node.on_confirm, node.reenter_key: node.on_reenter}
+        request = self._request(node, allowed=DTMF_KEYS, max_digits=1, terminator="none")
+        return self._ask(node, request, lambda keys: choices.get(keys.digits))
+
+    def _input(self, node: InputNode) -> str:
+        def accept(keys: Keys) -> str | None:
+            if len(keys.digits) < node.min_digits:
+                return None
+            self.variables[node.into] = keys.digits
+            return node.next
+
+        request = self._request(
+            node,
+            allowed=frozenset(DIGITS),
+            max_digits=node.max_digits,
+            terminator=node.terminator,
+        )
+        return self._ask(node, request, accept)
+
+    def _request(
+        self, node: AskingNode, *, allowed: frozenset[str], max_digits: int, terminator: str
+    ) -> KeyRequest:
+        defaults = self.flow.defaults
+        inter = getattr(node, "inter_digit_timeout", None) or defaults.inter_digit_timeout
+        return KeyRequest(
+            allowed=allowed,
+            max_digits=max_digits,
+            first_timeout=node.timeout or defaults.timeout,
+            inter_digit_timeout=inter,
+            terminator="" if terminator == "none" else terminator,
+        )
+
+    def _ask(
+        self, node: AskingNode, request: KeyRequest, interpret: Callable[[Keys], str | None]
+    ) -> str:
+        """Ask up to `attempts` times, saying the escalating retry prompt before each retry."""
+        attempts = node.attempts or self.flow.defaults.attempts
+        missed = {"no_input": 0, "invalid": 0}
+        retry: list[str] = []
+        last = "no_input"
+        for _ in range(attempts):
+            if self.clock() >= self._deadline:
+                raise _LimitReached(Ending.TIME_LIMIT)
+            utterances = [self._prompt(prompt) for prompt in retry] + self._render(node.say)
+            keys = self.channel.ask(utterances, request)
+            log.info(
+                "call=%s keys=%s ending=%s",
+                self.channel.call_id,
+                mask_digits(keys.digits),
+                keys.ending,
+            )
+            if not keys.nothing:
+                target = interpret(keys)
+                if target is not None:
+                    return target
+            last = "no_input" if keys.nothing else "invalid"
+            retry = self._retry_prompt(getattr(node, last), missed[last])
+            missed[last] += 1
+        fallback = node.on_no_input if last == "no_input" else node.on_invalid
+        return fallback or self.flow.defaults.on_failure
+
+    @staticmethod
+    def _retry_prompt(prompts: list[str], count: int) -> list[str]:
+        if not prompts:
+            return []
+        return [prompts[min(count, len(prompts) - 1)]]
+
+    # --- what to say ------------------------------------------------------------------------
+
+    def _prompt(self, prompt_id: str) -> Prompt:
+        return Prompt(prompt_id, self.catalog.text(prompt_id))
+
+    def _render(self, say: Sequence[SayItem]) -> list[Utterance]:
+        utterances: list[Utterance] = []
+        for item in say:
+            if item.kind == "prompt":
+                utterances.append(self._prompt(item.ref))
+                continue
+            value = self.variables.get(item.ref)
+            if value is None:
+                log.warning("call=%s variable %s is not set yet", self.channel.call_id, item.ref)
+                continue
+            if item.kind == "number":
+                utterances.append(Number(int(value)))
+            elif item.kind == "digits":
+                utterances.append(Digits(str(value)))
+            else:
+                utterances.append(self._prompt(str(value)))
+        return utterances

@@ -1,0 +1,186 @@
+"""The voice menu as typed models: what each kind of node in `ivr_flows.yaml` may say and do.
+
+`agi.flow_loader` turns the YAML into these models and checks them as a whole; the engine
+only ever sees a flow that passed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+NODE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+VARIABLE_NAME = NODE_NAME
+
+SAY_KINDS = {"number": "number", "digits": "digits", "prompt": "prompt_of"}
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SayItem(Model):
+    """One thing to say: a prompt id, or a variable said as a number, digits or a prompt."""
+
+    kind: Literal["prompt", "number", "digits", "prompt_of"]
+    ref: str
+
+
+def _parse_say_item(value: Any) -> Any:
+    if isinstance(value, SayItem):
+        return value
+    if isinstance(value, str):
+        return {"kind": "prompt", "ref": value}
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, ref),) = value.items()
+        if key in SAY_KINDS and isinstance(ref, str):
+            return {"kind": SAY_KINDS[key], "ref": ref}
+    raise ValueError(
+        "each thing to say is a prompt id, or one of  {number: VARIABLE},  "
+        "{digits: VARIABLE},  {prompt: VARIABLE}"
+    )
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str | dict) else value
+
+
+Say = Annotated[
+    list[Annotated[SayItem, BeforeValidator(_parse_say_item)]], BeforeValidator(_as_list)
+]
+PromptIds = Annotated[list[str], BeforeValidator(_as_list)]
+Seconds = Annotated[float, Field(gt=0, le=60)]
+Attempts = Annotated[int, Field(ge=1, le=10)]
+
+
+class Defaults(Model):
+    timeout: Seconds = 5
+    inter_digit_timeout: Seconds = 3
+    attempts: Attempts = 3
+    max_failures: Attempts = 3
+    on_failure: str
+
+
+class Limits(Model):
+    call_seconds: Annotated[int, Field(ge=30, le=3600)] = 600
+    steps: Annotated[int, Field(ge=10, le=10_000)] = 300
+    then: str | None = None
+
+
+class Option(Model):
+    next: str
+    set: dict[str, str] = Field(default_factory=dict)
+
+
+def _option(value: Any) -> Any:
+    return {"next": value} if isinstance(value, str) else value
+
+
+class Asking(Model):
+    """Settings shared by the nodes that wait for keys."""
+
+    say: Say = Field(default_factory=list)
+    timeout: Seconds | None = None
+    attempts: Attempts | None = None
+    no_input: PromptIds = Field(default_factory=list)
+    invalid: PromptIds = Field(default_factory=list)
+    on_no_input: str | None = None
+    on_invalid: str | None = None
+
+
+class PlayNode(Model):
+    type: Literal["play"]
+    say: Say
+    next: str
+
+
+class MenuNode(Asking):
+    type: Literal["menu"]
+    options: dict[str, Annotated[Option, BeforeValidator(_option)]]
+
+
+class InputNode(Asking):
+    type: Literal["input"]
+    into: str
+    min_digits: Annotated[int, Field(ge=1, le=32)] = 1
+    max_digits: Annotated[int, Field(ge=1, le=32)]
+    terminator: Literal["#", "*", "none"] = "#"
+    inter_digit_timeout: Seconds | None = None
+    next: str
+
+
+class ConfirmNode(Asking):
+    type: Literal["confirm"]
+    confirm_key: str = "1"
+    reenter_key: str = "2"
+    on_confirm: str
+    on_reenter: str
+
+
+class ActionNode(Model):
+    type: Literal["action"]
+    action: str
+    outcomes: dict[str, str]
+
+
+class TransferNode(Model):
+    type: Literal["transfer"]
+    say: Say = Field(default_factory=list)
+    to: str
+
+
+class HangupNode(Model):
+    type: Literal["hangup"]
+    say: Say = Field(default_factory=list)
+
+
+Node = PlayNode | MenuNode | InputNode | ConfirmNode | ActionNode | TransferNode | HangupNode
+AskingNode = MenuNode | InputNode | ConfirmNode
+
+NODE_TYPES: dict[str, type[Model]] = {
+    "play": PlayNode,
+    "menu": MenuNode,
+    "input": InputNode,
+    "confirm": ConfirmNode,
+    "action": ActionNode,
+    "transfer": TransferNode,
+    "hangup": HangupNode,
+}
+
+TOP_LEVEL_KEYS = frozenset({"version", "start", "defaults", "limits", "nodes"})
+KNOWN_KEYS: dict[str, frozenset[str]] = {
+    kind: frozenset(model.model_fields) for kind, model in NODE_TYPES.items()
+}
+KNOWN_KEYS["defaults"] = frozenset(Defaults.model_fields)
+KNOWN_KEYS["limits"] = frozenset(Limits.model_fields)
+KNOWN_KEYS["option"] = frozenset(Option.model_fields)
+
+
+class Flow(Model):
+    file: Path
+    start: str
+    defaults: Defaults
+    limits: Limits
+    nodes: dict[str, Node]
+
+    def targets(self, name: str) -> dict[tuple[str, ...], str]:
+        """Every node that `name` can lead to, keyed by the setting that names it."""
+        return node_targets(self.nodes[name])
+
+
+def node_targets(node: Model) -> dict[tuple[str, ...], str]:
+    targets: dict[tuple[str, ...], str] = {}
+    for field in ("next", "on_no_input", "on_invalid", "on_confirm", "on_reenter"):
+        target = getattr(node, field, None)
+        if target is not None:
+            targets[(field,)] = target
+    if isinstance(node, MenuNode):
+        for key, option in node.options.items():
+            targets[("options", key)] = option.next
+    if isinstance(node, ActionNode):
+        for outcome, target in node.outcomes.items():
+            targets[("outcomes", outcome)] = target
+    return targets

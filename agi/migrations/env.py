@@ -1,0 +1,17 @@
+"""Alembic environment: runs against the engine that `agi.database.upgrade` hands over."""
+
+from alembic import context
+
+from agi.models import Base
+
+engine = context.config.attributes["engine"]
+
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

@@ -1,0 +1,114 @@
+"""Tables of the readings database, as SQLAlchemy 2.0 typed declarative models.
+
+The schema itself is created and upgraded by the Alembic migrations in `agi/migrations`;
+a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ContractRow(Base):
+    """A contract for one resource; the same number may exist for several resources."""
+
+    __tablename__ = "contracts"
+    __table_args__ = (UniqueConstraint("number", "resource", name="uq_contracts_number_resource"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), index=True)
+    resource: Mapped[str] = mapped_column(String(16))
+
+    meters: Mapped[list[MeterRow]] = relationship(
+        back_populates="contract", order_by="MeterRow.position"
+    )
+
+
+class MeterRow(Base):
+    __tablename__ = "meters"
+    __table_args__ = (UniqueConstraint("contract_id", "serial", name="uq_meters_contract_serial"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    serial: Mapped[str] = mapped_column(String(64))
+    digits: Mapped[int]
+    position: Mapped[int] = mapped_column(default=1)
+
+    contract: Mapped[ContractRow] = relationship(back_populates="meters")
+    registers: Mapped[list[RegisterRow]] = relationship(
+        back_populates="meter", order_by="RegisterRow.position"
+    )
+
+
+class RegisterRow(Base):
+    """One tariff zone of a meter, with the billing system's last reading and average."""
+
+    __tablename__ = "meter_registers"
+    __table_args__ = (UniqueConstraint("meter_id", "zone", name="uq_registers_meter_zone"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"))
+    zone: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int]
+    previous: Mapped[int | None] = mapped_column(BigInteger)
+    average: Mapped[int | None] = mapped_column(BigInteger)
+
+    meter: Mapped[MeterRow] = relationship(back_populates="registers")
+
+
+class SubmissionRow(Base):
+    """All zones of one meter given in one call or message.
+
+    `source_id` is the call's unique id (or the message id): the same source submits a meter
+    once. Only one submission per meter and period is current (`superseded_at` is null);
+    a later one supersedes it and the earlier one stays as history.
+    """
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        UniqueConstraint("channel", "source_id", "meter_id", name="uq_submissions_source_meter"),
+        Index(
+            "uq_submissions_current",
+            "meter_id",
+            "period",
+            unique=True,
+            sqlite_where=text("superseded_at IS NULL"),
+            postgresql_where=text("superseded_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"), index=True)
+    period: Mapped[str] = mapped_column(String(7))
+    channel: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[str] = mapped_column(String(128))
+    caller: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    meter: Mapped[MeterRow] = relationship()
+    readings: Mapped[list[ReadingRow]] = relationship(
+        back_populates="submission", order_by="ReadingRow.position"
+    )
+
+
+class ReadingRow(Base):
+    __tablename__ = "readings"
+    __table_args__ = (
+        UniqueConstraint("submission_id", "zone", name="uq_readings_submission_zone"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    zone: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int]
+    value: Mapped[int] = mapped_column(BigInteger)
+
+    submission: Mapped[SubmissionRow] = relationship(back_populates="readings")

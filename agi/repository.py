@@ -1,0 +1,276 @@
+"""Reading and writing contracts, meters and submitted readings.
+
+Everything the dialog and the command line need from the database goes through here; the
+rest of the code sees domain values (`agi.domain`), never rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from agi.domain import Contract, Meter, Register, Resource, Zone, zones_for
+from agi.models import ContractRow, MeterRow, ReadingRow, RegisterRow, SubmissionRow
+
+
+@dataclass(frozen=True)
+class MeterReadings:
+    """The values of every zone of one meter, in the meter's zone order."""
+
+    meter_id: int
+    values: tuple[tuple[Zone, int], ...]
+
+
+@dataclass(frozen=True)
+class Submission:
+    channel: str
+    source_id: str
+    caller: str | None
+    period: str
+    received_at: datetime
+    meters: tuple[MeterReadings, ...]
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    stored: bool
+    """False when this source had already submitted these meters: nothing was written twice."""
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    period: str
+    resource: str
+    contract: str
+    meter: str
+    zone: str
+    value: int
+    channel: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class MeterRecord:
+    """One meter as the billing system describes it (a row group of the contracts CSV)."""
+
+    resource: Resource
+    contract: str
+    serial: str
+    digits: int
+    registers: tuple[Register, ...]
+
+
+class Repository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    # --- contracts ----------------------------------------------------------------------
+
+    def find_contracts(self, number: str, period: str) -> list[Contract]:
+        """Every contract with this number, one per resource, with meters ready for a call.
+
+        A register's previous value is the current submission of the latest earlier
+        period, or the billing system's value when there is none.
+        """
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(ContractRow)
+                .where(ContractRow.number == number)
+                .options(selectinload(ContractRow.meters).selectinload(MeterRow.registers))
+                .order_by(ContractRow.id)
+            ).all()
+            return [self._contract(session, row, period) for row in rows]
+
+    def _contract(self, session: Session, row: ContractRow, period: str) -> Contract:
+        meters = tuple(
+            Meter(
+                id=meter.id,
+                serial=meter.serial,
+                digits=meter.digits,
+                registers=self._registers(session, meter, period),
+            )
+            for meter in row.meters
+        )
+        return Contract(
+            id=row.id, number=row.number, resource=Resource(row.resource), meters=meters
+        )
+
+    def _registers(self, session: Session, meter: MeterRow, period: str) -> tuple[Register, ...]:
+        latest = session.scalars(
+            select(SubmissionRow)
+            .where(
+                SubmissionRow.meter_id == meter.id,
+                SubmissionRow.period < period,
+                SubmissionRow.superseded_at.is_(None),
+            )
+            .options(selectinload(SubmissionRow.readings))
+            .order_by(SubmissionRow.period.desc())
+            .limit(1)
+        ).first()
+        accepted = {r.zone: r.value for r in latest.readings} if latest else {}
+        return tuple(
+            Register(
+                zone=Zone(register.zone),
+                previous=accepted.get(register.zone, register.previous),
+                average=register.average,
+            )
+            for register in meter.registers
+        )
+
+    def import_meters(self, records: Iterable[MeterRecord]) -> int:
+        """Create or update contracts and meters from billing, all in one transaction."""
+        count = 0
+        with self._sessions.begin() as session:
+            for record in records:
+                self._import_meter(session, record)
+                count += 1
+        return count
+
+    def _import_meter(self, session: Session, record: MeterRecord) -> None:
+        contract = session.scalar(
+            select(ContractRow).where(
+                ContractRow.number == record.contract, ContractRow.resource == record.resource
+            )
+        )
+        if contract is None:
+            contract = ContractRow(number=record.contract, resource=record.resource.value)
+            session.add(contract)
+            session.flush()
+        meter = session.scalar(
+            select(MeterRow).where(
+                MeterRow.contract_id == contract.id, MeterRow.serial == record.serial
+            )
+        )
+        if meter is None:
+            position = len(contract.meters) + 1
+            meter = MeterRow(contract=contract, serial=record.serial, position=position, digits=0)
+            session.add(meter)
+        meter.digits = record.digits
+        session.flush()
+        existing = {register.zone: register for register in meter.registers}
+        order = {zone: index for index, zone in enumerate(zones_for(len(record.registers)), 1)}
+        for register in record.registers:
+            row = existing.pop(register.zone.value, None) or RegisterRow(
+                meter=meter, zone=register.zone.value
+            )
+            row.position = order[register.zone]
+            row.previous = register.previous
+            row.average = register.average
+            session.add(row)
+        for stale in existing.values():
+            session.delete(stale)
+
+    # --- submissions --------------------------------------------------------------------
+
+    def submit(self, submission: Submission) -> SubmitResult:
+        """Store every meter of a submission in one transaction, once per source.
+
+        A second submission from the same source (the same call id) stores nothing. A new
+        source supersedes the current submission of the same meter and period.
+        """
+        try:
+            with self._sessions.begin() as session:
+                return self._store(session, submission)
+        except IntegrityError:
+            if self._already_stored(submission):
+                return SubmitResult(stored=False)
+            raise
+
+    def _store(self, session: Session, submission: Submission) -> SubmitResult:
+        meter_ids = sorted(meter.meter_id for meter in submission.meters)
+        session.execute(
+            select(MeterRow.id)
+            .where(MeterRow.id.in_(meter_ids))
+            .order_by(MeterRow.id)
+            .with_for_update()
+        )
+        if self._stored_in(session, submission):
+            return SubmitResult(stored=False)
+        for meter in submission.meters:
+            current = session.scalars(
+                select(SubmissionRow).where(
+                    SubmissionRow.meter_id == meter.meter_id,
+                    SubmissionRow.period == submission.period,
+                    SubmissionRow.superseded_at.is_(None),
+                )
+            ).all()
+            for row in current:
+                row.superseded_at = submission.received_at
+            session.flush()
+            session.add(
+                SubmissionRow(
+                    meter_id=meter.meter_id,
+                    period=submission.period,
+                    channel=submission.channel,
+                    source_id=submission.source_id,
+                    caller=submission.caller,
+                    received_at=submission.received_at,
+                    readings=[
+                        ReadingRow(zone=zone.value, position=position, value=value)
+                        for position, (zone, value) in enumerate(meter.values, 1)
+                    ],
+                )
+            )
+            session.flush()
+        return SubmitResult(stored=True)
+
+    def _stored_in(self, session: Session, submission: Submission) -> bool:
+        return (
+            session.scalar(
+                select(SubmissionRow.id).where(
+                    SubmissionRow.channel == submission.channel,
+                    SubmissionRow.source_id == submission.source_id,
+                    SubmissionRow.meter_id.in_([m.meter_id for m in submission.meters]),
+                )
+            )
+            is not None
+        )
+
+    def _already_stored(self, submission: Submission) -> bool:
+        with self._sessions() as session:
+            return self._stored_in(session, submission)
+
+    # --- billing export -----------------------------------------------------------------
+
+    def export(self, period: str) -> list[ExportRow]:
+        """The current readings of a period, one row per zone, in a stable order."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(ContractRow, MeterRow, SubmissionRow, ReadingRow)
+                .join(MeterRow, MeterRow.contract_id == ContractRow.id)
+                .join(SubmissionRow, SubmissionRow.meter_id == MeterRow.id)
+                .join(ReadingRow, ReadingRow.submission_id == SubmissionRow.id)
+                .where(SubmissionRow.period == period, SubmissionRow.superseded_at.is_(None))
+                .order_by(
+                    ContractRow.resource, ContractRow.number, MeterRow.position, ReadingRow.position
+                )
+            ).all()
+            return [
+                ExportRow(
+                    period=submission.period,
+                    resource=contract.resource,
+                    contract=contract.number,
+                    meter=meter.serial,
+                    zone=reading.zone,
+                    value=reading.value,
+                    channel=submission.channel,
+                    received_at=submission.received_at,
+                )
+                for contract, meter, submission, reading in rows
+            ]
+
+    def history(self, meter_id: int, period: str) -> Sequence[SubmissionRow]:
+        """Every submission of a meter in a period, oldest first, superseded ones included."""
+        with self._sessions() as session:
+            return session.scalars(
+                select(SubmissionRow)
+                .where(SubmissionRow.meter_id == meter_id, SubmissionRow.period == period)
+                .options(selectinload(SubmissionRow.readings))
+                .order_by(SubmissionRow.id)
+            ).all()

@@ -1,0 +1,83 @@
+"""Configuration of one installation: `config/ivr.yaml`, overridden by `IVR_*` variables."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from agi.domain import AcceptanceWindow, ConsumptionPolicy, Resource, parse_accept_days
+
+DEFAULT_CONFIG_FILE = Path("config/ivr.yaml")
+
+
+def config_file() -> Path:
+    return Path(os.environ.get("IVR_CONFIG", DEFAULT_CONFIG_FILE))
+
+
+class Settings(BaseSettings):
+    """Every setting has a default that runs the demo from a checkout."""
+
+    model_config = SettingsConfigDict(env_prefix="IVR_", extra="forbid")
+
+    database_url: str = "sqlite:///var/ivr.db"
+    accept_days: str = "18-25"
+    timezone: str = "Europe/Moscow"
+    flow_path: Path = Path("ivr_flows.yaml")
+    prompts_path: Path = Path("prompts/ru.yaml")
+    high_consumption_multiple: float = Field(default=3.0, gt=1)
+    high_consumption_floor: dict[Resource, int] = Field(
+        default_factory=lambda: dict(ConsumptionPolicy().floors)
+    )
+
+    @field_validator("accept_days")
+    @classmethod
+    def _check_accept_days(cls, value: str) -> str:
+        parse_accept_days(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        AcceptanceWindow(timezone=value)
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_file()
+        if path.is_file():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    @cached_property
+    def window(self) -> AcceptanceWindow:
+        first, last = parse_accept_days(self.accept_days)
+        return AcceptanceWindow(first_day=first, last_day=last, timezone=self.timezone)
+
+    @cached_property
+    def consumption_policy(self) -> ConsumptionPolicy:
+        floors = dict(ConsumptionPolicy().floors) | self.high_consumption_floor
+        return ConsumptionPolicy(
+            multiple=self.high_consumption_multiple, floors=tuple(floors.items())
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**{key: value for key, value in overrides.items() if value is not None})

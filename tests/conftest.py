@@ -1,0 +1,103 @@
+"""Shared fixtures: a migrated database (SQLite, and PostgreSQL when configured), the shipped
+flow and catalog, and a way to place scripted calls."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine, text
+
+from agi import billing
+from agi.application import Application, CallOutcome
+from agi.database import connect, upgrade
+from agi.models import Base
+from agi.repository import Repository
+from agi.settings import Settings
+from agi.simulator import KeypadChannel
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_URL = os.environ.get("IVR_TEST_POSTGRES_URL")
+DEMO_CSV = ROOT / "agi" / "demo_contracts.csv"
+IN_WINDOW = datetime(2026, 11, 20, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))
+
+
+def _fresh_postgres(url: str) -> Engine:
+    engine = connect(url)
+    with engine.begin() as connection:
+        Base.metadata.drop_all(connection)
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    return engine
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgres",
+            marks=[
+                pytest.mark.postgres,
+                pytest.mark.skipif(not POSTGRES_URL, reason="IVR_TEST_POSTGRES_URL is not set"),
+            ],
+        ),
+    ]
+)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: a SQLite file, or the PostgreSQL of IVR_TEST_POSTGRES_URL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ivr.db'}"
+        engine = connect(url)
+    else:
+        assert POSTGRES_URL
+        url = POSTGRES_URL
+        engine = _fresh_postgres(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def repository(database_url: str) -> Iterator[Repository]:
+    repo = Repository(connect(database_url))
+    yield repo
+    repo.engine.dispose()
+
+
+@pytest.fixture
+def demo_repository(repository: Repository) -> Repository:
+    with DEMO_CSV.open(encoding="utf-8") as stream:
+        repository.import_meters(billing.read_contracts(stream))
+    return repository
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        flow_path=ROOT / "ivr_flows.yaml",
+        prompts_path=ROOT / "prompts" / "ru.yaml",
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, demo_repository: Repository) -> Application:
+    application = Application(settings)
+    application.repository = demo_repository
+    return application
+
+
+def place_call(
+    app: Application,
+    keys: str,
+    *,
+    at: datetime = IN_WINDOW,
+    call_id: str = "call-1",
+    caller: str | None = "+79120000000",
+) -> tuple[CallOutcome, KeypadChannel]:
+    """A scripted call through the real engine, actions and database."""
+    channel = KeypadChannel(call_id, caller, keys=keys)
+    return app.answer(channel, now=lambda: at), channel

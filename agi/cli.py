@@ -13,11 +13,10 @@ from zoneinfo import ZoneInfo
 
 import click
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from agi import billing
 from agi.application import Application
-from agi.database import upgrade
+from agi.database import schema_problem, upgrade
 from agi.flow_loader import load_flow
 from agi.problems import ProblemsFound
 from agi.prompts import load_catalog
@@ -94,6 +93,9 @@ def simulate(
             parse_keys(keys)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--keys") from None
+    problem = schema_problem(app.repository.engine)
+    if problem:
+        raise click.ClickException(f"{problem}; run `ivr db upgrade` and `ivr db seed`")
     moment = _call_moment(on.date() if on else None, app.settings.timezone)
     channel = KeypadChannel(
         call_id or f"sim-{uuid.uuid4().hex}",
@@ -102,12 +104,7 @@ def simulate(
         more_keys=(lambda: None) if keys is not None else _typed_keys,
         echo=click.echo,
     )
-    try:
-        outcome = app.answer(channel, **({"now": lambda: moment} if moment else {}))
-    except (OperationalError, ProgrammingError) as error:
-        raise click.ClickException(
-            f"the database is not ready ({error.orig}); run `ivr db upgrade` and `ivr db seed`"
-        ) from None
+    outcome = app.answer(channel, **({"now": lambda: moment} if moment else {}))
     click.echo(
         f"-- call ended: {outcome.report.ending}; readings "
         f"{'accepted' if outcome.accepted else 'not accepted'}"

@@ -91,11 +91,7 @@ class AcceptanceWindow:
     timezone: str = "Europe/Moscow"
 
     def __post_init__(self) -> None:
-        if not (1 <= self.first_day <= self.last_day <= 31):
-            raise ValueError(
-                f"acceptance days must be two days of the month, the first not after the last "
-                f"(for example 18-25), not {self.first_day}-{self.last_day}"
-            )
+        _check_days(self.first_day, self.last_day)
         ZoneInfo(self.timezone)
 
     def local_date(self, moment: datetime) -> date:
@@ -120,12 +116,16 @@ def parse_accept_days(text: str) -> tuple[int, int]:
             f"acceptance days are written as FIRST-LAST, for example 18-25, not {text!r}"
         )
     first, last = int(match[1]), int(match[2])
+    _check_days(first, last)
+    return first, last
+
+
+def _check_days(first: int, last: int) -> None:
     if not (1 <= first <= last <= 31):
         raise ValueError(
-            f"acceptance days must be days of the month 1-31, the first not after the last, "
-            f"not {text!r}"
+            "acceptance days must be days of the month 1-31, the first not after the last "
+            f"(for example 18-25), not {first}-{last}"
         )
-    return first, last
 
 
 # --- validation of one value ----------------------------------------------------------

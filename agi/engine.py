@@ -94,9 +94,9 @@ class Dialog:
                 while name is not None:
                     name = self._step(name)
             except _LimitReached as limit:
-                self.report.ending = limit.ending
                 log.info("call=%s limit=%s", self.channel.call_id, limit.ending)
                 self._end_at_limit()
+                self.report.ending = limit.ending
         except CallerHungUp:
             self.report.ending = Ending.CALLER_HUNG_UP
             log.info("call=%s caller hung up", self.channel.call_id)

@@ -1,0 +1,3 @@
+from agi.cli import main
+
+main()

@@ -1,0 +1,123 @@
+"""The `ivr` command as staff use it: simulate a call, honour the environment, set up a database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agi.cli import main
+from tests.conftest import ROOT
+
+SEED_CALL = "*2 102057522# 11638# 1"
+
+
+@pytest.fixture
+def ivr(monkeypatch, tmp_path):
+    """Runs `ivr ...` in-process from the checkout, against a fresh SQLite file with demo data."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("IVR_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.delenv("IVR_ACCEPT_DAYS", raising=False)
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    assert run("db", "upgrade").exit_code == 0
+    assert run("db", "seed").exit_code == 0
+    return run
+
+
+def test_the_seed_call_submits_and_exits_0(ivr):
+    result = ivr("simulate", "--keys", SEED_CALL, "--date", "2026-11-20")
+    assert result.exit_code == 0, result.output
+    assert "IVR: Показания приняты. Спасибо." in result.output
+    exported = ivr("db", "export", "--period", "2026-11")
+    assert "2026-11,electricity,102057522,E-0001,single,11638,ivr," in exported.stdout
+
+
+def test_a_call_without_accepted_readings_exits_1(ivr):
+    result = ivr("simulate", "--keys", "0", "--date", "2026-11-20")
+    assert result.exit_code == 1
+    assert "transfers the call to: operator" in result.output
+
+
+def test_outside_the_window_nothing_is_stored(ivr):
+    result = ivr("simulate", "--keys", SEED_CALL, "--date", "2026-11-10")
+    assert result.exit_code == 1
+    assert "Показания принимаются с 18 по 25 число" in result.output
+    assert ivr("db", "export", "--period", "2026-11").stdout.strip().count("\n") == 0
+
+
+def test_ivr_accept_days_is_honoured(ivr, monkeypatch):
+    monkeypatch.setenv("IVR_ACCEPT_DAYS", "5-12")
+    result = ivr("simulate", "--keys", SEED_CALL, "--date", "2026-11-10")
+    assert result.exit_code == 0, result.output
+    result = ivr("simulate", "--keys", "*2", "--date", "2026-11-20")
+    assert "Показания принимаются с 5 по 12 число" in result.output
+
+
+def test_a_bad_ivr_accept_days_is_explained(ivr, monkeypatch):
+    monkeypatch.setenv("IVR_ACCEPT_DAYS", "25-18")
+    result = ivr("simulate", "--keys", SEED_CALL)
+    assert result.exit_code != 0
+    assert "accept_days" in result.output
+    assert "18-25" in result.output
+
+
+def test_keys_that_are_not_phone_keys_are_refused(ivr):
+    result = ivr("simulate", "--keys", "*2 1020x")
+    assert result.exit_code == 2
+    assert "'x' (character 7) is not a phone key" in result.output
+
+
+def test_a_database_without_tables_says_what_to_run(monkeypatch, tmp_path):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("IVR_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    result = CliRunner().invoke(main, ["simulate", "--keys", SEED_CALL, "--date", "2026-11-20"])
+    assert result.exit_code == 1
+    assert "the database has no tables yet; run `ivr db upgrade` and `ivr db seed`" in (
+        result.output
+    )
+
+
+def test_interactive_call_reads_keys_line_by_line(ivr):
+    runner_input = "*\n2\n102057522#\n11638#\n1\n"
+    result = CliRunner().invoke(main, ["simulate", "--date", "2026-11-20"], input=runner_input)
+    assert result.exit_code == 0, result.output
+    assert "Показания приняты. Спасибо." in result.output
+
+
+def test_interactive_typo_is_explained_and_asked_again(ivr):
+    result = CliRunner().invoke(
+        main, ["simulate", "--date", "2026-11-20"], input="*\nx\n2\n102057522#\n11638#\n1\n"
+    )
+    assert "'x' (character 1) is not a phone key" in result.output
+    assert result.exit_code == 0, result.output
+
+
+def test_the_console_script_runs_the_seed_call(tmp_path: Path):
+    """The README's command, as a real process with only the environment to configure it."""
+    env = {**os.environ, "IVR_DATABASE_URL": f"sqlite:///{tmp_path / 'proc.db'}"}
+    for args in (["db", "upgrade"], ["db", "seed"]):
+        subprocess.run(
+            [sys.executable, "-m", "agi", *args], cwd=ROOT, env=env, check=True, capture_output=True
+        )
+    done = subprocess.run(
+        [sys.executable, "-m", "agi", "simulate", "--keys", SEED_CALL, "--date", "2026-11-20"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-3:] == [
+        "IVR: Показания приняты. Спасибо.",
+        "IVR hangs up",
+        "-- call ended: ivr_hung_up; readings accepted",
+    ]

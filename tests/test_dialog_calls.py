@@ -1,0 +1,309 @@
+"""Every branch of the shipped flow, as scripted calls: keys in, prompts and stored rows out.
+
+The calls run through the real engine, the real domain actions and a real (SQLite or
+PostgreSQL) database with the demo contracts; only the telephone is a keypad script.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from agi.engine import Ending
+from tests.conftest import IN_WINDOW, place_call
+
+MSK = ZoneInfo("Europe/Moscow")
+ACCEPTED = "Показания приняты. Спасибо."
+TO_OPERATOR = "Соединяю с оператором"
+
+
+@dataclass
+class Call:
+    keys: str
+    rows: list[tuple[str, str, str, int]]
+    """(resource, contract, zone, value) stored, in export order."""
+    ending: Ending
+    says: list[str] = field(default_factory=list)
+    """Fragments the IVR must say, in this order (other lines may come between)."""
+    at: datetime = IN_WINDOW
+
+
+CALLS = {
+    "seed example, single-tariff": Call(
+        "*2 102057522# 11638# 1",
+        [("electricity", "102057522", "single", 11638)],
+        Ending.HUNG_UP_BY_IVR,
+        [
+            "тоновый режим",
+            "нажмите 2",
+            "номер договора",
+            "показания счётчика",
+            "Вы ввели 11638",
+            ACCEPTED,
+        ],
+    ),
+    "a phone already in tone mode presses 2 at once": Call(
+        "2 102057522# 11638# 1",
+        [("electricity", "102057522", "single", 11638)],
+        Ending.HUNG_UP_BY_IVR,
+        [ACCEPTED],
+    ),
+    "two-tariff: the shared number asks the resource, then day and night": Call(
+        "*2 123859# 1 45055# 1 23186# 1",
+        [("electricity", "123859", "day", 45055), ("electricity", "123859", "night", 23186)],
+        Ending.HUNG_UP_BY_IVR,
+        [
+            "несколько договоров",
+            "дневной зоны",
+            "Вы ввели 45055",
+            "ночной зоны",
+            "Вы ввели 23186",
+            ACCEPTED,
+        ],
+    ),
+    "hot water on the shared number": Call(
+        "*2 123859# 2 20# 1",
+        [("hot_water", "123859", "single", 20)],
+        Ending.HUNG_UP_BY_IVR,
+        ["несколько договоров", "Вы ввели 20", ACCEPTED],
+    ),
+    "cold water": Call(
+        "*2 176354# 40# 1",
+        [("cold_water", "176354", "single", 40)],
+        Ending.HUNG_UP_BY_IVR,
+        ["Вы ввели 40", ACCEPTED],
+    ),
+    "three-tariff: peak, semi-peak, night": Call(
+        "*2 777333# 1250# 1 3480# 1 5700# 1",
+        [
+            ("electricity", "777333", "peak", 1250),
+            ("electricity", "777333", "semipeak", 3480),
+            ("electricity", "777333", "night", 5700),
+        ],
+        Ending.HUNG_UP_BY_IVR,
+        ["пиковой зоны", "полупиковой зоны", "ночной зоны", ACCEPTED],
+    ),
+    "a resource the number does not have, then the right one": Call(
+        "*2 123859# 3 2 20# 1",
+        [("hot_water", "123859", "single", 20)],
+        Ending.HUNG_UP_BY_IVR,
+        [
+            "несколько договоров",
+            "По этой услуге договора с таким номером нет",
+            "несколько договоров",
+            ACCEPTED,
+        ],
+    ),
+    "contract number ended by waiting instead of #": Call(
+        "*2 102057522. 11638# 1",
+        [("electricity", "102057522", "single", 11638)],
+        Ending.HUNG_UP_BY_IVR,
+        [ACCEPTED],
+    ),
+    "a contract number too short is asked again": Call(
+        "*2 12# 102057522# 11638# 1",
+        [("electricity", "102057522", "single", 11638)],
+        Ending.HUNG_UP_BY_IVR,
+        ["слишком короткий", "номер договора", ACCEPTED],
+    ),
+    "an unknown contract, then the right one": Call(
+        "*2 999999# 102057522# 11638# 1",
+        [("electricity", "102057522", "single", 11638)],
+        Ending.HUNG_UP_BY_IVR,
+        ["не найден", "номер договора", ACCEPTED],
+    ),
+    "three unknown contracts reach the operator": Call(
+        "*2 999999# 888888# 777777#",
+        [],
+        Ending.TRANSFERRED,
+        ["не найден", "не найден", "Не получилось принять показания", TO_OPERATOR],
+    ),
+    "leading zeros are dropped and read back without them": Call(
+        "*2 102057522# 011638# 1",
+        [("electricity", "102057522", "single", 11638)],
+        Ending.HUNG_UP_BY_IVR,
+        ["Вы ввели 11638", ACCEPTED],
+    ),
+    "the caller re-enters a value after hearing it": Call(
+        "*2 102057522# 11600# 2 11638# 1",
+        [("electricity", "102057522", "single", 11638)],
+        Ending.HUNG_UP_BY_IVR,
+        ["Вы ввели 11600", "Введите показания", "Вы ввели 11638", ACCEPTED],
+    ),
+    "a value below the previous one is refused with the reason": Call(
+        "*2 102057522# 11000# 11638# 1",
+        [("electricity", "102057522", "single", 11638)],
+        Ending.HUNG_UP_BY_IVR,
+        ["меньше предыдущих", "Введите показания", ACCEPTED],
+    ),
+    "more digits than the meter has is refused with the reason": Call(
+        "*2 102057522# 1163800# 11638# 1",
+        [("electricity", "102057522", "single", 11638)],
+        Ending.HUNG_UP_BY_IVR,
+        ["больше цифр, чем на вашем счётчике", ACCEPTED],
+    ),
+    "an empty # is asked again": Call(
+        "*2 102057522# # 11638# 1",
+        [("electricity", "102057522", "single", 11638)],
+        Ending.HUNG_UP_BY_IVR,
+        ["Введите показания", "Введите показания", ACCEPTED],
+    ),
+    "a star typed among the digits is ignored": Call(
+        "*2 102057522# 116*38# 1",
+        [("electricity", "102057522", "single", 11638)],
+        Ending.HUNG_UP_BY_IVR,
+        ["Вы ввели 11638", ACCEPTED],
+    ),
+    "three refused readings in a row reach the operator": Call(
+        "*2 102057522# 1# 2# 3#",
+        [],
+        Ending.TRANSFERRED,
+        ["меньше предыдущих", "меньше предыдущих", TO_OPERATOR],
+    ),
+    "unusual consumption needs an explicit confirmation": Call(
+        "*2 102057522# 13000# 1",
+        [("electricity", "102057522", "single", 13000)],
+        Ending.HUNG_UP_BY_IVR,
+        ["Вы ввели 13000", "намного больше вашего обычного расхода", ACCEPTED],
+    ),
+    "unusual consumption, re-entered": Call(
+        "*2 102057522# 13000# 2 11638# 1",
+        [("electricity", "102057522", "single", 11638)],
+        Ending.HUNG_UP_BY_IVR,
+        ["намного больше", "Вы ввели 11638", ACCEPTED],
+    ),
+    "outside the window the caller hears the days and nothing is stored": Call(
+        "*2",
+        [],
+        Ending.HUNG_UP_BY_IVR,
+        ["Показания принимаются с 18 по 25 число каждого месяца", "До свидания"],
+        at=datetime(2026, 11, 10, 12, 0, tzinfo=MSK),
+    ),
+    "silence at the welcome: reminded of tone mode, then the operator": Call(
+        "...",
+        [],
+        Ending.TRANSFERRED,
+        ["тоновый режим", "Нажмите звёздочку", "Нажмите звёздочку", TO_OPERATOR],
+    ),
+    "a key that is not in the menu": Call(
+        "5 2 102057522# 11638# 1",
+        [("electricity", "102057522", "single", 11638)],
+        Ending.HUNG_UP_BY_IVR,
+        ["Такой клавиши нет в меню", ACCEPTED],
+    ),
+    "0 for an operator": Call("0", [], Ending.TRANSFERRED, [TO_OPERATOR]),
+    "* then 0 for an operator": Call("*0", [], Ending.TRANSFERRED, [TO_OPERATOR]),
+    "no answer to the readback reaches the operator": Call(
+        "*2 102057522# 11638# ...",
+        [],
+        Ending.TRANSFERRED,
+        ["Вы ввели 11638", "не слышу", "не слышу", TO_OPERATOR],
+    ),
+    "the caller hangs up while typing a reading": Call(
+        "*2 102057522# 116", [], Ending.CALLER_HUNG_UP, ["показания счётчика"]
+    ),
+    "the caller hangs up after confirming the first of two zones": Call(
+        "*2 123859# 1 45055# 1", [], Ending.CALLER_HUNG_UP, ["ночной зоны"]
+    ),
+}
+
+
+def said_in_order(transcript: list[str], fragments: list[str]) -> list[str]:
+    """The fragments the IVR did not say in this order (empty when it said them all)."""
+    said = "\n".join(line for line in transcript if line.startswith("IVR"))
+    position, missing = 0, []
+    for fragment in fragments:
+        found = said.find(fragment, position)
+        if found < 0:
+            missing.append(fragment)
+        else:
+            position = found + len(fragment)
+    return missing
+
+
+@pytest.mark.parametrize("call", CALLS.values(), ids=CALLS.keys())
+def test_call(app, call: Call):
+    outcome, channel = place_call(app, call.keys, at=call.at)
+    transcript = "\n".join(channel.transcript)
+    assert said_in_order(channel.transcript, call.says) == [], transcript
+    assert outcome.report.ending == call.ending, transcript
+    assert outcome.accepted is bool(call.rows), transcript
+    period = app.settings.window.period(call.at)
+    stored = [(r.resource, r.contract, r.zone, r.value) for r in app.repository.export(period)]
+    assert stored == call.rows, transcript
+
+
+def test_the_seed_example_word_for_word(app):
+    _, channel = place_call(app, "*2 102057522# 11638# 1")
+    assert channel.transcript == [
+        "IVR: Здравствуйте! Вы позвонили в контакт-центр энергосбытовой компании. "
+        "Переведите телефон в тоновый режим, нажав звёздочку. Для передачи показаний "
+        "нажмите 2. Для связи с оператором нажмите 0.",
+        "caller: *",
+        "IVR: Для передачи показаний приборов учёта нажмите 2. Для связи с оператором нажмите 0.",
+        "caller: 2",
+        "IVR: Введите номер договора и нажмите решётку.",
+        "caller: 102057522#",
+        "IVR: Введите показания счётчика без первых нулей и без цифр после запятой, "
+        "и нажмите решётку.",
+        "caller: 11638#",
+        "IVR: Вы ввели 11638 Если верно, нажмите 1. Чтобы ввести заново, нажмите 2.",
+        "caller: 1",
+        "IVR: Показания приняты. Спасибо.",
+        "IVR hangs up",
+    ]
+
+
+def test_stored_rows_carry_the_call(app):
+    place_call(app, "*2 102057522# 11638# 1", call_id="1732000000.42", caller="+79121234567")
+    (submission,) = app.repository.history(_meter_id(app, "102057522"), "2026-11")
+    assert (submission.channel, submission.source_id, submission.caller, submission.period) == (
+        "ivr",
+        "1732000000.42",
+        "+79121234567",
+        "2026-11",
+    )
+
+
+def test_the_same_call_id_is_stored_once(app):
+    for _ in range(2):
+        outcome, _ = place_call(app, "*2 102057522# 11638# 1", call_id="same")
+        assert outcome.accepted
+    assert len(app.repository.history(_meter_id(app, "102057522"), "2026-11")) == 1
+
+
+def test_a_second_call_in_the_period_supersedes_the_first(app):
+    place_call(app, "*2 102057522# 11600# 1", call_id="first")
+    place_call(app, "*2 102057522# 11638# 1", call_id="second")
+    history = app.repository.history(_meter_id(app, "102057522"), "2026-11")
+    assert [(s.source_id, s.superseded_at is None) for s in history] == [
+        ("first", False),
+        ("second", True),
+    ]
+    assert [r.value for r in app.repository.export("2026-11")] == [11638]
+
+
+def test_next_month_is_checked_against_this_months_reading(app):
+    place_call(app, "*2 102057522# 11638# 1", call_id="november")
+    december = datetime(2026, 12, 20, 12, 0, tzinfo=MSK)
+    outcome, channel = place_call(
+        app, "*2 102057522# 11600# 11700# 1", at=december, call_id="december"
+    )
+    assert outcome.accepted
+    assert said_in_order(channel.transcript, ["меньше предыдущих", ACCEPTED]) == []
+
+
+def test_the_window_can_be_configured(app, monkeypatch):
+    app.settings = app.settings.model_copy(update={"accept_days": "1-31"})
+    outcome, _ = place_call(
+        app, "*2 102057522# 11638# 1", at=datetime(2026, 11, 3, 12, 0, tzinfo=MSK)
+    )
+    assert outcome.accepted
+
+
+def _meter_id(app, number: str) -> int:
+    (contract,) = app.repository.find_contracts(number, "2026-11")
+    return contract.meters[0].id

@@ -1,0 +1,87 @@
+"""How many scripted calls per second the engine completes end to end, and what one
+submission costs, on a SQLite file (or IVR_DATABASE_URL).
+
+    .venv/bin/python benchmarks/engine_calls.py [--calls 2000]
+
+Each call walks the shipped flow through the real engine, actions and database, alternating
+the single-tariff and the two-tariff examples; every call stores its readings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from agi import billing
+from agi.application import Application
+from agi.database import connect, upgrade
+from agi.repository import Repository
+from agi.settings import Settings
+from agi.simulator import KeypadChannel
+
+ROOT = Path(__file__).resolve().parent.parent
+CALLS = ["*2 102057522# 11638# 1", "*2 123859# 1 45055# 1 23186# 1"]
+WHEN = datetime(2026, 11, 20, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        url = os.environ.get("IVR_DATABASE_URL", f"sqlite:///{folder}/bench.db")
+        engine = connect(url)
+        upgrade(engine)
+        repository = Repository(engine)
+        with (ROOT / "agi" / "demo_contracts.csv").open(encoding="utf-8") as stream:
+            repository.import_meters(billing.read_contracts(stream))
+        app = Application(
+            Settings(
+                database_url=url,
+                flow_path=ROOT / "ivr_flows.yaml",
+                prompts_path=ROOT / "prompts" / "ru.yaml",
+            )
+        )
+        app.repository = repository
+        submit_times: list[float] = []
+        submit = repository.submit
+
+        def timed_submit(submission):  # noqa: ANN001, ANN202
+            started = time.perf_counter()
+            try:
+                return submit(submission)
+            finally:
+                submit_times.append(time.perf_counter() - started)
+
+        repository.submit = timed_submit  # type: ignore[method-assign]
+        accepted = 0
+        started = time.perf_counter()
+        for number in range(args.calls):
+            channel = KeypadChannel(f"bench-{number}", "+79120000000", keys=CALLS[number % 2])
+            accepted += app.answer(channel, now=lambda: WHEN).accepted
+        elapsed = time.perf_counter() - started
+        engine.dispose()
+    assert accepted == args.calls, f"only {accepted} of {args.calls} calls were accepted"
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, database {url.split(':')[0]}")
+    print(f"calls: {args.calls} in {elapsed:.2f} s = {args.calls / elapsed:.0f} calls/s")
+    print(
+        f"submission: p50 {statistics.median(submit_times) * 1000:.2f} ms, "
+        f"p99 {percentile(submit_times, 0.99) * 1000:.2f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()

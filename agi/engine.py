@@ -39,7 +39,7 @@ from agi.flow import (
     TransferNode,
 )
 from agi.prompts import PromptCatalog
-from agi.redact import mask_digits
+from agi.redact import mask_digits, printable
 
 log = logging.getLogger("agi.dialog")
 
@@ -85,6 +85,7 @@ class Dialog:
         self.failures = 0
         self.report = CallReport(ending=Ending.CALLER_HUNG_UP)
         self._deadline = 0.0
+        self.call_label = printable(channel.call_id)
 
     def run(self) -> CallReport:
         self._deadline = self.clock() + self.flow.limits.call_seconds
@@ -94,12 +95,12 @@ class Dialog:
                 while name is not None:
                     name = self._step(name)
             except _LimitReached as limit:
-                log.info("call=%s limit=%s", self.channel.call_id, limit.ending)
+                log.info("call=%s limit=%s", self.call_label, limit.ending)
                 self._end_at_limit()
                 self.report.ending = limit.ending
         except CallerHungUp:
             self.report.ending = Ending.CALLER_HUNG_UP
-            log.info("call=%s caller hung up", self.channel.call_id)
+            log.info("call=%s caller hung up", self.call_label)
         return self.report
 
     def _end_at_limit(self) -> None:
@@ -119,7 +120,7 @@ class Dialog:
             raise _LimitReached(Ending.TIME_LIMIT)
         self.report.path.append(name)
         node = self.flow.nodes[name]
-        log.info("call=%s node=%s type=%s", self.channel.call_id, name, node.type)
+        log.info("call=%s node=%s type=%s", self.call_label, name, node.type)
         match node:
             case PlayNode():
                 self.channel.play(self._render(node.say))
@@ -153,9 +154,9 @@ class Dialog:
         except CallerHungUp:
             raise
         except Exception:
-            log.exception("call=%s action %s failed", self.channel.call_id, node.action)
+            log.exception("call=%s action %s failed", self.call_label, node.action)
             return self.flow.defaults.on_failure
-        log.info("call=%s action=%s outcome=%s", self.channel.call_id, node.action, outcome)
+        log.info("call=%s action=%s outcome=%s", self.call_label, node.action, outcome)
         if outcome in ACTIONS[node.action].failures:
             self.failures += 1
             if self.failures >= self.flow.defaults.max_failures:
@@ -226,7 +227,7 @@ class Dialog:
             keys = self.channel.ask(utterances, request)
             log.info(
                 "call=%s keys=%s ending=%s",
-                self.channel.call_id,
+                self.call_label,
                 mask_digits(keys.digits),
                 keys.ending,
             )
@@ -259,7 +260,7 @@ class Dialog:
                 continue
             value = self.variables.get(item.ref)
             if value is None:
-                log.warning("call=%s variable %s is not set yet", self.channel.call_id, item.ref)
+                log.warning("call=%s variable %s is not set yet", self.call_label, item.ref)
                 continue
             if item.kind == "number":
                 utterances.append(Number(int(value)))

@@ -23,7 +23,7 @@ from agi.domain import (
     Zone,
     check_value,
 )
-from agi.redact import mask_digits
+from agi.redact import mask_digits, printable
 from agi.repository import MeterReadings, Repository, Submission
 
 log = logging.getLogger("agi.readings")
@@ -86,7 +86,10 @@ class ReadingsCall:
         period = self.window.period(self.now())
         self.contracts = [c for c in self.repository.find_contracts(number, period) if c.meters]
         log.info(
-            "call=%s contract=%s found=%d", self.source_id, mask_digits(number), len(self.contracts)
+            "call=%s contract=%s found=%d",
+            printable(self.source_id),
+            mask_digits(number),
+            len(self.contracts),
         )
         if not self.contracts:
             return "unknown"
@@ -162,11 +165,10 @@ class ReadingsCall:
         self.pending = None
         return "kept"
 
-    def submission(self) -> Submission | None:
+    def submission(self, now: datetime) -> Submission | None:
         """Every zone the caller confirmed, grouped by meter; None while any zone is missing."""
         if self.contract is None or len(self.kept) != len(self.steps):
             return None
-        now = self.now()
         return Submission(
             channel=self.channel,
             source_id=self.source_id,
@@ -183,16 +185,17 @@ class ReadingsCall:
         )
 
     def submit_readings(self, variables: Variables) -> str:
-        if not self.window.is_open(self.now()):
+        now = self.now()
+        if not self.window.is_open(now):
             return "closed"
-        submission = self.submission()
+        submission = self.submission(now)
         if submission is None:
-            log.error("call=%s submit before every zone was kept", self.source_id)
+            log.error("call=%s submit before every zone was kept", printable(self.source_id))
             return "failed"
         try:
             self.repository.submit(submission)
         except SQLAlchemyError:
-            log.exception("call=%s the readings could not be stored", self.source_id)
+            log.exception("call=%s the readings could not be stored", printable(self.source_id))
             return "failed"
         self.accepted = True
         return "accepted"

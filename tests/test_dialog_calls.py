@@ -6,13 +6,16 @@ PostgreSQL) database with the demo contracts; only the telephone is a keypad scr
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from agi.engine import Ending
+from agi.simulator import KeypadChannel
 from tests.conftest import IN_WINDOW, place_call
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -307,3 +310,57 @@ def test_the_window_can_be_configured(app, monkeypatch):
 def _meter_id(app, number: str) -> int:
     (contract,) = app.repository.find_contracts(number, "2026-11")
     return contract.meters[0].id
+
+
+def test_a_contract_with_two_meters_announces_each_meter(app):
+    from agi.domain import Register, Resource, Zone
+    from agi.repository import MeterRecord
+
+    app.repository.import_meters(
+        MeterRecord(Resource.COLD_WATER, "500500", serial, 5, (Register(Zone.SINGLE, 10, 5),))
+        for serial in ("CW-A", "CW-B")
+    )
+    outcome, channel = place_call(app, "*2 500500# 14# 1 12# 1")
+    assert outcome.accepted
+    assert (
+        said_in_order(
+            channel.transcript,
+            ["Счётчик номер 1", "Вы ввели 14", "Счётчик номер 2", "Вы ввели 12", ACCEPTED],
+        )
+        == []
+    )
+    assert [(r.meter, r.value) for r in app.repository.export("2026-11")] == [
+        ("CW-A", 14),
+        ("CW-B", 12),
+    ]
+
+
+def test_the_window_closing_during_the_call_stores_nothing(app):
+    moments = iter([datetime(2026, 11, 25, 23, 58, tzinfo=MSK)] * 2)  # window, contract
+    late = datetime(2026, 11, 26, 0, 1, tzinfo=MSK)
+    channel = KeypadChannel("call-late", None, keys="*2 102057522# 11638# 1")
+    outcome = app.answer(channel, now=lambda: next(moments, late))
+    assert not outcome.accepted
+    assert said_in_order(channel.transcript, ["Вы ввели 11638", "Показания принимаются с 18"]) == []
+    assert app.repository.export("2026-11") == []
+
+
+def test_a_database_failure_at_submit_reaches_the_operator(app, monkeypatch, caplog):
+    def broken(submission):
+        raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(app.repository, "submit", broken)
+    outcome, channel = place_call(app, "*2 102057522# 11638# 1")
+    assert not outcome.accepted
+    assert outcome.report.ending == Ending.TRANSFERRED
+    assert said_in_order(channel.transcript, ["Не удалось сохранить показания", TO_OPERATOR]) == []
+
+
+def test_logs_mask_contract_numbers_and_typed_digits(app, caplog):
+    caplog.set_level(logging.INFO)
+    place_call(app, "*2 102057522# 11638# 1", caller="+79121234567")
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "call=call-1 node=ask_contract" in logged
+    assert "*******22" in logged
+    for secret in ("102057522", "11638", "79121234567"):
+        assert secret not in logged

@@ -1,6 +1,7 @@
 """The billing system's side: the contracts CSV we import and the readings CSV we export.
 
-Contracts CSV, one row per tariff zone of a meter (UTF-8, comma separated, header row):
+Contracts CSV, one row per tariff zone of a meter (UTF-8, comma separated, header row; a
+byte-order mark and Excel's semicolons are accepted too):
 
     resource   electricity | hot_water | cold_water
     contract   the contract number, digits only
@@ -67,56 +68,94 @@ class _MeterDraft:
     serial: str
     digits: int
     registers: dict[Zone, Register] = field(default_factory=dict)
+    lines: dict[Zone, int] = field(default_factory=dict)
+
+
+BOM = "\ufeff"
 
 
 def read_contracts(stream: IO[str]) -> list[MeterRecord]:
-    """Parse the contracts CSV; raise ImportRejected listing every bad row."""
-    reader = csv.DictReader(stream)
-    errors: list[RowError] = []
-    missing = [name for name in CONTRACT_COLUMNS if name not in (reader.fieldnames or [])]
+    """Parse the contracts CSV; raise ImportRejected listing every bad row.
+
+    Tolerates what spreadsheets do to a file: a UTF-8 byte-order mark, semicolons instead
+    of commas (Excel in a Russian locale), names and resources in capitals, spaces around
+    values, and rows left with nothing but separators.
+    """
+    lines = _lines(stream)
+    header = lines[0] if lines else ""
+    if not header.strip(BOM + " \t\r\n;,"):
+        raise ImportRejected(
+            [RowError(1, f"the file is empty; its first line must be the header {_HEADER}")]
+        )
+    delimiter = ";" if ";" in header and "," not in header else ","
+    reader = csv.reader(lines, delimiter=delimiter)
+    names = [name.strip(BOM + " ").lower() for name in next(reader)]
+    missing = [name for name in CONTRACT_COLUMNS if name not in names]
     if missing:
         raise ImportRejected(
             [
                 RowError(
                     1,
-                    f"the header lacks the column(s) {', '.join(missing)}; expected "
-                    f"{','.join(CONTRACT_COLUMNS)}",
+                    f"the header lacks the column{'s' if len(missing) > 1 else ''} "
+                    f"{', '.join(missing)}; the first line must be the header {_HEADER}",
                 )
             ]
         )
-    drafts: dict[tuple[Resource, str, str], _MeterDraft] = {}
-    for row in reader:
+    column = {name: names.index(name) for name in CONTRACT_COLUMNS}
+    errors: list[RowError] = []
+    drafts: dict[tuple[str, str, str], _MeterDraft] = {}
+    tainted: set[tuple[str, str, str]] = set()
+    for cells in reader:
         line = reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue
+        row = {name: cells[index] if index < len(cells) else "" for name, index in column.items()}
+        key = (row["resource"].strip().lower(), row["contract"].strip(), row["meter"].strip())
         problems: list[str] = []
+        if len(cells) > len(names) and any(cell.strip() for cell in cells[len(names) :]):
+            problems.append(
+                f"the row has {len(cells)} cells but the header has {len(names)} columns "
+                f"(a value with a '{delimiter}' in it, such as a decimal comma?)"
+            )
         parsed = _parse_row(row, problems)
-        if parsed is None:
+        if parsed is None or problems:
+            tainted.add(key)
             errors.extend(RowError(line, problem) for problem in problems)
             continue
         resource, contract, serial, digits, register = parsed
-        key = (resource, contract, serial)
         draft = drafts.setdefault(key, _MeterDraft(line, resource, contract, serial, digits))
         if draft.digits != digits:
+            tainted.add(key)
             errors.append(
                 RowError(
                     line,
                     f"meter {serial} has digits {draft.digits} on line "
-                    f"{draft.line} but {digits} here",
+                    f"{draft.line} but {digits} here; a meter has one number of digits",
                 )
             )
         elif register.zone in draft.registers:
-            errors.append(RowError(line, f"meter {serial} lists zone {register.zone} twice"))
+            tainted.add(key)
+            errors.append(
+                RowError(
+                    line,
+                    f"meter {serial} lists zone {register.zone} twice "
+                    f"(first on line {draft.lines[register.zone]})",
+                )
+            )
         else:
             draft.registers[register.zone] = register
+            draft.lines[register.zone] = line
     records = []
-    for draft in drafts.values():
-        count = zone_count_of(frozenset(draft.registers))
-        if count is None:
+    for key, draft in drafts.items():
+        if key in tainted:
+            continue  # its bad rows are reported; its zone set would only repeat them
+        if zone_count_of(frozenset(draft.registers)) is None:
             zones = ", ".join(sorted(draft.registers))
             errors.append(
                 RowError(
                     draft.line,
-                    f"meter {draft.serial} has zones {zones}; a meter "
-                    "has single, or day and night, or peak, semipeak and night",
+                    f"meter {draft.serial} has zones {zones}; a meter has single, "
+                    "or day and night, or peak, semipeak and night",
                 )
             )
             continue
@@ -134,37 +173,73 @@ def read_contracts(stream: IO[str]) -> list[MeterRecord]:
     return records
 
 
+_HEADER = ",".join(CONTRACT_COLUMNS)
+
+
+def _lines(stream: IO[str]) -> list[str]:
+    lines: list[str] = []
+    try:
+        for line in stream:
+            lines.append(line)
+    except UnicodeDecodeError as error:
+        # A text stream decodes a chunk when its buffer holds no whole line, so the lines
+        # before the bad byte are those returned plus the line ends before it in the chunk.
+        line_number = len(lines) + 1
+        if isinstance(error.object, bytes):
+            line_number += error.object[: error.start].count(b"\n")
+        raise ImportRejected(
+            [
+                RowError(
+                    line_number,
+                    "this line is not UTF-8 text (a file saved in Windows-1251?); save "
+                    "the file from the spreadsheet as 'CSV UTF-8 (comma delimited)'",
+                )
+            ]
+        ) from None
+    return lines
+
+
 def _parse_row(
-    row: dict[str, str | None], problems: list[str]
+    row: dict[str, str], problems: list[str]
 ) -> tuple[Resource, str, str, int, Register] | None:
     def cell(name: str) -> str:
-        return (row.get(name) or "").strip()
+        return row[name].strip()
 
     resource = _choice(cell("resource"), Resource, "resource", problems)
     contract = cell("contract")
-    if not (contract.isascii() and contract.isdigit() and len(contract) <= 32):
+    if not contract:
+        problems.append("contract is empty")
+    elif not (contract.isascii() and contract.isdigit() and len(contract) <= 32):
         problems.append(f"contract {contract!r} must be digits only (at most 32)")
     serial = cell("meter")
-    if not serial or len(serial) > 64:
-        problems.append("meter serial number is empty or longer than 64 characters")
+    if not serial:
+        problems.append("meter serial number is empty")
+    elif len(serial) > 64:
+        problems.append(f"meter serial number {serial[:20]!r}... is longer than 64 characters")
     digits = _number(cell("digits"), "digits", problems, required=True)
     if digits is not None and not 1 <= digits <= 12:
         problems.append(f"digits must be between 1 and 12, not {digits}")
+        digits = None
     zone = _choice(cell("zone"), Zone, "zone", problems)
     previous = _number(cell("previous"), "previous", problems)
     average = _number(cell("average"), "average", problems)
     if previous is not None and digits is not None and len(str(previous)) > digits:
-        problems.append(f"previous {previous} has more than {digits} digits")
+        problems.append(
+            f"previous {previous} has {len(str(previous))} digits but the meter shows {digits}"
+        )
     if problems or resource is None or zone is None or digits is None:
         return None
     return resource, contract, serial, digits, Register(zone, previous, average)
 
 
 def _choice(text: str, kind: type[E], column: str, problems: list[str]) -> E | None:
+    allowed = " | ".join(member.value for member in kind)
+    if not text:
+        problems.append(f"{column} is empty; it must be one of {allowed}")
+        return None
     try:
-        return kind(text)
+        return kind(text.lower())
     except ValueError:
-        allowed = " | ".join(member.value for member in kind)
         problems.append(f"{column} {text!r} is not one of {allowed}")
         return None
 

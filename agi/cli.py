@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import sys
 import uuid
 from datetime import date, datetime, time
@@ -22,6 +23,8 @@ from agi.problems import ProblemsFound
 from agi.prompts import load_catalog
 from agi.settings import Settings, load_settings
 from agi.simulator import KeypadChannel, parse_keys
+
+PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
 def _settings(**overrides: object) -> Settings:
@@ -162,7 +165,7 @@ def db_import(file: click.utils.LazyFile) -> None:
         for error in rejected.errors:
             click.echo(f"{file.name}: {error}", err=True)
         raise click.ClickException(
-            f"{len(rejected.errors)} bad row(s); nothing was imported"
+            f"{len({error.line for error in rejected.errors})} bad row(s); nothing was imported"
         ) from None
     count = _app().repository.import_meters(records)
     click.echo(f"imported {count} meters")
@@ -173,9 +176,7 @@ def db_import(file: click.utils.LazyFile) -> None:
 @click.argument("file", type=click.File("w", encoding="utf-8", lazy=True), default="-")
 def db_export(period: str, file: click.utils.LazyFile) -> None:
     """Write the current readings of a period as CSV (to FILE, or to the screen)."""
-    try:
-        datetime.strptime(period, "%Y-%m")
-    except ValueError:
+    if not PERIOD.fullmatch(period):
         raise click.BadParameter(
             "write the period as YYYY-MM, e.g. 2026-11", param_hint="--period"
         ) from None

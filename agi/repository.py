@@ -192,6 +192,7 @@ class Repository:
         )
         if self._stored_in(session, submission):
             return SubmitResult(stored=False)
+        received_at = submission.received_at
         for meter in submission.meters:
             current = session.scalars(
                 select(SubmissionRow).where(
@@ -201,7 +202,7 @@ class Repository:
                 )
             ).all()
             for row in current:
-                row.superseded_at = submission.received_at
+                row.superseded_at = received_at
             session.flush()
             session.add(
                 SubmissionRow(
@@ -210,7 +211,7 @@ class Repository:
                     channel=submission.channel,
                     source_id=submission.source_id,
                     caller=submission.caller,
-                    received_at=submission.received_at,
+                    received_at=received_at,
                     readings=[
                         ReadingRow(zone=zone.value, position=position, value=value)
                         for position, (zone, value) in enumerate(meter.values, 1)

@@ -7,6 +7,7 @@ before anything is raised, so an editor fixes the file in one go.
 from __future__ import annotations
 
 import difflib
+import re
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from agi.flow import (
     KNOWN_KEYS,
     NODE_NAME,
     NODE_TYPES,
+    SAY_KINDS,
     TOP_LEVEL_KEYS,
     VARIABLE_NAME,
     ActionNode,
@@ -34,12 +36,13 @@ from agi.flow import (
     TransferNode,
     node_targets,
 )
-from agi.located_yaml import Document, YamlSyntaxError, read_yaml_file
+from agi.located_yaml import HASH_KEY_LINE, Document, YamlSyntaxError, read_yaml_file
 from agi.problems import Problem, ProblemsFound
 from agi.prompts import PromptCatalog
 
 FLOW_VERSION = "1"
 M = TypeVar("M", bound=Model)
+EMPTY_AFTER_COMMENT = re.compile(r":\s+#")
 
 
 class _Report:
@@ -47,12 +50,23 @@ class _Report:
         self.file = file
         self.document = document
         self.problems: list[Problem] = []
+        self.suggested: set[tuple[Any, ...]] = set()
+        """(place, setting) pairs an unknown key was already said to be a misspelling of."""
 
-    def add(self, path: tuple[Any, ...], rule: str, message: str) -> None:
-        node = path[1] if len(path) > 1 and path[0] == "nodes" else None
-        self.problems.append(
-            Problem(self.file, self.document.line_of(path), rule, message, node=node)
-        )
+    def add(self, path: tuple[Any, ...], rule: str, message: str, line: int | None = None) -> None:
+        node = str(path[1]) if len(path) > 1 and path[0] == "nodes" else None
+        line = line if line is not None else self.document.line_of(path)
+        self.problems.append(Problem(self.file, line, rule, message, node=node))
+
+    def comment_hint(self, path: tuple[Any, ...]) -> str:
+        """For an empty value: a hint when a # made the rest of its line a comment."""
+        number = self.document.line_of(path)
+        lines = self.document.text_lines
+        here = lines[number - 1] if 0 < number <= len(lines) else ""
+        below = lines[number] if number < len(lines) else ""
+        if EMPTY_AFTER_COMMENT.search(here) or HASH_KEY_LINE.match(below):
+            return ' (a # starts a comment, so # itself must be written in quotes: "#")'
+        return ""
 
 
 def load_flow(path: Path, catalog: PromptCatalog) -> Flow:
@@ -67,8 +81,8 @@ def load_flow(path: Path, catalog: PromptCatalog) -> Flow:
         raise ProblemsFound([Problem(path, error.line, "yaml-syntax", error.message)]) from None
     report = _Report(path, document)
     for problem in document.problems:
-        rule = "duplicate-key" if "written twice" in problem.message else "yaml-structure"
-        report.add(problem.path, rule, problem.message)
+        where = problem.path or _enclosing_node(document, problem.line)
+        report.add(where, problem.rule, problem.message, line=problem.line)
     flow, complete = _build(document.data, report)
     if flow is not None:
         _check(flow, catalog, report, complete=complete)
@@ -76,6 +90,18 @@ def load_flow(path: Path, catalog: PromptCatalog) -> Flow:
         raise ProblemsFound(report.problems)
     assert flow is not None
     return flow
+
+
+def _enclosing_node(document: Document, line: int) -> tuple[Any, ...]:
+    """The path of the node a line of the file belongs to, or () outside the nodes."""
+    if not isinstance(document.data, dict):
+        return ()
+    sections = [(document.lines[(key,)], key) for key in document.data]
+    above = [key for start, key in sections if start <= line]
+    if not above or above[-1] != "nodes" or not isinstance(document.data["nodes"], dict):
+        return ()
+    names = [name for name in document.data["nodes"] if document.lines[("nodes", name)] <= line]
+    return ("nodes", names[-1]) if names else ()
 
 
 # --- structure ------------------------------------------------------------------------
@@ -93,17 +119,24 @@ def _build(data: Any, report: _Report) -> tuple[Flow | None, bool]:
         return None, False
     _unknown_keys(data, TOP_LEVEL_KEYS, (), "at the top of the file", report)
     version = data.get("version")
-    if version != FLOW_VERSION:
+    if "version" not in data:
+        report.add((), "missing-key", f"the file needs  version: {FLOW_VERSION}  at the top level")
+    elif version != FLOW_VERSION:
         report.add(
             ("version",),
             "wrong-value",
             f"'version' must be {FLOW_VERSION} (this IVR reads flow version {FLOW_VERSION})",
         )
     for key in ("start", "defaults", "nodes"):
-        if key not in data:
+        if key not in data and (key,) not in report.suggested:
             report.add((), "missing-key", f"the file needs '{key}:' at the top level")
-    defaults = _model(Defaults, data.get("defaults"), ("defaults",), "defaults", report)
-    limits = _model(Limits, data.get("limits") or {}, ("limits",), "limits", report)
+    for key in ("defaults", "limits"):
+        if isinstance(data.get(key), dict):
+            _unknown_keys(data[key], KNOWN_KEYS[key], (key,), f"in '{key}'", report)
+    defaults = None
+    if "defaults" in data:
+        defaults = _model(Defaults, data["defaults"] or {}, ("defaults",), "'defaults'", report)
+    limits = _model(Limits, data.get("limits") or {}, ("limits",), "'limits'", report)
     nodes: dict[str, Any] = {}
     raw_nodes = data.get("nodes")
     if isinstance(raw_nodes, dict):
@@ -114,6 +147,13 @@ def _build(data: Any, report: _Report) -> tuple[Flow | None, bool]:
     elif "nodes" in data:
         report.add(("nodes",), "wrong-value", "'nodes' must list the nodes by name")
     start = data.get("start")
+    if "start" in data and not isinstance(start, str):
+        report.add(
+            ("start",),
+            "wrong-value",
+            "'start' must name the node a call begins with, for example  start: welcome"
+            + (report.comment_hint(("start",)) if start is None else ""),
+        )
     if not isinstance(start, str) or defaults is None or limits is None:
         return None, False
     if not isinstance(raw_nodes, dict):
@@ -142,6 +182,13 @@ def _node(name: str, raw: Any, report: _Report) -> Model | None:
             path, "missing-key", f"node '{name}' needs a 'type': one of {', '.join(NODE_TYPES)}"
         )
         return None
+    if not isinstance(kind, str):
+        report.add(
+            (*path, "type"),
+            "wrong-value",
+            f"'type' must be one word: one of {', '.join(NODE_TYPES)}",
+        )
+        return None
     if kind not in NODE_TYPES:
         report.add(
             (*path, "type"),
@@ -151,17 +198,22 @@ def _node(name: str, raw: Any, report: _Report) -> Model | None:
         )
         return None
     _unknown_keys(raw, KNOWN_KEYS[kind], path, f"in a {kind} node", report)
+    known = {key: value for key, value in raw.items() if key in KNOWN_KEYS[kind]}
     if kind == "menu" and isinstance(raw.get("options"), dict):
+        if not raw["options"]:
+            report.add(
+                (*path, "options"),
+                "wrong-value",
+                'a menu needs at least one option, such as  "1": next_node',
+            )
+        options = {}
         for key, option in raw["options"].items():
             if isinstance(option, dict):
-                _unknown_keys(
-                    option,
-                    KNOWN_KEYS["option"],
-                    (*path, "options", key),
-                    "in a menu option",
-                    report,
-                )
-    known = {key: value for key, value in raw.items() if key in KNOWN_KEYS[kind]}
+                where = (*path, "options", key)
+                _unknown_keys(option, KNOWN_KEYS["option"], where, "in a menu option", report)
+                option = {k: v for k, v in option.items() if k in KNOWN_KEYS["option"]}
+            options[key] = option
+        known["options"] = options
     return _model(NODE_TYPES[kind], known, path, f"node '{name}'", report)
 
 
@@ -170,6 +222,9 @@ def _unknown_keys(
 ) -> None:
     for key in raw:
         if key not in known:
+            close = _closest(key, known)
+            if close:
+                report.suggested.add((*path, close))
             report.add(
                 (*path, key),
                 "unknown-key",
@@ -178,14 +233,17 @@ def _unknown_keys(
             )
 
 
+def _closest(word: str, known: Any) -> str | None:
+    close = difflib.get_close_matches(str(word), sorted(known), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def _suggest(word: str, known: Any) -> str:
-    close = difflib.get_close_matches(str(word), list(known), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    close = _closest(word, known)
+    return f" (did you mean '{close}'?)" if close else ""
 
 
 def _model(cls: type[M], raw: Any, path: tuple[Any, ...], what: str, report: _Report) -> M | None:
-    if raw is None:
-        return None
     if isinstance(raw, dict):
         raw = {key: value for key, value in raw.items() if key in cls.model_fields}
     try:
@@ -193,41 +251,90 @@ def _model(cls: type[M], raw: Any, path: tuple[Any, ...], what: str, report: _Re
     except ValidationError as error:
         for detail in error.errors():
             loc = tuple(detail["loc"])
+            if detail["type"] == "missing" and (*path, *loc) in report.suggested:
+                continue  # already reported as a misspelt setting, with the right name
             rule, message = _explain(detail, what)
+            if detail.get("input", ...) is None:
+                message += report.comment_hint((*path, *loc))
             report.add((*path, *loc), rule, message)
         return None
 
 
+def _label(loc: tuple[Any, ...], what: str) -> str:
+    """How to name the place `loc` (inside `what`) to a person."""
+    if not loc:
+        return what
+    if loc[0] == "options" and len(loc) >= 2:
+        option = f"menu option '{loc[1]}'"
+        return option if len(loc) == 2 else f"'{loc[-1]}' of {option}"
+    if loc[0] == "outcomes" and len(loc) >= 2:
+        return f"outcome '{loc[1]}'"
+    if len(loc) >= 2 and isinstance(loc[1], int):
+        return f"item {loc[1] + 1} of '{loc[0]}'"
+    return f"'{loc[-1]}'"
+
+
+GROUP_EXAMPLES = {
+    "options": 'each key and the node it leads to, for example  "1": ask_contract',
+    "outcomes": "each outcome and the node it leads to, for example  found: ask_reading",
+    "set": "variable: value  pairs, for example  {resource: electricity}",
+}
+
+
+def _number(value: Any) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
 def _explain(detail: Any, what: str) -> tuple[str, str]:
-    loc = detail["loc"]
-    field = next((str(part) for part in reversed(loc) if isinstance(part, str)), what)
+    loc = tuple(detail["loc"])
+    label = _label(loc, what)
     kind = detail["type"]
     given = detail.get("input")
     ctx = detail.get("ctx", {})
     if kind == "missing":
-        return "missing-key", f"{what} needs the setting '{field}'"
-    if kind in ("int_parsing", "int_from_float", "float_parsing", "int_type", "float_type"):
-        return "wrong-value", f"'{field}' must be a number, not '{given}'"
+        return "missing-key", f"{_label(loc[:-1], what)} needs the setting '{loc[-1]}'"
+    if given is None:
+        return "wrong-value", f"{label} is empty: write its value after the colon"
+    if kind == "extra_forbidden":
+        return "unknown-key", f"'{loc[-1]}' is not a setting here"
+    if kind in ("int_parsing", "int_from_float", "int_type"):
+        return "wrong-value", f"{label} must be a whole number, not '{given}'"
+    if kind in ("float_parsing", "float_type"):
+        return "wrong-value", f"{label} must be a number, not '{given}'"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        limit = next(iter(ctx.values()), "")
+        limit = _number(next(iter(ctx.values()), ""))
         words = {
             "greater_than": "more than",
             "greater_than_equal": "at least",
             "less_than": "less than",
             "less_than_equal": "at most",
         }[kind]
-        return "wrong-value", f"'{field}' must be {words} {limit}, not {given}"
+        return "wrong-value", f"{label} must be {words} {limit}, not {given}"
     if kind == "literal_error":
-        return "wrong-value", f"'{field}' must be one of {ctx.get('expected')}, not '{given}'"
+        return "wrong-value", f"{label} must be one of {ctx.get('expected')}, not '{given}'"
     if kind == "value_error":
-        return "wrong-value", str(ctx.get("error", detail["msg"]))
+        if loc and loc[0] == "say" and isinstance(given, dict) and len(given) == 1:
+            (word,) = given
+            if word not in SAY_KINDS:
+                return "unknown-key", (
+                    f"'{word}' is not a way to say a variable{_suggest(word, SAY_KINDS)}; "
+                    "write  {number: VARIABLE},  {digits: VARIABLE}  or  {prompt: VARIABLE}"
+                )
+        return "wrong-value", f"{label}: {ctx.get('error', detail['msg'])}"
+    if kind == "model_type" and loc[:1] == ("options",):
+        return "wrong-value", (
+            f"{label} must name the node it leads to, or be  {{next: NODE, set: {{...}}}}"
+        )
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return "wrong-value", f"'{field}' must be a group of settings (name: value lines)"
+        example = GROUP_EXAMPLES.get(str(loc[-1]) if loc else "")
+        if example:
+            return "wrong-value", f"{label} must list {example}"
+        return "wrong-value", f"{label} must be a group of settings (name: value lines)"
     if kind == "list_type":
-        return "wrong-value", f"'{field}' must be a list, such as [first, second]"
+        return "wrong-value", f"{label} must be a list, such as [first, second]"
     if kind == "string_type":
-        return "wrong-value", f"'{field}' must be a single word or text, not a list or group"
-    return "wrong-value", f"'{field}': {detail['msg']}"
+        return "wrong-value", f"{label} must be a single word or text, not a list or group"
+    return "wrong-value", f"{label}: {detail['msg']}"
 
 
 # --- the flow as a whole --------------------------------------------------------------
@@ -243,7 +350,9 @@ def _check(flow: Flow, catalog: PromptCatalog, report: _Report, *, complete: boo
             report.add(
                 (*path, "min_digits"),
                 "wrong-value",
-                f"'min_digits' ({node.min_digits}) is more than 'max_digits' ({node.max_digits})",
+                f"'min_digits' ({node.min_digits}) is more than 'max_digits' "
+                f"({node.max_digits}): no number could ever be accepted; make 'min_digits' "
+                "the fewest digits a caller may type and 'max_digits' the most",
             )
         if isinstance(node, ActionNode):
             _check_action(node, path, catalog, report)
@@ -272,14 +381,20 @@ def _check_references(flow: Flow, report: _Report, *, broken_nodes: bool) -> Non
             _check_target(flow, ("nodes", name, *setting), target, report, broken_nodes)
     if broken_nodes:
         return
+
+    # A misspelt target already reported with "did you mean" counts as leading to that node,
+    # so one typo does not also make the rest of the menu "unreachable".
+    def resolve(target: str) -> str | None:
+        return target if target in flow.nodes else _closest(target, flow.nodes)
+
     seen = set()
-    queue = deque(target for target in roots.values() if target in flow.nodes)
+    queue = deque(roots.values())
     while queue:
-        name = queue.popleft()
-        if name in seen:
+        name = resolve(queue.popleft())
+        if name is None or name in seen:
             continue
         seen.add(name)
-        queue.extend(t for t in node_targets(flow.nodes[name]).values() if t in flow.nodes)
+        queue.extend(node_targets(flow.nodes[name]).values())
     for name in flow.nodes:
         if name not in seen:
             report.add(
@@ -297,11 +412,11 @@ def _check_target(
         return
     if broken_nodes and target in (report.document.data.get("nodes") or {}):
         return
-    setting = " ".join(str(part) for part in path[2:]) if path[0] == "nodes" else ": ".join(path)
+    setting = _label(path[2:], "") if path[0] == "nodes" else "'" + ": ".join(path) + "'"
     report.add(
         path,
         "unknown-target",
-        f"'{setting}' leads to '{target}', but there is no node by that name"
+        f"{setting} leads to '{target}', but there is no node by that name"
         f"{_suggest(target, flow.nodes)}",
     )
 
@@ -366,7 +481,8 @@ def _check_action(
         report.add(
             (*path, "outcomes", outcome),
             "unknown-outcome",
-            f"action '{node.action}' never answers '{outcome}'; its outcomes are "
+            f"action '{node.action}' never answers '{outcome}'"
+            f"{_suggest(outcome, spec.outcomes)}; its outcomes are "
             f"{', '.join(sorted(spec.outcomes))}",
         )
     missing = sorted(spec.outcomes - set(node.outcomes))

@@ -7,11 +7,14 @@ is an error instead of the last one silently winning. Types are decided later, b
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+HASH_KEY_LINE = re.compile(r"^\s*#:")
 
 Path_ = tuple[str | int, ...]
 
@@ -21,6 +24,7 @@ class Problem:
     line: int
     path: Path_
     message: str
+    rule: str = "yaml-structure"
 
 
 @dataclass
@@ -28,6 +32,8 @@ class Document:
     data: Any
     lines: dict[Path_, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    text_lines: list[str] = field(default_factory=list)
+    """The file's lines, to tell what a mistake looks like where it is."""
 
     def line_of(self, path: Path_) -> int:
         """The line of `path`, or of its nearest enclosing value that has one."""
@@ -49,11 +55,25 @@ def read_yaml(text: str) -> Document:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        raise YamlSyntaxError((mark.line + 1) if mark else 1, _describe(error)) from None
-    document = Document(data=None)
+        line, message = _describe(error)
+        if line is None:
+            mark = error.problem_mark or error.context_mark
+            line = (mark.line + 1) if mark else 1
+        raise YamlSyntaxError(line, message) from None
+    document = Document(data=None, text_lines=text.splitlines())
     if root is not None:
         document.data = _convert(root, (), document)
+    for number, line in enumerate(document.text_lines, start=1):
+        if HASH_KEY_LINE.match(line):
+            document.problems.append(
+                Problem(
+                    number,
+                    (),
+                    "this line starts with # so it is read as a comment and ignored; to use "
+                    'the key # write it in quotes:  "#": ...',
+                    rule="bad-digit-key",
+                )
+            )
     return document
 
 
@@ -61,16 +81,54 @@ def read_yaml_file(path: Path) -> Document:
     return read_yaml(path.read_text(encoding="utf-8"))
 
 
-def _describe(error: yaml.MarkedYAMLError) -> str:
-    problem = error.problem or "the file is not valid YAML"
-    if "alias" in problem or "alphabetic or numeric character" in problem:
-        return (
-            f"{problem}; a value that starts with * or & (such as the key '*') must be "
-            'written in quotes: "*"'
+def _describe(error: yaml.MarkedYAMLError) -> tuple[int | None, str]:
+    """The line to show and a plain-words explanation of a YAML syntax error.
+
+    PyYAML's own wording ("expected <block end>") means nothing to the people who edit the
+    file, so the common mistakes are named; anything else keeps PyYAML's text after ours.
+    """
+    problem = error.problem or ""
+    context = error.context or ""
+    at_context = error.context_mark.line + 1 if error.context_mark else None
+    if context in ("while scanning an alias", "while scanning an anchor") or (
+        "undefined alias" in problem
+    ):
+        sign = "&" if "anchor" in context else "*"
+        return None, (
+            f"a key or value that starts with {sign} must be written in quotes: "
+            f'"{sign}" (without quotes, YAML gives {sign} a special meaning)'
         )
+    if "'\\t'" in problem:
+        return None, "a tab character is used here: indent with spaces only, never with tabs"
+    if "cannot start any token" in problem:
+        char = problem.split("'")[1] if problem.count("'") >= 2 else "this character"
+        return None, f"a value cannot start with {char}: write the value in quotes"
+    if context == "while scanning a quoted scalar":
+        return at_context, (
+            "a quote opened on this line is never closed: end the text with the same quote "
+            "on the same line"
+        )
+    if context in ("while parsing a flow sequence", "while parsing a flow mapping"):
+        bracket, closing = ("[", "]") if "sequence" in context else ("{", "}")
+        return at_context, (
+            f"the {bracket} opened on this line is not closed by {closing} on the same line, "
+            "or a comma is missing between its items"
+        )
+    if "could not find expected ':'" in problem:
+        return at_context, "this line has no ':'; each setting is written  name: value"
     if "mapping values are not allowed" in problem:
-        return f"{problem}; check the indentation and that text with ':' is in quotes"
-    return problem
+        return None, (
+            "a ':' is in an unexpected place: check that this line is indented like the "
+            "lines around it, and put text that contains ': ' in quotes"
+        )
+    if "expected <block end>" in problem or "did not find expected" in problem:
+        return None, (
+            "this line is not indented like the lines around it: settings of the same group "
+            "must start in the same column"
+        )
+    if "expected a single document" in context:
+        return None, "a second document starts here (a line with ---): keep only one per file"
+    return None, f"the file is not valid YAML here ({problem or context or error})"
 
 
 def _convert(node: yaml.Node, path: Path_, document: Document) -> Any:
@@ -81,20 +139,34 @@ def _convert(node: yaml.Node, path: Path_, document: Document) -> Any:
             line = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode):
                 document.problems.append(
-                    Problem(line, path, "a key must be a plain word or number")
+                    Problem(
+                        line,
+                        path,
+                        "a key must be a single word or number, not a list or a group; "
+                        "a key that starts with [ or { must be written in quotes",
+                    )
                 )
                 continue
             key = key_node.value
             if key == "<<":
                 document.problems.append(
-                    Problem(line, path, "merge keys (<<) are not supported; write the settings out")
+                    Problem(
+                        line,
+                        path,
+                        "'<<' (copying settings from another place) is not supported; "
+                        "write each setting out in full",
+                    )
                 )
                 continue
             if key in result:
                 first = document.lines[(*path, key)]
                 document.problems.append(
                     Problem(
-                        line, (*path, key), f"'{key}' is written twice here (first on line {first})"
+                        line,
+                        (*path, key),
+                        f"'{key}' is written twice here (first on line {first}); keep only one "
+                        "of them",
+                        rule="duplicate-key",
                     )
                 )
                 continue

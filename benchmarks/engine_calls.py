@@ -58,7 +58,7 @@ def main() -> None:
         submit_times: list[float] = []
         submit = repository.submit
 
-        def timed_submit(submission):  # noqa: ANN001, ANN202
+        def timed_submit(submission):
             started = time.perf_counter()
             try:
                 return submit(submission)
@@ -74,8 +74,10 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         engine.dispose()
     assert accepted == args.calls, f"only {accepted} of {args.calls} calls were accepted"
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, database {url.split(':')[0]}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, database {url.split(':')[0]}"
+    )
     print(f"calls: {args.calls} in {elapsed:.2f} s = {args.calls / elapsed:.0f} calls/s")
     print(
         f"submission: p50 {statistics.median(submit_times) * 1000:.2f} ms, "

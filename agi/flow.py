@@ -166,10 +166,6 @@ class Flow(Model):
     limits: Limits
     nodes: dict[str, Node]
 
-    def targets(self, name: str) -> dict[tuple[str, ...], str]:
-        """Every node that `name` can lead to, keyed by the setting that names it."""
-        return node_targets(self.nodes[name])
-
 
 def node_targets(node: Model) -> dict[tuple[str, ...], str]:
     targets: dict[tuple[str, ...], str] = {}

@@ -7,7 +7,7 @@ the engine imports nothing else from the telephony side.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -70,6 +70,27 @@ class Keys:
     def nothing(self) -> bool:
         """The caller pressed nothing at all before the timeout."""
         return not self.digits and self.ending is Ending.TIMEOUT
+
+
+def collect_keys(
+    request: KeyRequest, next_key: Callable[[float], str | None], first: str | None = None
+) -> Keys:
+    """Collect keys as `request` says from `next_key(timeout)`, which returns a key or None
+    when the timeout passed. `first` is a key that already interrupted a prompt."""
+    digits = ""
+    key = first
+    while True:
+        if key is None:
+            key = next_key(request.inter_digit_timeout if digits else request.first_timeout)
+            if key is None:
+                return Keys(digits, Ending.TIMEOUT)
+        if request.terminator and key == request.terminator:
+            return Keys(digits, Ending.TERMINATOR)
+        if key in request.allowed:
+            digits += key
+            if len(digits) >= request.max_digits:
+                return Keys(digits, Ending.MAX_DIGITS)
+        key = None
 
 
 class CallerHungUp(Exception):

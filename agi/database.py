@@ -14,20 +14,27 @@ from sqlalchemy.engine import make_url
 MIGRATIONS = str(Path(__file__).with_name("migrations"))
 
 
-def connect(url: str, **engine_options: object) -> Engine:
-    """An engine for `url`; SQLite files get their folder created, WAL and write locking."""
+READ_ONLY = {"read_only": True}
+"""Execution options of transactions that only read (SQLite then does not lock for writing)."""
+
+
+def connect(url: str) -> Engine:
+    """An engine for `url`; SQLite files get their folder created, WAL and write locking.
+
+    Statement parameters (contract and phone numbers) are kept out of error messages.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, **engine_options)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30}, **engine_options)
+    engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
     _lock_sqlite_writes(engine)
     return engine
 
 
 def _lock_sqlite_writes(engine: Engine) -> None:
-    """Make every SQLite transaction take the write lock at BEGIN.
+    """Make SQLite transactions take the write lock at BEGIN, unless marked `READ_ONLY`.
 
     pysqlite otherwise begins lazily, and two submissions that read the same meter before
     either writes could both decide they are the current one.
@@ -43,7 +50,8 @@ def _lock_sqlite_writes(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get("read_only", False)
+        connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
 def alembic_config(engine: Engine) -> Config:

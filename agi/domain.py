@@ -9,7 +9,7 @@ import enum
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class Resource(enum.StrEnum):
@@ -92,7 +92,12 @@ class AcceptanceWindow:
 
     def __post_init__(self) -> None:
         _check_days(self.first_day, self.last_day)
-        ZoneInfo(self.timezone)
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {self.timezone!r}; use a name such as Europe/Moscow"
+            ) from None
 
     def local_date(self, moment: datetime) -> date:
         return moment.astimezone(ZoneInfo(self.timezone)).date()

@@ -50,13 +50,13 @@ class Ending(enum.StrEnum):
     CALLER_HUNG_UP = "caller_hung_up"
     TIME_LIMIT = "time_limit"
     STEP_LIMIT = "step_limit"
+    FAILED = "failed"
 
 
 @dataclass
 class CallReport:
     ending: Ending
     path: list[str] = field(default_factory=list)
-    transferred_to: str | None = None
 
 
 class _LimitReached(Exception):
@@ -83,6 +83,7 @@ class Dialog:
         self.clock = clock
         self.variables: Variables = {}
         self.failures = 0
+        self._escalating = False
         self.report = CallReport(ending=Ending.CALLER_HUNG_UP)
         self._deadline = 0.0
         self.call_label = printable(channel.call_id)
@@ -98,6 +99,16 @@ class Dialog:
                 log.info("call=%s limit=%s", self.call_label, limit.ending)
                 self._end_at_limit()
                 self.report.ending = limit.ending
+            except CallerHungUp:
+                raise
+            except Exception:
+                log.exception("call=%s failed at node %s", self.call_label, self.report.path[-1:])
+                self.report.ending = Ending.FAILED
+                try:
+                    self._end_at_limit()
+                except Exception:
+                    log.exception("call=%s could not be ended cleanly", self.call_label)
+                self.report.ending = Ending.FAILED
         except CallerHungUp:
             self.report.ending = Ending.CALLER_HUNG_UP
             log.info("call=%s caller hung up", self.call_label)
@@ -118,12 +129,19 @@ class Dialog:
             raise _LimitReached(Ending.STEP_LIMIT)
         if self.clock() >= self._deadline:
             raise _LimitReached(Ending.TIME_LIMIT)
-        self.report.path.append(name)
         node = self.flow.nodes[name]
+        if self._escalating and not isinstance(node, PlayNode):
+            self._escalating = False
+            name = self.flow.defaults.on_failure
+            node = self.flow.nodes[name]
+        self.report.path.append(name)
         log.info("call=%s node=%s type=%s", self.call_label, name, node.type)
         match node:
             case PlayNode():
                 self.channel.play(self._render(node.say))
+                if self._escalating:
+                    self._escalating = False
+                    return self.flow.defaults.on_failure
                 return node.next
             case ActionNode():
                 return self._act(node)
@@ -142,7 +160,6 @@ class Dialog:
         self.channel.play(self._render(node.say))
         if isinstance(node, TransferNode):
             self.report.ending = Ending.TRANSFERRED
-            self.report.transferred_to = node.to
             self.channel.transfer(node.to)
         else:
             self.report.ending = Ending.HUNG_UP_BY_IVR
@@ -161,7 +178,7 @@ class Dialog:
             self.failures += 1
             if self.failures >= self.flow.defaults.max_failures:
                 self.failures = 0
-                return self.flow.defaults.on_failure
+                self._escalating = True  # after the reason is said, if the next node says it
         else:
             self.failures = 0
         return node.outcomes[outcome]
@@ -259,13 +276,22 @@ class Dialog:
                 utterances.append(self._prompt(item.ref))
                 continue
             value = self.variables.get(item.ref)
-            if value is None:
-                log.warning("call=%s variable %s is not set yet", self.call_label, item.ref)
-                continue
-            if item.kind == "number":
-                utterances.append(Number(int(value)))
-            elif item.kind == "digits":
-                utterances.append(Digits(str(value)))
-            else:
-                utterances.append(self._prompt(str(value)))
+            try:
+                utterances.append(self._variable(item.kind, value))
+            except (TypeError, ValueError, KeyError):
+                log.warning(
+                    "call=%s variable %s cannot be said as %s", self.call_label, item.ref, item.kind
+                )
         return utterances
+
+    def _variable(self, kind: str, value: object) -> Utterance:
+        """A variable as something to say; raises when it does not hold what `kind` says."""
+        if value is None:
+            raise ValueError("not set")
+        if kind == "number":
+            return Number(int(str(value)))
+        if kind == "digits":
+            if not str(value).isdigit():
+                raise ValueError(value)
+            return Digits(str(value))
+        return self._prompt(str(value))

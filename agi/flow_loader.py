@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from agi.actions import ACTIONS
+from agi.actions import ACTIONS, CHOICES, SAYABLE
 from agi.channel import DTMF_KEYS
 from agi.flow import (
     KNOWN_KEYS,
@@ -502,15 +502,20 @@ def _check_action(
 
 
 def _check_variables(flow: Flow, report: _Report) -> None:
-    produced: set[str] = set()
-    for node in flow.nodes.values():
+    produced: dict[str, set[str]] = {}
+    for name, node in flow.nodes.items():
         if isinstance(node, InputNode):
-            produced.add(node.into)
+            produced.setdefault(node.into, set()).add("digits")
         if isinstance(node, MenuNode):
-            for option in node.options.values():
-                produced.update(option.set)
+            for key, option in node.options.items():
+                for variable, value in option.set.items():
+                    produced.setdefault(variable, set()).add("word")
+                    _check_choice(
+                        ("nodes", name, "options", key, "set", variable), variable, value, report
+                    )
         if isinstance(node, ActionNode) and node.action in ACTIONS:
-            produced.update(ACTIONS[node.action].sets)
+            for variable, kind in ACTIONS[node.action].sets.items():
+                produced.setdefault(variable, set()).add(kind)
     for name, node in flow.nodes.items():
         path = ("nodes", name)
         if isinstance(node, InputNode) and not VARIABLE_NAME.match(node.into):
@@ -520,7 +525,9 @@ def _check_variables(flow: Flow, report: _Report) -> None:
                 f"variable name '{node.into}' may use only small Latin letters, digits and _",
             )
         for index, item in enumerate(getattr(node, "say", [])):
-            if item.kind != "prompt" and item.ref not in produced:
+            if item.kind == "prompt":
+                continue
+            if item.ref not in produced:
                 report.add(
                     (*path, "say", index),
                     "unknown-variable",
@@ -528,11 +535,47 @@ def _check_variables(flow: Flow, report: _Report) -> None:
                     "; variables come from an input's 'into', a menu option's 'set' or "
                     "an action",
                 )
+            elif not produced[item.ref] & SAYABLE[item.kind]:
+                report.add(
+                    (*path, "say", index),
+                    "wrong-variable-kind",
+                    f"'{item.ref}' holds {_kinds(produced[item.ref])}, which cannot be said "
+                    f"as {_WAYS[item.kind]}; {_FIX[item.kind]}",
+                )
         if isinstance(node, ActionNode) and node.action in ACTIONS:
-            for variable in sorted(ACTIONS[node.action].reads - produced):
+            for variable in sorted(ACTIONS[node.action].reads - set(produced)):
                 report.add(
                     (*path, "action"),
                     "unknown-variable",
                     f"action '{node.action}' needs the variable '{variable}', which no "
                     "input or menu option sets",
                 )
+
+
+_KIND_WORDS = {
+    "number": "a number",
+    "digits": "typed digits",
+    "prompt": "a prompt id",
+    "word": "a word set by a menu",
+}
+_WAYS = {"number": "{number: ...}", "digits": "{digits: ...}", "prompt_of": "{prompt: ...}"}
+_FIX = {
+    "number": "use {prompt: ...} for a name such as a zone or a reason",
+    "digits": "use {prompt: ...} for a name such as a zone or a reason",
+    "prompt_of": "use {number: ...} or {digits: ...} for numbers",
+}
+
+
+def _kinds(kinds: set[str]) -> str:
+    return " or ".join(_KIND_WORDS[kind] for kind in sorted(kinds))
+
+
+def _check_choice(path: tuple[Any, ...], variable: str, value: str, report: _Report) -> None:
+    allowed = CHOICES.get(variable)
+    if allowed is not None and value not in allowed:
+        report.add(
+            path,
+            "wrong-value",
+            f"'{value}' is not a {variable}{_suggest(value, allowed)}; it is one of "
+            f"{', '.join(sorted(allowed))}",
+        )

@@ -78,7 +78,17 @@ def read_yaml(text: str) -> Document:
 
 
 def read_yaml_file(path: Path) -> Document:
-    return read_yaml(path.read_text(encoding="utf-8"))
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise YamlSyntaxError(
+            line,
+            "this line is not in UTF-8 (the file was probably saved as Windows-1251); save "
+            "the file again with the encoding UTF-8",
+        ) from None
+    return read_yaml(text)
 
 
 def _describe(error: yaml.MarkedYAMLError) -> tuple[int | None, str]:

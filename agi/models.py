@@ -93,6 +93,8 @@ class RegisterRow(Base):
     position: Mapped[int]
     previous: Mapped[int | None] = mapped_column(BigInteger)
     average: Mapped[int | None] = mapped_column(BigInteger)
+    imported_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    """When billing last sent `previous`: it wins over readings submitted before then."""
 
     meter: Mapped[MeterRow] = relationship(back_populates="registers")
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from agi.actions import ACTIONS, Variables
+from agi.actions import ACTIONS, Variables, resource_menu_prompt
 from agi.domain import (
     AcceptanceWindow,
     ConsumptionPolicy,
@@ -94,6 +94,7 @@ class ReadingsCall:
         if not self.contracts:
             return "unknown"
         if len(self.contracts) > 1:
+            variables["resource_menu"] = resource_menu_prompt(c.resource for c in self.contracts)
             return "several"
         self._select(self.contracts[0], variables)
         return "found"

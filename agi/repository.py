@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from agi.database import READ_ONLY
 from agi.domain import Contract, Meter, Register, Resource, Zone, zones_for
 from agi.models import ContractRow, MeterRow, ReadingRow, RegisterRow, SubmissionRow
 
@@ -69,6 +70,7 @@ class Repository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._reads = sessionmaker(engine.execution_options(**READ_ONLY), expire_on_commit=False)
 
     # --- contracts ----------------------------------------------------------------------
 
@@ -76,9 +78,10 @@ class Repository:
         """Every contract with this number, one per resource, with meters ready for a call.
 
         A register's previous value is the current submission of the latest earlier
-        period, or the billing system's value when there is none.
+        period, unless billing sent its own value after that submission (billing corrects
+        a confirmed typo that way); with no submission it is billing's value.
         """
-        with self._sessions() as session:
+        with self._reads() as session:
             rows = session.scalars(
                 select(ContractRow)
                 .where(ContractRow.number == number)
@@ -114,25 +117,33 @@ class Repository:
             .limit(1)
         ).first()
         accepted = {r.zone: r.value for r in latest.readings} if latest else {}
+
+        def previous(register: RegisterRow) -> int | None:
+            billing_is_newer = latest is None or (
+                register.imported_at is not None and register.imported_at > latest.received_at
+            )
+            if billing_is_newer or register.zone not in accepted:
+                return register.previous
+            return accepted[register.zone]
+
         return tuple(
             Register(
-                zone=Zone(register.zone),
-                previous=accepted.get(register.zone, register.previous),
-                average=register.average,
+                zone=Zone(register.zone), previous=previous(register), average=register.average
             )
             for register in meter.registers
         )
 
-    def import_meters(self, records: Iterable[MeterRecord]) -> int:
+    def import_meters(self, records: Iterable[MeterRecord], *, at: datetime | None = None) -> int:
         """Create or update contracts and meters from billing, all in one transaction."""
+        imported_at = at or datetime.now(UTC)
         count = 0
         with self._sessions.begin() as session:
             for record in records:
-                self._import_meter(session, record)
+                self._import_meter(session, record, imported_at)
                 count += 1
         return count
 
-    def _import_meter(self, session: Session, record: MeterRecord) -> None:
+    def _import_meter(self, session: Session, record: MeterRecord, imported_at: datetime) -> None:
         contract = session.scalar(
             select(ContractRow).where(
                 ContractRow.number == record.contract, ContractRow.resource == record.resource
@@ -161,6 +172,7 @@ class Repository:
             )
             row.position = order[register.zone]
             row.previous = register.previous
+            row.imported_at = imported_at
             row.average = register.average
             session.add(row)
         for stale in existing.values():
@@ -234,14 +246,14 @@ class Repository:
         )
 
     def _already_stored(self, submission: Submission) -> bool:
-        with self._sessions() as session:
+        with self._reads() as session:
             return self._stored_in(session, submission)
 
     # --- billing export -----------------------------------------------------------------
 
     def export(self, period: str) -> list[ExportRow]:
         """The current readings of a period, one row per zone, in a stable order."""
-        with self._sessions() as session:
+        with self._reads() as session:
             rows = session.execute(
                 select(ContractRow, MeterRow, SubmissionRow, ReadingRow)
                 .join(MeterRow, MeterRow.contract_id == ContractRow.id)
@@ -267,8 +279,11 @@ class Repository:
             ]
 
     def history(self, meter_id: int, period: str) -> Sequence[SubmissionRow]:
-        """Every submission of a meter in a period, oldest first, superseded ones included."""
-        with self._sessions() as session:
+        """Every submission of a meter in a period, oldest first, superseded ones included.
+
+        The stored rows themselves, detached: for support and tests, not for the dialog.
+        """
+        with self._reads() as session:
             return session.scalars(
                 select(SubmissionRow)
                 .where(SubmissionRow.meter_id == meter_id, SubmissionRow.period == period)

@@ -13,12 +13,12 @@ from agi.channel import (
     DTMF_KEYS,
     CallerHungUp,
     Digits,
-    Ending,
     KeyRequest,
     Keys,
     Number,
     Prompt,
     Utterance,
+    collect_keys,
 )
 
 WAIT = "."
@@ -66,7 +66,6 @@ class KeypadChannel:
         self._more_keys = more_keys
         self._echo = echo
         self.transcript: list[str] = []
-        self.transferred_to: str | None = None
         self.hung_up = False
 
     @property
@@ -88,31 +87,26 @@ class KeypadChannel:
 
     def ask(self, utterances: Sequence[Utterance], request: KeyRequest) -> Keys:
         self.play(utterances)
-        digits = ""
-        pressed = ""
+        pressed: list[str] = []
+
+        def next_key(_timeout: float) -> str | None:
+            key = self._next_key()
+            pressed.append(key)
+            return None if key == WAIT else key
+
         try:
-            while True:
-                key = self._next_key()
-                pressed += key
-                if key == WAIT:
-                    return Keys(digits, Ending.TIMEOUT)
-                if request.terminator and key == request.terminator:
-                    return Keys(digits, Ending.TERMINATOR)
-                if key not in request.allowed:
-                    continue
-                digits += key
-                if len(digits) >= request.max_digits:
-                    return Keys(digits, Ending.MAX_DIGITS)
+            return collect_keys(request, next_key)
         finally:
             if pressed:
-                self._say("caller: " + pressed.replace(WAIT, "(waits)"))
+                self._say("caller: " + "".join(pressed).replace(WAIT, "(waits)"))
+            if self.hung_up:
+                self._say("caller hangs up")
 
     def _next_key(self) -> str:
         while not self._queue:
             more = self._more_keys()
             if more is None:
                 self.hung_up = True
-                self._say("caller hangs up")
                 raise CallerHungUp
             self._queue.extend(parse_keys(more) or WAIT)
         return self._queue.popleft()
@@ -123,7 +117,6 @@ class KeypadChannel:
 
     def transfer(self, destination: str) -> None:
         self._check_alive()
-        self.transferred_to = destination
         self._say(f"IVR transfers the call to: {destination}")
 
     def hang_up(self) -> None:

@@ -1,7 +1,8 @@
 """How many scripted calls per second the engine completes end to end, and what one
-submission costs, on a SQLite file (or IVR_DATABASE_URL).
+submission costs, on a temporary SQLite file (or the database of --database-url, which then
+gets the demo contracts and the benchmark's readings: never point it at production).
 
-    .venv/bin/python benchmarks/engine_calls.py [--calls 2000]
+    .venv/bin/python benchmarks/engine_calls.py [--calls 2000] [--database-url URL]
 
 Each call walks the shipped flow through the real engine, actions and database, alternating
 the single-tariff and the two-tariff examples; every call stores its readings.
@@ -39,9 +40,10 @@ def percentile(values: list[float], share: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--database-url", help="default: a temporary SQLite file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        url = os.environ.get("IVR_DATABASE_URL", f"sqlite:///{folder}/bench.db")
+        url = args.database_url or f"sqlite:///{folder}/bench.db"
         engine = connect(url)
         upgrade(engine)
         repository = Repository(engine)

@@ -12,7 +12,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy.exc import OperationalError
 
 from agi.engine import Ending
 from agi.simulator import KeypadChannel
@@ -122,7 +121,7 @@ CALLS = {
         "*2 999999# 888888# 777777#",
         [],
         Ending.TRANSFERRED,
-        ["не найден", "не найден", "Не получилось принять показания", TO_OPERATOR],
+        ["не найден", "не найден", "не найден", "Не получилось принять показания", TO_OPERATOR],
     ),
     "leading zeros are dropped and read back without them": Call(
         "*2 102057522# 011638# 1",
@@ -164,7 +163,7 @@ CALLS = {
         "*2 102057522# 1# 2# 3#",
         [],
         Ending.TRANSFERRED,
-        ["меньше предыдущих", "меньше предыдущих", TO_OPERATOR],
+        ["меньше предыдущих", "меньше предыдущих", "меньше предыдущих", TO_OPERATOR],
     ),
     "unusual consumption needs an explicit confirmation": Call(
         "*2 102057522# 13000# 1",
@@ -242,8 +241,8 @@ def test_call(app, call: Call):
 def test_the_seed_example_word_for_word(app):
     _, channel = place_call(app, "*2 102057522# 11638# 1")
     assert channel.transcript == [
-        "IVR: Здравствуйте! Вы позвонили в контакт-центр энергосбытовой компании. "
-        "Переведите телефон в тоновый режим, нажав звёздочку. Для передачи показаний "
+        "IVR: Здравствуйте! Вы позвонили в контакт-центр энергосбытовой компании.",
+        "IVR: Переведите телефон в тоновый режим, нажав звёздочку. Для передачи показаний "
         "нажмите 2. Для связи с оператором нажмите 0.",
         "caller: *",
         "IVR: Для передачи показаний приборов учёта нажмите 2. Для связи с оператором нажмите 0.",
@@ -299,7 +298,7 @@ def test_next_month_is_checked_against_this_months_reading(app):
     assert said_in_order(channel.transcript, ["меньше предыдущих", ACCEPTED]) == []
 
 
-def test_the_window_can_be_configured(app, monkeypatch):
+def test_the_window_can_be_configured(app):
     app.settings = app.settings.model_copy(update={"accept_days": "1-31"})
     outcome, _ = place_call(
         app, "*2 102057522# 11638# 1", at=datetime(2026, 11, 3, 12, 0, tzinfo=MSK)
@@ -345,15 +344,16 @@ def test_the_window_closing_during_the_call_stores_nothing(app):
     assert app.repository.export("2026-11") == []
 
 
-def test_a_database_failure_at_submit_reaches_the_operator(app, monkeypatch, caplog):
-    def broken(submission):
-        raise OperationalError("INSERT", {}, Exception("disk I/O error"))
-
-    monkeypatch.setattr(app.repository, "submit", broken)
-    outcome, channel = place_call(app, "*2 102057522# 11638# 1")
+def test_a_database_failure_at_submit_reaches_the_operator(app, caplog):
+    with app.repository.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE readings")
+    outcome, channel = place_call(app, "*2 102057522# 11638# 1", caller="+79121234567")
     assert not outcome.accepted
     assert outcome.report.ending == Ending.TRANSFERRED
     assert said_in_order(channel.transcript, ["Не удалось сохранить показания", TO_OPERATOR]) == []
+    assert "could not be stored" in caplog.text
+    for secret in ("102057522", "11638", "79121234567"):
+        assert secret not in caplog.text  # the traceback's SQL parameters are hidden
 
 
 def test_logs_mask_contract_numbers_and_typed_digits(app, caplog):
@@ -364,3 +364,10 @@ def test_logs_mask_contract_numbers_and_typed_digits(app, caplog):
     assert "*******22" in logged
     for secret in ("102057522", "11638", "79121234567"):
         assert secret not in logged
+
+
+def test_only_the_resources_of_the_number_are_offered(app):
+    _, channel = place_call(app, "*2 123859# 1 45055# 1 23186# 1")
+    said = "\n".join(channel.transcript)
+    assert "Для электроэнергии нажмите 1, для горячей воды нажмите 2." in said
+    assert "холодной воды" not in said

@@ -81,7 +81,7 @@ def test_bad_accept_days_are_refused_with_an_example(text):
 def test_window_refuses_impossible_days_and_unknown_time_zones():
     with pytest.raises(ValueError, match="18-25"):
         AcceptanceWindow(first_day=26, last_day=25)
-    with pytest.raises(Exception, match="Mars"):
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
         AcceptanceWindow(timezone="Mars/Olympus")
 
 

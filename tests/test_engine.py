@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from agi.actions import RESOURCE_MENU_PROMPTS
 from agi.engine import Dialog, Ending
 from agi.flow import Flow
 from agi.flow_loader import load_flow
@@ -30,6 +31,7 @@ CATALOG = {
     "resource_electricity": "электроэнергия",
     "resource_hot_water": "горячая вода",
     "resource_cold_water": "холодная вода",
+    **{prompt: "…" for prompt in RESOURCE_MENU_PROMPTS},
 }
 
 
@@ -239,3 +241,55 @@ def test_a_hang_up_anywhere_ends_the_call_quietly(tmp_path):
     report, channel = call(tmp_path, MENU, "")
     assert report.ending is Ending.CALLER_HUNG_UP
     assert channel.transcript[-1] == "caller hangs up"
+
+
+class BrokenChannel(KeypadChannel):
+    """A channel whose telephone side fails in a way the engine does not know."""
+
+    def __init__(self, fail_on: int) -> None:
+        super().__init__("t-broken", None, keys="1")
+        self.asks = 0
+        self.fail_on = fail_on
+
+    def ask(self, utterances, request):
+        self.asks += 1
+        if self.asks == self.fail_on:
+            raise RuntimeError("AGI said something unexpected")
+        return super().ask(utterances, request)
+
+
+def test_an_unexpected_error_ends_the_call_at_the_limits_node(tmp_path):
+    flow, catalog = build(tmp_path, MENU, limits="limits:\n  then: give_up")
+    channel = BrokenChannel(fail_on=1)
+    report = Dialog(flow, catalog, channel, Outcomes()).run()
+    assert report.ending is Ending.FAILED
+    assert channel.transcript[-2:] == ["IVR: Пока.", "IVR hangs up"]
+
+
+def test_a_variable_that_cannot_be_said_is_skipped_not_fatal(tmp_path):
+    nodes = """\
+    first:
+      type: input
+      say: enter
+      into: number
+      max_digits: 4
+      next: finish
+    finish:
+      type: hangup
+      say: [done, {number: number}]
+    """
+    flow, catalog = build(tmp_path, nodes)
+    channel = KeypadChannel("t-2", None, keys="12#")
+    dialog = Dialog(flow, catalog, channel, Outcomes())
+    dialog.variables["number"] = "not a number"
+    original = dialog._input
+
+    def typed_then_spoiled(node):
+        target = original(node)
+        dialog.variables["number"] = "twelve"
+        return target
+
+    dialog._input = typed_then_spoiled
+    report = dialog.run()
+    assert report.ending is Ending.HUNG_UP_BY_IVR
+    assert channel.transcript[-2] == "IVR: Готово."

@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from agi.cli import main
-from agi.flow import KNOWN_KEYS, NODE_TYPES, TOP_LEVEL_KEYS, Defaults, Limits, MenuNode, Option
+from agi.flow import KNOWN_KEYS, NODE_TYPES, TOP_LEVEL_KEYS, MenuNode
 from agi.flow_loader import load_flow
 from agi.located_yaml import read_yaml_file
 from agi.problems import Problem, ProblemsFound
@@ -56,6 +56,7 @@ RULES = {
     "unknown-outcome",
     "missing-outcome",
     "unknown-variable",
+    "wrong-variable-kind",
 }
 
 
@@ -68,7 +69,7 @@ class Expected:
 
 
 def _header(path: Path) -> list[str]:
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()  # some are not UTF-8
     header = []
     for line in lines:
         if not line.startswith("#"):
@@ -238,15 +239,30 @@ def test_cli_check_passes_the_shipped_flow(runner: CliRunner) -> None:
 # --- the schema, kept in sync -------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", sorted(NODE_TYPES))
-def test_known_keys_are_the_model_fields(kind: str) -> None:
-    assert set(KNOWN_KEYS[kind]) == set(NODE_TYPES[kind].model_fields)
+README_NODE_ROW = re.compile(r"^\| `(?P<kind>[a-z]+)` \| [^|]+ \| (?P<settings>[^|]+) \|$")
 
 
-def test_known_keys_of_the_other_groups_are_the_model_fields() -> None:
-    assert set(KNOWN_KEYS["defaults"]) == set(Defaults.model_fields)
-    assert set(KNOWN_KEYS["limits"]) == set(Limits.model_fields)
-    assert set(KNOWN_KEYS["option"]) == set(Option.model_fields)
+def _documented_settings() -> dict[str, set[str]]:
+    """The node table of README.md: kind -> the settings its last column names."""
+    documented = {}
+    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
+        match = README_NODE_ROW.match(line)
+        if match and match["kind"] in NODE_TYPES:
+            settings = re.sub(r"\([^)]*\)", "", match["settings"])  # (what values look like)
+            named = set(re.findall(r"`([a-z_]+)`", settings))
+            if "the retry settings of `menu`" in match["settings"]:
+                named |= {"timeout", "attempts", "no_input", "invalid", "on_no_input", "on_invalid"}
+            documented[match["kind"]] = named - {"menu"}
+    return documented
+
+
+def test_the_readme_documents_every_setting_of_every_node_kind() -> None:
+    """The editors' reference in README.md is kept in step with the models."""
+    documented = _documented_settings()
+    assert set(documented) == set(NODE_TYPES)
+    for kind, known in KNOWN_KEYS.items():
+        if kind in NODE_TYPES:
+            assert documented[kind] | {"type"} == set(known), kind
 
 
 def test_every_setting_in_the_shipped_flow_is_known() -> None:

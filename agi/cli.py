@@ -86,7 +86,7 @@ def simulate(
     keys: str | None, on: datetime | None, caller: str | None, call_id: str | None
 ) -> None:
     """Make a call in the terminal. Exits 0 only when readings were accepted."""
-    app = Application(_settings())
+    app = _ready_app()
     try:
         app.flow  # noqa: B018 - report flow problems before the call starts
     except ProblemsFound as problems:
@@ -96,9 +96,6 @@ def simulate(
             parse_keys(keys)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--keys") from None
-    problem = schema_problem(app.repository.engine)
-    if problem:
-        raise click.ClickException(f"{problem}; run `ivr db upgrade` and `ivr db seed`")
     moment = _call_moment(on.date() if on else None, app.settings.timezone)
     channel = KeypadChannel(
         call_id or f"sim-{uuid.uuid4().hex}",
@@ -129,6 +126,145 @@ def _typed_keys() -> str | None:
         return line
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=4573, show_default=True, type=int)
+@click.option(
+    "--max-calls",
+    default=200,
+    show_default=True,
+    type=click.IntRange(1, 5000),
+    help="Calls served at once; more go to the dialplan's fallback.",
+)
+@click.option(
+    "--allow",
+    multiple=True,
+    help="Asterisk addresses or networks that may connect "
+    "(default: loopback only); repeat or separate with commas.",
+)
+@click.option(
+    "--debug-agi",
+    is_flag=True,
+    help="Log every AGI command and result (support only: it shows callers' numbers).",
+)
+def serve(host: str, port: int, max_calls: int, allow: tuple[str, ...], debug_agi: bool) -> None:
+    """Run the FastAGI server that answers the calls Asterisk sends to agi://HOST:PORT/."""
+    import signal
+
+    from agi.fastagi import LOOPBACK, FastAgiServer, ServerOptions, parse_allow
+
+    try:
+        networks = parse_allow(allow) if allow else LOOPBACK
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--allow") from None
+    if host not in ("127.0.0.1", "::1", "localhost") and not allow:
+        click.echo(
+            f"listening on {host}: only loopback may connect until --allow names "
+            "the Asterisk servers",
+            err=True,
+        )
+    if debug_agi:
+        logging.getLogger("agi.asterisk").setLevel(logging.DEBUG)
+    app = Application(_settings())
+    try:
+        server = FastAgiServer(
+            app,
+            ServerOptions(
+                host=host, port=port, max_calls=max_calls, allow=networks, debug=debug_agi
+            ),
+        )
+    except ProblemsFound as problems:
+        raise click.ClickException(f"the flow has problems; run `ivr check`:\n{problems}") from None
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: server.stop())
+    click.echo(f"FastAGI server on {host}:{server.port}; Ctrl-C stops it after calls end", err=True)
+    server.serve()
+
+
+@main.command("call")
+@click.option(
+    "--keys",
+    required=True,
+    help='Keys the caller presses, e.g. "*2 102057522# 11638# 1"'
+    " (groups separated by spaces are typed at once; '.' waits for the timeout).",
+)
+@click.option("--sip-port", default=5060, show_default=True, type=int)
+@click.option("--caller", default="79120000000", show_default=True)
+@click.option("--hang-up", is_flag=True, help="Hang up after the last keys.")
+def call(keys: str, sip_port: int, caller: str, hang_up: bool) -> None:
+    """Place a real SIP call to the line on 127.0.0.1 with SIPp (needs root)."""
+    from agi.sipp import CallScript, place_call
+
+    try:
+        result = place_call(
+            CallScript(keys, caller=caller, caller_hangs_up=hang_up), sip_port=sip_port
+        )
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--keys") from None
+    except FileNotFoundError as error:
+        raise click.ClickException(str(error)) from None
+    if not result.succeeded:
+        click.echo(result.output, err=True)
+        raise click.ClickException(f"the call failed (SIPp exit code {result.returncode})")
+    click.echo("the call went through: SIPp placed it, pressed the keys and the IVR hung up")
+
+
+@main.group()
+def asterisk() -> None:
+    """A private Asterisk for the readings line, from config/asterisk/ (see README)."""
+
+
+ASTERISK_ROOT = Path("var/asterisk")
+
+
+@asterisk.command("up")
+@click.option("--sip-port", default=5060, show_default=True, type=int)
+@click.option(
+    "--fastagi",
+    default="agi://127.0.0.1:4573/readings",
+    show_default=True,
+    help="The FastAGI server's URL.",
+)
+@click.option(
+    "--agi-script", default=None, help="The fallback AGI script (default: ivr-agi beside this ivr)."
+)
+@click.option("--root", default=ASTERISK_ROOT, show_default=True, type=click.Path(path_type=Path))
+def asterisk_up(sip_port: int, fastagi: str, agi_script: str | None, root: Path) -> None:
+    """Start (or restart) the private Asterisk, listening for SIP on 127.0.0.1."""
+    from agi import private_asterisk
+
+    script = agi_script or str(Path(sys.argv[0]).resolve().with_name("ivr-agi"))
+    settings = _settings()
+    options = private_asterisk.LineOptions(
+        root=root,
+        config_dir=Path("config/asterisk"),
+        sip_port=sip_port,
+        fastagi_url=fastagi,
+        agi_script=script,
+        environment=settings.as_environment(),
+    )
+    try:
+        pid = private_asterisk.up(options)
+    except private_asterisk.AsteriskError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        f"Asterisk is up (pid {pid}): SIP on udp 127.0.0.1:{sip_port}, any number "
+        f"reaches the IVR; logs in {root / 'log'}"
+    )
+
+
+@asterisk.command("down")
+@click.option("--root", default=ASTERISK_ROOT, show_default=True, type=click.Path(path_type=Path))
+def asterisk_down(root: Path) -> None:
+    """Stop the private Asterisk."""
+    from agi import private_asterisk
+
+    stopped = private_asterisk.down(root)
+    click.echo("Asterisk stopped" if stopped else "Asterisk was not running")
+
+
 @main.group()
 def db() -> None:
     """The readings database (IVR_DATABASE_URL, default a SQLite file in var/)."""
@@ -136,6 +272,15 @@ def db() -> None:
 
 def _app() -> Application:
     return Application(_settings())
+
+
+def _ready_app() -> Application:
+    """The application, once its database has the schema this version needs."""
+    app = _app()
+    problem = schema_problem(app.repository.engine)
+    if problem:
+        raise click.ClickException(f"{problem}; run `ivr db upgrade` and `ivr db seed`")
+    return app
 
 
 @db.command("upgrade")
@@ -149,7 +294,7 @@ def db_upgrade() -> None:
 @db.command("seed")
 def db_seed() -> None:
     """Load the demo contracts (the examples of the readings leaflet and a three-zone meter)."""
-    app = _app()
+    app = _ready_app()
     text = resources.files("agi").joinpath("demo_contracts.csv").read_text(encoding="utf-8")
     count = app.repository.import_meters(billing.read_contracts(io.StringIO(text)))
     click.echo(f"demo data loaded: {count} meters")
@@ -167,7 +312,7 @@ def db_import(file: click.utils.LazyFile) -> None:
         raise click.ClickException(
             f"{len({error.line for error in rejected.errors})} bad row(s); nothing was imported"
         ) from None
-    count = _app().repository.import_meters(records)
+    count = _ready_app().repository.import_meters(records)
     click.echo(f"imported {count} meters")
 
 
@@ -180,5 +325,75 @@ def db_export(period: str, file: click.utils.LazyFile) -> None:
         raise click.BadParameter(
             "write the period as YYYY-MM, e.g. 2026-11", param_hint="--period"
         ) from None
-    count = billing.write_readings(_app().repository.export(period), file)
+    count = billing.write_readings(_ready_app().repository.export(period), file)
     click.echo(f"exported {count} readings of {period}", err=True)
+
+
+@main.command()
+@click.option("--from", "sender", required=True, help="The sender's number, e.g. +79120000000.")
+@click.option(
+    "--channel", type=click.Choice(["sms", "viber", "whatsapp"]), default="sms", show_default=True
+)
+@click.option("--date", "on", type=click.DateTime(["%Y-%m-%d"]), help="Send it on this day.")
+@click.option("--message-id", default=None, help="The message's id (default: a new one).")
+@click.argument("text")
+def sms(sender: str, channel: str, on: datetime | None, message_id: str | None, text: str) -> None:
+    """Answer one text message, as the webhook would. Exits 0 only when readings were accepted.
+
+    A conversation goes on over several runs with the same --from: `ivr sms --from N "ПС 123859"`,
+    then `ivr sms --from N "45055 23186"`.
+    """
+    from agi.text_dialog import IncomingMessage, MessageIdReused, text_dialog_for
+
+    app = _ready_app()
+    dialog = text_dialog_for(app.settings, app.repository)
+    message = IncomingMessage(
+        channel=channel,
+        sender=sender,
+        message_id=message_id or f"cli-{uuid.uuid4().hex}",
+        text=text,
+    )
+    moment = _call_moment(on.date() if on else None, app.settings.timezone)
+    try:
+        answer = dialog.answer(message, at=moment)
+    except MessageIdReused as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(answer.reply)
+    sys.exit(0 if answer.accepted else 1)
+
+
+@main.command()
+@click.option("--host", default=None, help="The address to listen on (default: web_host).")
+@click.option("--port", type=int, default=None, help="The port (default: web_port).")
+def web(host: str | None, port: int | None) -> None:
+    """Serve the webhook for SMS and messenger gateways: POST /messages (see README)."""
+    import uvicorn
+
+    from agi.text_dialog import text_dialog_for
+    from agi.webhook import create_app
+
+    app = _ready_app()
+    settings = app.settings
+    if settings.webhook_secret is None:
+        raise click.ClickException(
+            "set the shared secret first: IVR_WEBHOOK_SECRET (at least 16 characters), "
+            "the value gateways send in the X-IVR-Secret header"
+        )
+    asgi = create_app(
+        text_dialog_for(settings, app.repository),
+        secret=settings.webhook_secret.get_secret_value(),
+        max_body_bytes=settings.webhook_max_body_bytes,
+    )
+    host = host or settings.web_host
+    port = port or settings.web_port
+    click.echo(f"webhook on http://{host}:{port}/messages", err=True)
+    uvicorn.run(
+        asgi,
+        host=host,
+        port=port,
+        log_level="info" if logging.getLogger().isEnabledFor(logging.INFO) else "warning",
+        server_header=False,
+        proxy_headers=False,
+        timeout_keep_alive=5,
+        limit_concurrency=200,
+    )

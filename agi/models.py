@@ -148,3 +148,43 @@ class ReadingRow(Base):
     value: Mapped[int] = mapped_column(BigInteger)
 
     submission: Mapped[SubmissionRow] = relationship(back_populates="readings")
+
+
+class ConversationRow(Base):
+    """What the text channel waits for from one sender.
+
+    Either the readings of a contract's zones, or a «да» for the readings it questioned
+    (`pending`). Kept in the database, not in a process, so that several webhook instances
+    can serve one number; `updated_at` is when the conversation expires from.
+    """
+
+    __tablename__ = "text_conversations"
+    __table_args__ = (UniqueConstraint("channel", "sender", name="uq_text_conversations_sender"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(64))
+    contract: Mapped[str] = mapped_column(String(32))
+    resource: Mapped[str] = mapped_column(String(16))
+    pending: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TextMessageRow(Base):
+    """A text message that was answered, and its reply: a gateway that delivers the same
+    message id again gets the same reply, and nothing is done twice.
+
+    `fingerprint` (a hash of the sender and text) tells a redelivery from another message
+    that reuses the id; the text itself is not kept.
+    """
+
+    __tablename__ = "text_messages"
+    __table_args__ = (UniqueConstraint("channel", "message_id", name="uq_text_messages_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(128))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    reply: Mapped[str] = mapped_column(String(512))
+    accepted: Mapped[bool]
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())

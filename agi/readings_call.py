@@ -6,7 +6,7 @@ Nothing is written until `submit_readings`, so a caller who hangs up earlier lea
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -34,10 +34,50 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True)
-class _Step:
+class Step:
+    """One zone of one meter of a contract, as it is asked."""
+
     meter_index: int
     meter: Meter
     register: Register
+
+
+def steps_of(contract: Contract) -> list[Step]:
+    """Every zone of every meter of a contract, in the order a caller gives them."""
+    return [
+        Step(index, meter, register)
+        for index, meter in enumerate(contract.meters)
+        for register in meter.registers
+    ]
+
+
+def submission_of(
+    contract: Contract,
+    kept: Mapping[tuple[int, Zone], int],
+    *,
+    channel: str,
+    source_id: str,
+    caller: str | None,
+    period: str,
+    received_at: datetime,
+) -> Submission | None:
+    """The kept values of every zone, grouped by meter; None while any zone is missing."""
+    if len(kept) != len(steps_of(contract)):
+        return None
+    return Submission(
+        channel=channel,
+        source_id=source_id,
+        caller=caller,
+        period=period,
+        received_at=received_at,
+        meters=tuple(
+            MeterReadings(
+                meter_id=meter.id,
+                values=tuple((zone, kept[(meter.id, zone)]) for zone in meter.zones),
+            )
+            for meter in contract.meters
+        ),
+    )
 
 
 class ReadingsCall:
@@ -63,7 +103,7 @@ class ReadingsCall:
         self.now = now
         self.contracts: list[Contract] = []
         self.contract: Contract | None = None
-        self.steps: list[_Step] = []
+        self.steps: list[Step] = []
         self.position = -1
         self.pending: int | None = None
         self.kept: dict[tuple[int, Zone], int] = {}
@@ -109,11 +149,7 @@ class ReadingsCall:
 
     def _select(self, contract: Contract, variables: Variables) -> None:
         self.contract = contract
-        self.steps = [
-            _Step(index, meter, register)
-            for index, meter in enumerate(contract.meters)
-            for register in meter.registers
-        ]
+        self.steps = steps_of(contract)
         self.position = -1
         self.kept = {}
         variables["resource_name"] = f"resource_{Resource(contract.resource).value}"
@@ -133,7 +169,7 @@ class ReadingsCall:
             raise RuntimeError("the flow asks for readings before a contract was found")
         return self.contract
 
-    def _current(self) -> _Step:
+    def _current(self) -> Step:
         if not 0 <= self.position < len(self.steps):
             raise RuntimeError("the flow checks a reading before next_zone chose a zone")
         return self.steps[self.position]
@@ -168,21 +204,16 @@ class ReadingsCall:
 
     def submission(self, now: datetime) -> Submission | None:
         """Every zone the caller confirmed, grouped by meter; None while any zone is missing."""
-        if self.contract is None or len(self.kept) != len(self.steps):
+        if self.contract is None:
             return None
-        return Submission(
+        return submission_of(
+            self.contract,
+            self.kept,
             channel=self.channel,
             source_id=self.source_id,
             caller=self.caller,
             period=self.window.period(now),
             received_at=now,
-            meters=tuple(
-                MeterReadings(
-                    meter_id=meter.id,
-                    values=tuple((z, self.kept[(meter.id, z)]) for z in meter.zones),
-                )
-                for meter in self.contract.meters
-            ),
         )
 
     def submit_readings(self, variables: Variables) -> str:

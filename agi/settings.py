@@ -7,13 +7,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+from sqlalchemy.engine import make_url
 
 from agi.domain import AcceptanceWindow, ConsumptionPolicy, Resource, parse_accept_days
 
@@ -34,15 +35,28 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Moscow"
     flow_path: Path = Path("ivr_flows.yaml")
     prompts_path: Path = Path("prompts/ru.yaml")
+    prompts_audio_dir: Path = Path("prompts/ru")
     high_consumption_multiple: float = Field(default=3.0, gt=1)
     high_consumption_floor: dict[Resource, int] = Field(
         default_factory=lambda: dict(ConsumptionPolicy().floors)
     )
+    conversation_expiry_minutes: int = Field(default=60, gt=0)
+    webhook_secret: SecretStr | None = None
+    webhook_max_body_bytes: int = Field(default=32768, ge=1024)
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=1, le=65535)
 
     @field_validator("accept_days")
     @classmethod
     def _check_accept_days(cls, value: str) -> str:
         parse_accept_days(value)
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("the webhook secret needs at least 16 characters")
         return value
 
     @field_validator("timezone")
@@ -76,6 +90,21 @@ class Settings(BaseSettings):
         floors = dict(ConsumptionPolicy().floors) | self.high_consumption_floor
         return ConsumptionPolicy(
             multiple=self.high_consumption_multiple, floors=tuple(floors.items())
+        )
+
+    def as_environment(self) -> tuple[tuple[str, str], ...]:
+        """These settings as IVR_* variables with absolute paths, for a process started
+        elsewhere (the AGI script that Asterisk runs)."""
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            url = url.set(database=str(Path(url.database).resolve()))
+        return (
+            ("IVR_DATABASE_URL", url.render_as_string(hide_password=False)),
+            ("IVR_ACCEPT_DAYS", self.accept_days),
+            ("IVR_TIMEZONE", self.timezone),
+            ("IVR_FLOW_PATH", str(self.flow_path.resolve())),
+            ("IVR_PROMPTS_PATH", str(self.prompts_path.resolve())),
+            ("IVR_PROMPTS_AUDIO_DIR", str(self.prompts_audio_dir.resolve())),
         )
 
 

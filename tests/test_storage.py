@@ -27,6 +27,7 @@ from agi.database import alembic_config, connect, upgrade
 from agi.domain import Contract, Meter, Register, Resource, Zone
 from agi.models import Base, ReadingRow, SubmissionRow
 from agi.repository import MeterReadings, MeterRecord, Repository, Submission, SubmitResult
+from tests.conftest import BILLING_IMPORTED
 
 PERIOD = "2026-11"
 AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -102,7 +103,8 @@ def two_meter_contract(repo: Repository) -> Contract:
             MeterRecord(
                 Resource.COLD_WATER, "555000", "CW-BATH", 5, (Register(Zone.SINGLE, 200, 6),)
             ),
-        ]
+        ],
+        at=BILLING_IMPORTED,
     )
     return contract_of(repo, "555000", Resource.COLD_WATER)
 
@@ -549,7 +551,44 @@ def test_db_upgrade_twice_is_harmless(
         assert "is up to date" in result.output
 
     with demo_repository.engine.connect() as connection:
-        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
+        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0002"
     assert [r.value for r in demo_repository.export(PERIOD)] == [11638]
     assert len(demo_repository.find_contracts("123859", PERIOD)) == 2
     assert schema_differences(database_url) == []
+
+
+def test_billing_corrects_a_confirmed_typo_by_importing_after_it(
+    demo_repository: Repository,
+) -> None:
+    """A caller confirmed 116500 instead of 11650 in October; billing fixes it in November."""
+    october = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
+    (contract,) = demo_repository.find_contracts("102057522", "2026-10")
+    meter = contract.meters[0]
+    demo_repository.submit(
+        Submission(
+            "ivr",
+            "typo",
+            None,
+            "2026-10",
+            october,
+            (MeterReadings(meter.id, ((Zone.SINGLE, 116500),)),),
+        )
+    )
+    assert (
+        demo_repository.find_contracts("102057522", "2026-11")[0].meters[0].registers[0].previous
+        == 116500
+    )
+    demo_repository.import_meters(
+        [
+            MeterRecord(
+                Resource.ELECTRICITY,
+                "102057522",
+                meter.serial,
+                meter.digits,
+                (Register(Zone.SINGLE, 11650, 150),),
+            )
+        ],
+        at=datetime(2026, 11, 2, tzinfo=UTC),
+    )
+    (register,) = demo_repository.find_contracts("102057522", "2026-11")[0].meters[0].registers
+    assert register.previous == 11650

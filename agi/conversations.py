@@ -1,0 +1,141 @@
+"""Where the text channel keeps what it needs between two messages: the conversation with
+each sender, and the messages it has already answered.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from agi.domain import Resource
+from agi.models import ConversationRow, TextMessageRow
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """The sender was asked for the readings of `contract` (of `resource`); with `pending`,
+    the readings were questioned and a «да» stores them."""
+
+    contract: str
+    resource: Resource
+    updated_at: datetime
+    pending: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The answer a message got, kept for redeliveries of the same message id."""
+
+    fingerprint: str
+    reply: str
+    accepted: bool
+
+
+class Keep(enum.Enum):
+    CONVERSATION = "keep"
+
+
+KEEP = Keep.CONVERSATION
+"""Leave the sender's conversation as it is (and let it expire as it would)."""
+
+
+class Conversations:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def delivery(self, channel: str, message_id: str) -> Delivery | None:
+        with self._sessions() as session:
+            row = session.scalar(_message(channel, message_id))
+            if row is None:
+                return None
+            return Delivery(fingerprint=row.fingerprint, reply=row.reply, accepted=row.accepted)
+
+    def current(self, channel: str, sender: str) -> Conversation | None:
+        with self._sessions() as session:
+            row = session.scalar(_conversation(channel, sender))
+            if row is None:
+                return None
+            return Conversation(
+                contract=row.contract,
+                resource=Resource(row.resource),
+                updated_at=row.updated_at,
+                pending=tuple(row.pending.split()) if row.pending else None,
+            )
+
+    def record(
+        self,
+        *,
+        channel: str,
+        sender: str,
+        message_id: str,
+        answer: Delivery,
+        received_at: datetime,
+        conversation: Conversation | Keep | None,
+    ) -> tuple[Delivery, bool]:
+        """Keep the answer to a message and the sender's next state, in one transaction.
+
+        Returns the delivery that is kept and whether it is this one: when another instance
+        answered the same message id first, its answer wins and nothing here is written.
+        """
+        for attempt in range(2):
+            try:
+                with self._sessions.begin() as session:
+                    session.add(
+                        TextMessageRow(
+                            channel=channel,
+                            message_id=message_id,
+                            fingerprint=answer.fingerprint,
+                            reply=answer.reply,
+                            accepted=answer.accepted,
+                            received_at=received_at,
+                        )
+                    )
+                    session.flush()
+                    if conversation is not KEEP:
+                        self._replace(session, channel, sender, conversation)
+                return answer, True
+            except IntegrityError:
+                first = self.delivery(channel, message_id)
+                if first is not None:
+                    return first, False
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _replace(
+        self, session: Session, channel: str, sender: str, conversation: Conversation | None
+    ) -> None:
+        if conversation is None:
+            session.execute(
+                delete(ConversationRow).where(
+                    ConversationRow.channel == channel, ConversationRow.sender == sender
+                )
+            )
+            return
+        row = session.scalar(_conversation(channel, sender).with_for_update())
+        if row is None:
+            row = ConversationRow(channel=channel, sender=sender)
+            session.add(row)
+        row.contract = conversation.contract
+        row.resource = conversation.resource.value
+        row.pending = " ".join(conversation.pending) if conversation.pending else None
+        row.updated_at = conversation.updated_at
+        session.flush()
+
+
+def _message(channel: str, message_id: str):
+    return select(TextMessageRow).where(
+        TextMessageRow.channel == channel, TextMessageRow.message_id == message_id
+    )
+
+
+def _conversation(channel: str, sender: str):
+    return select(ConversationRow).where(
+        ConversationRow.channel == channel, ConversationRow.sender == sender
+    )

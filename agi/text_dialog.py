@@ -1,0 +1,402 @@
+"""The text channel's conversation: one message in, one SMS-length reply out.
+
+The same rules as the phone (`agi.domain`) and the same storage (`agi.repository`): a reading
+sent by text is a submission with the message's channel (`sms`, `viber`, `whatsapp`) and the
+message id as its source, so a redelivered message stores once.
+
+Which contract a message means, when one number has several (123859 is electricity with
+day and night, and hot water): the one whose zone count equals the number of readings sent
+(`ПС 123859 20` is hot water, `ПС 123859 45055 23186` electricity). `ПС 123859` without
+readings asks for the zones of the multi-zone contract, as the seed describes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from agi.conversations import KEEP, Conversation, Conversations, Delivery, Keep
+from agi.domain import (
+    AcceptanceWindow,
+    ConsumptionPolicy,
+    Contract,
+    Reason,
+    Resource,
+    Zone,
+    check_value,
+)
+from agi.readings_call import Step, steps_of, submission_of, utc_now
+from agi.redact import mask_digits, printable
+from agi.repository import Repository
+from agi.settings import Settings
+from agi.text_command import (
+    Command,
+    Confirm,
+    Decline,
+    Malformed,
+    Problem,
+    Start,
+    Unknown,
+    Values,
+    parse,
+)
+
+log = logging.getLogger("agi.text")
+
+CHANNELS = ("sms", "viber", "whatsapp")
+MAX_CONTRACT = 32
+"""Digits of the longest contract number the database holds."""
+
+ACCEPTED = "Показания приняты. Спасибо."
+SEED_EXAMPLE = "ПС 102057522 11638"
+HELP = f"Чтобы передать показания, отправьте: ПС номер договора показания. Например: {SEED_EXAMPLE}"
+CLOSED = "Показания принимаются с {first} по {last} число каждого месяца. Отправьте их в эти дни."
+UNKNOWN_CONTRACT = "Договор {number} не найден. Проверьте номер в квитанции."
+SEVERAL = "По номеру {number} несколько договоров. Передайте показания по телефону контакт-центра."
+ASK = "Договор {number}, {resource}. Отправьте показания без цифр после запятой, {expected}."
+COUNT = "Для договора {number} нужно {needs}."
+COUNT_SEVERAL = "Для договора {number} нужно: {needs}."
+TOO_MANY_DIGITS = (
+    "Показания{where} {value} длиннее, чем на счётчике. Отправьте их без цифр после запятой."
+)
+BELOW_PREVIOUS = (
+    "Показания{where} {value} меньше предыдущих. Проверьте их по счётчику и отправьте снова."
+)
+HIGH = "{resource}: {values} — намного больше обычного расхода. Если показания верны, ответьте ДА."
+DECLINED = "Показания не сохранены. Отправьте верные, {expected}."
+DECIMAL = (
+    f"Показания отправляются без цифр после запятой, числа через пробел. Например: {SEED_EXAMPLE}"
+)
+NOT_DIGITS = f"Номер договора и показания пишутся только цифрами. Например: {SEED_EXAMPLE}"
+DECIMAL_VALUES = "Отправьте показания без цифр после запятой, {expected}."
+NOT_DIGITS_VALUES = "Показания пишутся только цифрами. Отправьте их {expected}."
+EXPIRED = "Время ожидания показаний истекло. Отправьте заново: ПС номер договора."
+
+RESOURCE_NAMES = {
+    Resource.ELECTRICITY: "электроэнергия",
+    Resource.HOT_WATER: "горячая вода",
+    Resource.COLD_WATER: "холодная вода",
+}
+ZONE_NAMES = {
+    Zone.SINGLE: "счётчик",
+    Zone.DAY: "день",
+    Zone.NIGHT: "ночь",
+    Zone.PEAK: "пик",
+    Zone.SEMIPEAK: "полупик",
+}
+ZONES_OF = {
+    Zone.SINGLE: "",
+    Zone.DAY: " дневной зоны",
+    Zone.NIGHT: " ночной зоны",
+    Zone.PEAK: " пиковой зоны",
+    Zone.SEMIPEAK: " полупиковой зоны",
+}
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    channel: str
+    sender: str
+    message_id: str
+    text: str
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(f"{self.sender}\n{self.text}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Answer:
+    reply: str
+    accepted: bool
+    """The readings of this message are stored (now, or at its first delivery)."""
+    duplicate: bool = False
+    """The message id was answered before: this is that answer, and nothing was done again."""
+
+
+class MessageIdReused(Exception):
+    """A message id that was answered before arrives from another sender or with another text."""
+
+
+@dataclass(frozen=True)
+class _Turn:
+    reply: str
+    outcome: str
+    conversation: Conversation | Keep | None = None
+    accepted: bool = False
+
+
+class TextDialog:
+    """Answers text messages against the readings database; holds no state of its own."""
+
+    def __init__(
+        self,
+        repository: Repository,
+        conversations: Conversations,
+        window: AcceptanceWindow,
+        policy: ConsumptionPolicy,
+        *,
+        expiry: timedelta,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.repository = repository
+        self.conversations = conversations
+        self.window = window
+        self.policy = policy
+        self.expiry = expiry
+        self.now = now
+
+    def answer(self, message: IncomingMessage, *, at: datetime | None = None) -> Answer:
+        """The reply to one message; a redelivered message id gets its first reply again."""
+        if message.channel not in CHANNELS:
+            raise ValueError(f"a text channel is one of {', '.join(CHANNELS)}")
+        now = at or self.now()
+        fingerprint = message.fingerprint
+        earlier = self.conversations.delivery(message.channel, message.message_id)
+        if earlier is None:
+            turn = self._turn(parse(message.text), message, now)
+            kept, fresh = self.conversations.record(
+                channel=message.channel,
+                sender=message.sender,
+                message_id=message.message_id,
+                answer=Delivery(fingerprint, turn.reply, turn.accepted),
+                received_at=now,
+                conversation=turn.conversation,
+            )
+            outcome = turn.outcome if fresh else "duplicate"
+        else:
+            kept, fresh, outcome = earlier, False, "duplicate"
+        log.info(
+            "message=%s channel=%s sender=%s outcome=%s",
+            printable(message.message_id),
+            message.channel,
+            mask_digits(message.sender),
+            outcome,
+        )
+        if kept.fingerprint != fingerprint:
+            raise MessageIdReused(
+                f"message id {printable(message.message_id)!r} was already used by another message"
+            )
+        return Answer(reply=kept.reply, accepted=kept.accepted, duplicate=not fresh)
+
+    # --- one message --------------------------------------------------------------------
+
+    def _turn(self, command: Command, message: IncomingMessage, now: datetime) -> _Turn:
+        if isinstance(command, Unknown):
+            return _Turn(HELP, "help", KEEP)
+        if isinstance(command, Start):
+            return self._start(command, message, now)
+        if isinstance(command, Malformed) and command.command:
+            if command.problem is Problem.NO_CONTRACT:
+                return _Turn(HELP, "help")
+            if not self.window.is_open(now):
+                return self._closed()
+            reply = DECIMAL if command.problem is Problem.DECIMAL else NOT_DIGITS
+            return _Turn(reply, command.problem.value)
+        conversation = self.conversations.current(message.channel, message.sender)
+        if conversation is None:
+            return _Turn(HELP, "help")
+        if now - conversation.updated_at > self.expiry:
+            return _Turn(EXPIRED, "expired")
+        if not self.window.is_open(now):
+            return self._closed()
+        contract = self._contract_of(conversation, now)
+        if contract is None:
+            return _Turn(UNKNOWN_CONTRACT.format(number=conversation.contract), "unknown")
+        steps = steps_of(contract)
+        if isinstance(command, Malformed):
+            reply = DECIMAL_VALUES if command.problem is Problem.DECIMAL else NOT_DIGITS_VALUES
+            return _Turn(reply.format(expected=_expected(steps)), command.problem.value, KEEP)
+        if isinstance(command, Values):
+            if len(command.values) != len(steps):
+                return _Turn(_count(contract), "count", KEEP)
+            return self._check(contract, command.values, message, now, confirmed=False)
+        if isinstance(command, Confirm) and conversation.pending:
+            return self._check(contract, conversation.pending, message, now, confirmed=True)
+        waiting = Conversation(contract.number, contract.resource, now)
+        if isinstance(command, Decline) and conversation.pending:
+            return _Turn(DECLINED.format(expected=_expected(steps)), "declined", waiting)
+        return _Turn(_ask(contract), "asked", waiting)
+
+    def _start(self, command: Start, message: IncomingMessage, now: datetime) -> _Turn:
+        if not self.window.is_open(now):
+            return self._closed()
+        number = command.contract
+        contracts = self._contracts(number, now)
+        log.info(
+            "message=%s contract=%s found=%d",
+            printable(message.message_id),
+            mask_digits(number),
+            len(contracts),
+        )
+        if not contracts:
+            return _Turn(UNKNOWN_CONTRACT.format(number=_shown(number)), "unknown")
+        if not command.values:
+            multi = [c for c in contracts if len(steps_of(c)) > 1]
+            candidates = multi or contracts
+            if len(candidates) > 1:
+                return _Turn(SEVERAL.format(number=number), "several")
+            (contract,) = candidates
+            return _Turn(_ask(contract), "asked", Conversation(number, contract.resource, now))
+        matching = [c for c in contracts if len(steps_of(c)) == len(command.values)]
+        if len(matching) > 1:
+            return _Turn(SEVERAL.format(number=number), "several")
+        if not matching:
+            waiting = (
+                Conversation(number, contracts[0].resource, now) if len(contracts) == 1 else None
+            )
+            return _Turn(_count(*contracts), "count", waiting)
+        return self._check(matching[0], command.values, message, now, confirmed=False)
+
+    def _check(
+        self,
+        contract: Contract,
+        values: Sequence[str],
+        message: IncomingMessage,
+        now: datetime,
+        *,
+        confirmed: bool,
+    ) -> _Turn:
+        """Check every value against its zone; store them all, or say what is wrong."""
+        steps = steps_of(contract)
+        waiting = Conversation(contract.number, contract.resource, now)
+        kept: dict[tuple[int, Zone], int] = {}
+        questioned = False
+        for step, text in zip(steps, values, strict=True):
+            verdict = check_value(
+                text,
+                resource=contract.resource,
+                digits=step.meter.digits,
+                register=step.register,
+                policy=self.policy,
+            )
+            if verdict.reason is not None:
+                return _Turn(_refusal(verdict.reason, step, steps, text), verdict.reason, waiting)
+            assert verdict.value is not None
+            kept[(step.meter.id, step.register.zone)] = verdict.value
+            questioned = questioned or verdict.needs_confirmation
+        if questioned and not confirmed:
+            shown = " ".join(str(kept[(s.meter.id, s.register.zone)]) for s in steps)
+            resource = RESOURCE_NAMES[contract.resource].capitalize()
+            pending = Conversation(contract.number, contract.resource, now, tuple(values))
+            return _Turn(HIGH.format(resource=resource, values=shown), "high", pending)
+        submission = submission_of(
+            contract,
+            kept,
+            channel=message.channel,
+            source_id=message.message_id,
+            caller=message.sender,
+            period=self.window.period(now),
+            received_at=now,
+        )
+        assert submission is not None
+        self.repository.submit(submission)
+        return _Turn(ACCEPTED, "accepted", None, accepted=True)
+
+    def _closed(self) -> _Turn:
+        return _Turn(
+            CLOSED.format(first=self.window.first_day, last=self.window.last_day), "closed"
+        )
+
+    def _contracts(self, number: str, now: datetime) -> list[Contract]:
+        if len(number) > MAX_CONTRACT:
+            return []
+        period = self.window.period(now)
+        return [c for c in self.repository.find_contracts(number, period) if c.meters]
+
+    def _contract_of(self, conversation: Conversation, now: datetime) -> Contract | None:
+        for contract in self._contracts(conversation.contract, now):
+            if contract.resource == conversation.resource:
+                return contract
+        return None
+
+
+def text_dialog_for(
+    settings: Settings, repository: Repository, *, now: Callable[[], datetime] = utc_now
+) -> TextDialog:
+    """The text dialog of an installation, on the database of `repository`."""
+    return TextDialog(
+        repository,
+        Conversations(repository.engine),
+        settings.window,
+        settings.consumption_policy,
+        expiry=timedelta(minutes=settings.conversation_expiry_minutes),
+        now=now,
+    )
+
+
+# --- the words of the replies -------------------------------------------------------------
+
+
+def _ask(contract: Contract) -> str:
+    return ASK.format(
+        number=contract.number,
+        resource=RESOURCE_NAMES[contract.resource],
+        expected=_expected(steps_of(contract)),
+    )
+
+
+def _expected(steps: Sequence[Step]) -> str:
+    """What to send: `одним числом`, or `через пробел: день, ночь`."""
+    if len(steps) == 1:
+        return "одним числом"
+    return f"через пробел: {_zones(steps)}"
+
+
+def _count(*contracts: Contract) -> str:
+    """How many readings each contract of the number needs."""
+    needs = [_needs(steps_of(contract)) for contract in contracts]
+    if len(contracts) == 1:
+        return COUNT.format(number=contracts[0].number, needs=needs[0])
+    listed = "; ".join(
+        f"{RESOURCE_NAMES[c.resource]} {need}" for c, need in zip(contracts, needs, strict=True)
+    )
+    return COUNT_SEVERAL.format(number=contracts[0].number, needs=listed)
+
+
+def _needs(steps: Sequence[Step]) -> str:
+    if len(steps) == 1:
+        return "одно число"
+    return f"{_numbers(len(steps))} через пробел ({_zones(steps)})"
+
+
+def _numbers(count: int) -> str:
+    if count % 10 == 1 and count % 100 != 11:
+        return f"{count} число"
+    if count % 10 in (2, 3, 4) and count % 100 not in (12, 13, 14):
+        return f"{count} числа"
+    return f"{count} чисел"
+
+
+def _zones(steps: Sequence[Step]) -> str:
+    """The zones in the order they are sent: `день, ночь`; `счётчик 1, счётчик 2`."""
+    several_meters = len({step.meter.id for step in steps}) > 1
+    names = []
+    for step in steps:
+        zone = step.register.zone
+        if several_meters:
+            meter = f"счётчик {step.meter_index + 1}"
+            names.append(meter if zone is Zone.SINGLE else f"{meter} {ZONE_NAMES[zone]}")
+        else:
+            names.append(ZONE_NAMES[zone])
+    return ", ".join(names)
+
+
+def _refusal(reason: Reason, step: Step, steps: Sequence[Step], text: str) -> str:
+    where = ZONES_OF[step.register.zone]
+    if len({s.meter.id for s in steps}) > 1:
+        where = f" счётчика {step.meter_index + 1}{where and ','}{where}"
+    value = _shown(text.lstrip("0") or "0")
+    if reason is Reason.TOO_MANY_DIGITS:
+        return TOO_MANY_DIGITS.format(where=where, value=value)
+    if reason is Reason.BELOW_PREVIOUS:
+        return BELOW_PREVIOUS.format(where=where, value=value)
+    return NOT_DIGITS
+
+
+def _shown(number: str) -> str:
+    """A number as a reply may repeat it: a long one is cut, so the reply stays one SMS."""
+    return number if len(number) <= 16 else number[:12] + "…"

@@ -1,0 +1,134 @@
+"""How many text messages per second the webhook answers end to end over HTTP on loopback,
+and what one answer costs, on a SQLite file (or IVR_DATABASE_URL).
+
+    .venv/bin/python benchmarks/text_webhook.py [--messages 2000] [--clients 4]
+
+uvicorn serves the real application on a free port of 127.0.0.1; httpx clients post the
+seed's messages, alternating the single-tariff one and the two-message two-tariff dialog,
+each from its own sender; every dialog stores its readings. The run is bounded by the number
+of messages and sends nothing off this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import uvicorn
+
+from agi import billing
+from agi.database import connect, upgrade
+from agi.repository import Repository
+from agi.settings import Settings
+from agi.text_dialog import text_dialog_for
+from agi.webhook import SECRET_HEADER, create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+WHEN = datetime(2026, 11, 20, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))
+SECRET = "benchmark-only-secret-0123456789"
+DIALOGS = [["ПС 102057522 11638"], ["ПС 123859", "45055 23186"]]
+ACCEPTED = "Показания приняты. Спасибо."
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def tcp_listener() -> socket.socket:
+    """A socket on a free port of 127.0.0.1 that asyncio recognises as TCP.
+
+    asyncio sets TCP_NODELAY only on sockets whose protocol is IPPROTO_TCP; one made with
+    `socket.socket()` says 0, and every response then waits ~40 ms for a delayed ACK.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.bind(("127.0.0.1", 0))
+    return listener
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        url = os.environ.get("IVR_DATABASE_URL", f"sqlite:///{folder}/bench.db")
+        engine = connect(url)
+        upgrade(engine)
+        repository = Repository(engine)
+        with (ROOT / "agi" / "demo_contracts.csv").open(encoding="utf-8") as stream:
+            repository.import_meters(billing.read_contracts(stream))
+        dialog = text_dialog_for(Settings(database_url=url), repository, now=lambda: WHEN)
+        app = create_app(dialog, secret=SECRET)
+        listener = tcp_listener()
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]})
+        thread.start()
+        while not server.started:
+            time.sleep(0.01)
+        base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        latencies: list[float] = []
+        lock = threading.Lock()
+
+        def converse(number: int, client: httpx.Client) -> int:
+            texts = DIALOGS[number % 2]
+            reply = ""
+            for step, text in enumerate(texts):
+                body = {
+                    "channel": "sms",
+                    "sender": f"+7912{number:07d}",
+                    "message_id": f"bench-{number}-{step}",
+                    "text": text,
+                }
+                started = time.perf_counter()
+                response = client.post("/messages", json=body)
+                elapsed = time.perf_counter() - started
+                response.raise_for_status()
+                reply = response.json()["reply"]
+                with lock:
+                    latencies.append(elapsed)
+            return len(texts) if reply == ACCEPTED else 0
+
+        clients = [
+            httpx.Client(base_url=base, headers={SECRET_HEADER: SECRET}, timeout=30)
+            for _ in range(args.clients)
+        ]
+        dialogs = args.messages * 2 // 3
+        started = time.perf_counter()
+        with ThreadPoolExecutor(args.clients) as pool:
+            accepted = sum(
+                pool.map(lambda n: converse(n, clients[n % args.clients]), range(dialogs))
+            )
+        elapsed = time.perf_counter() - started
+        for client in clients:
+            client.close()
+        server.should_exit = True
+        thread.join()
+        engine.dispose()
+    sent = len(latencies)
+    assert accepted == sent, f"only {accepted} of {sent} messages ended in accepted readings"
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, database {url.split(':')[0]}, "
+        f"{args.clients} clients"
+    )
+    print(f"messages: {sent} in {elapsed:.2f} s = {sent / elapsed:.0f} messages/s")
+    print(
+        f"answer over HTTP: p50 {statistics.median(latencies) * 1000:.2f} ms, "
+        f"p99 {percentile(latencies, 0.99) * 1000:.2f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()

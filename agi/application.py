@@ -35,14 +35,44 @@ class CallOutcome:
 class Application:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._loaded: tuple[Flow, PromptCatalog] | None = None
 
-    @cached_property
+    @property
     def catalog(self) -> PromptCatalog:
-        return load_catalog(self.settings.prompts_path)
+        return self._menu()[1]
 
-    @cached_property
+    @property
     def flow(self) -> Flow:
-        return load_flow(self.settings.flow_path, self.catalog)
+        return self._menu()[0]
+
+    def _menu(self) -> tuple[Flow, PromptCatalog]:
+        if self._loaded is None:
+            self.reload_flow()
+        assert self._loaded is not None
+        return self._loaded
+
+    def reload_flow(self) -> Flow:
+        """Read the flow and its catalog again; on problems keep the ones in use and raise."""
+        catalog = load_catalog(self.settings.prompts_path)
+        flow = load_flow(self.settings.flow_path, catalog)
+        self._loaded = (flow, catalog)
+        return flow
+
+    def flow_stamp(self) -> tuple[float, ...]:
+        """Changes whenever the flow file or the prompt catalog is saved."""
+        stamps = []
+        for path in (self.settings.flow_path, self.settings.prompts_path):
+            try:
+                stamp = path.stat()
+                stamps += [stamp.st_mtime, stamp.st_size]
+            except OSError:
+                stamps += [-1.0, -1.0]
+        return tuple(stamps)
+
+    @property
+    def prompts_audio_dir(self) -> str:
+        """Where Asterisk finds the prompt recordings, one file per prompt id."""
+        return str(self.settings.prompts_audio_dir.resolve())
 
     @cached_property
     def repository(self) -> Repository:

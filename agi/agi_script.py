@@ -1,0 +1,62 @@
+"""The per-call AGI script: Asterisk runs `ivr-agi` for each call, on stdin and stdout.
+
+The simplest installation, and the dialplan's fallback when the FastAGI server does not
+answer. stdout is the AGI protocol: nothing else may be written there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+
+from agi.application import Application
+from agi.asterisk_channel import AsteriskChannel
+from agi.channel import CallerHungUp
+from agi.problems import ProblemsFound
+from agi.redact import printable
+from agi.settings import load_settings
+
+log = logging.getLogger("agi.script")
+
+
+def main() -> int:
+    debug = os.environ.get("IVR_AGI_DEBUG", "") not in ("", "0")
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="ivr-agi %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    hung_up = False
+
+    def on_sighup(_signum: int, _frame: object) -> None:
+        nonlocal hung_up
+        hung_up = True
+
+    signal.signal(signal.SIGHUP, on_sighup)
+    try:
+        app = Application(load_settings())
+        channel = AsteriskChannel(
+            sys.stdin,
+            sys.stdout,
+            prompts_dir=app.prompts_audio_dir,
+            debug=debug,
+            hangup_signalled=lambda: hung_up,
+        )
+    except CallerHungUp:
+        return 0
+    except ProblemsFound as problems:
+        log.error("the flow cannot be used; run `ivr check`:\n%s", problems)
+        return 1
+    try:
+        outcome = app.answer(channel)
+    except Exception:
+        log.exception("call=%s failed", printable(channel.call_id))
+        return 1
+    log.info("call=%s ended=%s", printable(channel.call_id), outcome.report.ending)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

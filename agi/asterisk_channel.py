@@ -1,0 +1,245 @@
+"""The `Channel` over Asterisk's AGI: the one module that talks to pyst2.
+
+pyst2 reads the AGI environment; commands are written and results read here, so that every
+argument is quoted and escaped, every result line is parsed whole (`agi.agi_protocol`), and
+every sign of a hang-up (SIGHUP, a HANGUP line, result=-1, 511, a closed stream) becomes
+`CallerHungUp` at once instead of a blocked read.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from pathlib import PurePosixPath
+from typing import IO, Any
+
+from asterisk.agi import AGI
+
+from agi.agi_protocol import (
+    DEAD_CHANNEL,
+    AgiCommandError,
+    AgiHangup,
+    AgiResult,
+    command_line,
+    digit_of,
+    parse_agi_result,
+)
+from agi.channel import (
+    CallerHungUp,
+    Digits,
+    KeyRequest,
+    Keys,
+    Number,
+    Prompt,
+    Utterance,
+    collect_keys,
+)
+from agi.redact import mask_digits, printable
+
+log = logging.getLogger("agi.asterisk")
+
+TRANSFER_VARIABLE = "IVR_TRANSFER"
+UNKNOWN_CALLER = {"", "unknown", "anonymous"}
+ENV_NAME = re.compile(r"^agi_[a-z0-9_]+$")
+CALLER_CHARACTERS = re.compile(r"[^0-9+]")
+
+
+class _Trace:
+    """Where pyst2 writes its trace: nowhere, or the debug log with control characters escaped."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def write(self, text: str) -> int:
+        if self.enabled and text.strip():
+            log.debug("pyst2 %s", printable(text.strip()))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+class _EnvironmentReader(AGI):
+    """pyst2's AGI reduced to reading the environment, and reading it defensively.
+
+    Its constructor would install a SIGHUP handler (impossible outside the main thread, and
+    the script installs its own) and print the caller's details to stderr. Its reader lets a
+    later line replace an earlier one, so a caller ID holding a line break could pose as
+    `agi_uniqueid`; here the first value of a name wins and only `agi_*` names count.
+    """
+
+    def __init__(self, stdin: IO[Any], stdout: IO[Any], trace: _Trace) -> None:
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = trace
+        self._got_sighup = False
+        self.env: dict[str, str] = {}
+        self._get_agi_env()
+
+    def _get_agi_env(self) -> None:
+        while True:
+            line = self.stdin.readline()
+            if isinstance(line, bytes):
+                line = line.decode("utf-8", errors="replace")
+            line = line.strip()
+            self.stderr.write(f"env {line}\n")
+            if not line:
+                return
+            name, _, value = line.partition(":")
+            name = name.strip()
+            if ENV_NAME.match(name) and name not in self.env:
+                self.env[name] = value.strip()
+
+
+class AsteriskChannel:
+    """One call, on the streams Asterisk gave: stdin/stdout of an AGI script, or a FastAGI socket.
+
+    `hangup_signalled` tells whether SIGHUP arrived (the AGI script's signal handler sets it).
+    """
+
+    def __init__(
+        self,
+        reader: IO[Any],
+        writer: IO[Any],
+        *,
+        prompts_dir: str,
+        debug: bool = False,
+        hangup_signalled: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._debug = debug
+        self._hangup_signalled = hangup_signalled
+        self._hung_up = False
+        self.prompts_dir = PurePosixPath(prompts_dir)
+        self.env = _EnvironmentReader(reader, writer, _Trace(debug)).env
+        if not self.env:
+            raise CallerHungUp("no AGI environment: the stream closed at once")
+
+    @property
+    def call_id(self) -> str:
+        return self.env.get("agi_uniqueid", "") or "unknown"
+
+    @property
+    def caller_number(self) -> str | None:
+        number = self.env.get("agi_callerid", "").strip()
+        if number.lower() in UNKNOWN_CALLER:
+            return None
+        return CALLER_CHARACTERS.sub("", number)[:32] or None
+
+    @property
+    def request(self) -> str:
+        """The AGI URL or script Asterisk ran, e.g. `agi://127.0.0.1:4573/readings`."""
+        return self.env.get("agi_request", "")
+
+    # --- the protocol ------------------------------------------------------------------
+
+    def command(self, name: str, *arguments: str | int) -> AgiResult:
+        """Send one command and read its result; CallerHungUp if the channel is gone."""
+        if self._hung_up or self._hangup_signalled():
+            self._hung_up = True
+            raise CallerHungUp
+        line = command_line(name, *arguments)
+        if self._debug:
+            log.debug("call=%s -> %s", printable(self.call_id), printable(line.strip()))
+        try:
+            self._writer.write(line)
+            self._writer.flush()
+            result = self._read_result()
+        except (AgiHangup, OSError, ValueError) as gone:
+            self._hung_up = True
+            raise CallerHungUp(str(gone)) from None
+        if self._debug:
+            log.debug("call=%s <- %s", printable(self.call_id), printable(result.line))
+        if result.code == DEAD_CHANNEL or (result.code == 200 and result.result == -1):
+            self._hung_up = True
+            raise CallerHungUp(result.line)
+        if result.code != 200:
+            raise AgiCommandError(f"{name}: {result.line}")
+        return result
+
+    def _read_result(self) -> AgiResult:
+        line = self._readline()
+        result = parse_agi_result(line)
+        if result.code == 520 and line[3:4] == "-":
+            while not self._readline().startswith("520 "):
+                pass
+        return result
+
+    def _readline(self) -> str:
+        line = self._reader.readline()
+        if isinstance(line, bytes):
+            line = line.decode("utf-8", errors="replace")
+        if not line:
+            raise AgiHangup("the AGI connection closed")
+        return line
+
+    # --- the Channel -------------------------------------------------------------------
+
+    def play(self, utterances: Sequence[Utterance]) -> None:
+        for utterance in utterances:
+            self._say(utterance, escape="")
+
+    def ask(self, utterances: Sequence[Utterance], request: KeyRequest) -> Keys:
+        escape = "".join(sorted(request.allowed | {request.terminator} - {""}))
+        first = None
+        for utterance in utterances:
+            first = self._say(utterance, escape=escape)
+            if first is not None:
+                break
+        keys = collect_keys(request, self._wait_for_digit, first=first)
+        log.info(
+            "call=%s keys=%s ending=%s",
+            printable(self.call_id),
+            mask_digits(keys.digits),
+            keys.ending,
+        )
+        return keys
+
+    def _wait_for_digit(self, timeout: float) -> str | None:
+        return digit_of(self.command("WAIT FOR DIGIT", int(timeout * 1000)))
+
+    def _say(self, utterance: Utterance, *, escape: str) -> str | None:
+        match utterance:
+            case Prompt():
+                return self._stream(utterance, escape)
+            case Number():
+                return digit_of(self.command("SAY NUMBER", utterance.value, escape))
+            case Digits():
+                return digit_of(self.command("SAY DIGITS", utterance.digits, escape))
+        raise TypeError(utterance)
+
+    def _stream(self, prompt: Prompt, escape: str) -> str | None:
+        """Play one prompt file. A missing file is skipped with a warning, not a dead call:
+        Asterisk answers result=-1 for both, so a missing file is told by the channel still
+        answering CHANNEL STATUS."""
+        path = str(self.prompts_dir / prompt.id)
+        try:
+            return digit_of(self.command("STREAM FILE", path, escape))
+        except CallerHungUp:
+            if self._hangup_signalled() or not self._still_up():
+                raise
+        log.warning(
+            "call=%s prompt %s has no audio in %s",
+            printable(self.call_id),
+            prompt.id,
+            self.prompts_dir,
+        )
+        return None
+
+    def _still_up(self) -> bool:
+        self._hung_up = False
+        try:
+            self.command("CHANNEL STATUS")
+        except CallerHungUp:
+            return False
+        return True
+
+    def transfer(self, destination: str) -> None:
+        """Name the destination for the dialplan, which alone decides where that leads."""
+        self.command("SET VARIABLE", TRANSFER_VARIABLE, destination)
+
+    def hang_up(self) -> None:
+        self.command("HANGUP")
+        self._hung_up = True

@@ -1,0 +1,175 @@
+"""A private Asterisk for the readings line, run from `config/asterisk/` in a folder of the
+project (`var/asterisk/`), without touching the system's /etc/asterisk.
+
+`ivr asterisk up` renders the configuration, starts Asterisk in the background and waits
+until it has fully booted; `ivr asterisk down` stops it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+CONFIG_FILES = ("asterisk.conf", "modules.conf", "logger.conf", "pjsip.conf", "extensions.conf")
+SYSTEM_DATA = Path("/usr/share/asterisk")
+SYSTEM_SOUNDS = SYSTEM_DATA / "sounds"
+RUSSIAN_SOUNDS = "ru_RU_f_IvrvoiceRU"
+MODULE_DIRS = (
+    Path("/usr/lib/asterisk/modules"),
+    Path("/usr/lib/x86_64-linux-gnu/asterisk/modules"),
+)
+
+
+class AsteriskError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class LineOptions:
+    root: Path
+    config_dir: Path
+    sip_port: int = 5060
+    sip_bind: str = "127.0.0.1"
+    sip_peer: str = "127.0.0.1"
+    fastagi_url: str = "agi://127.0.0.1:4573/readings"
+    agi_script: str = "ivr-agi"
+    call_seconds: int = 600
+    operator_dial: str = "Playback(pls-hold-while-try)"
+    environment: tuple[tuple[str, str], ...] = ()
+    """Settings for the AGI script, which inherits Asterisk's environment."""
+
+
+def asterisk_binary() -> str:
+    found = shutil.which("asterisk") or (
+        "/usr/sbin/asterisk" if Path("/usr/sbin/asterisk").exists() else None
+    )
+    if not found:
+        raise AsteriskError(
+            "Asterisk is not installed. On Debian bookworm it comes from bullseye: see the "
+            "README, or run scripts/install-telephony as root"
+        )
+    return found
+
+
+def render(options: LineOptions) -> Path:
+    """Write the configuration into `root/etc` and lay out the folders; return asterisk.conf."""
+    root = options.root.resolve()
+    modules = next((d for d in MODULE_DIRS if d.is_dir()), MODULE_DIRS[0])
+    values = {
+        "ROOT": str(root),
+        "MODULES": str(modules),
+        "SIP_PORT": str(options.sip_port),
+        "SIP_BIND": options.sip_bind,
+        "SIP_PEER": options.sip_peer,
+        "FASTAGI_URL": options.fastagi_url,
+        "AGI_SCRIPT": options.agi_script,
+        "CALL_SECONDS": str(options.call_seconds),
+        "OPERATOR_DIAL": options.operator_dial,
+    }
+    for folder in ("etc", "lib", "data/sounds", "agi-bin", "spool", "run", "log", "cache"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    for name in CONFIG_FILES:
+        text = (options.config_dir / name).read_text(encoding="utf-8")
+        for key, value in values.items():
+            text = text.replace(f"@@{key}@@", value)
+        if "@@" in text:
+            raise AsteriskError(f"{name} has a placeholder that nothing fills in")
+        (root / "etc" / name).write_text(text, encoding="utf-8")
+    _link(root / "data/documentation", SYSTEM_DATA / "documentation")
+    _link(root / "data/sounds/ru", SYSTEM_SOUNDS / RUSSIAN_SOUNDS)
+    _link(root / "data/sounds/en", SYSTEM_SOUNDS / "en")
+    return root / "etc" / "asterisk.conf"
+
+
+def _link(link: Path, target: Path) -> None:
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    if target.exists():
+        link.symlink_to(target)
+
+
+def _pid_file(root: Path) -> Path:
+    return root / "run" / "asterisk.pid"
+
+
+def running_pid(root: Path) -> int | None:
+    try:
+        pid = int(_pid_file(root).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return None
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return None
+    return pid
+
+
+def cli(root: Path, command: str, timeout: float = 10) -> str:
+    """Run one Asterisk CLI command against the private instance and return its output."""
+    done = subprocess.run(
+        [asterisk_binary(), "-C", str(root.resolve() / "etc" / "asterisk.conf"), "-rx", command],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise AsteriskError(f"asterisk -rx {command!r} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def up(options: LineOptions, wait_seconds: float = 30) -> int:
+    """Start the private Asterisk (restarting one already running); return its pid."""
+    binary = asterisk_binary()
+    root = options.root.resolve()
+    down(root)
+    conf = render(options)
+    log_file = (root / "log" / "console.log").open("ab")
+    process = subprocess.Popen(
+        [binary, "-C", str(conf), "-f", "-n"],
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, **dict(options.environment)},
+    )
+    _pid_file(root).write_text(str(process.pid))
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AsteriskError(f"Asterisk exited at start; see {root / 'log'}")
+        try:
+            cli(root, "core waitfullybooted", timeout=5)
+            return process.pid
+        except (AsteriskError, subprocess.TimeoutExpired):
+            time.sleep(0.2)
+    down(root)
+    raise AsteriskError(f"Asterisk did not boot within {wait_seconds:.0f} s; see {root / 'log'}")
+
+
+def down(root: Path, wait_seconds: float = 10) -> bool:
+    """Stop the private Asterisk if it runs; True if one was stopped."""
+    root = root.resolve()
+    pid = running_pid(root)
+    if pid is None:
+        return False
+    try:
+        cli(root, "core stop now", timeout=5)
+    except (AsteriskError, subprocess.TimeoutExpired, FileNotFoundError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline and running_pid(root) is not None:
+        time.sleep(0.1)
+    if running_pid(root) is not None:
+        os.kill(pid, signal.SIGKILL)
+    _pid_file(root).unlink(missing_ok=True)
+    return True

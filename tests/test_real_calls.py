@@ -1,0 +1,231 @@
+"""Real calls: SIPp dials a private Asterisk over SIP, presses keys as RFC 4733 DTMF, and the
+readings land in the database, through the FastAGI server and through the AGI script.
+
+Needs root, Asterisk and SIPp (scripts/install-telephony). Skipped without them, unless
+IVR_REQUIRE_TELEPHONY is set (CI sets it), where their absence is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from agi import billing, private_asterisk
+from agi.database import connect, upgrade
+from agi.domain import AcceptanceWindow
+from agi.repository import Repository
+from agi.sipp import CallScript, place_call
+from tests.conftest import DEMO_CSV, ROOT
+
+REQUIRED = os.environ.get("IVR_REQUIRE_TELEPHONY", "") not in ("", "0")
+MISSING = [tool for tool in ("asterisk", "sipp") if not shutil.which(tool)]
+if os.geteuid() != 0:
+    MISSING.append("root (SIPp sends RTP from raw sockets)")
+
+pytestmark = [
+    pytest.mark.telephony,
+    pytest.mark.skipif(bool(MISSING) and not REQUIRED, reason=f"needs {', '.join(MISSING)}"),
+]
+
+PERIOD = AcceptanceWindow().period(datetime.now(tz=UTC))
+ACCEPTED_PROMPT = "prompts/ru/readings_accepted"
+TRANSFERRED = "IVR transfer to the operator queue"
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Line:
+    """One private Asterisk, and where its calls go."""
+
+    name: str
+    root: Path
+    sip_port: int
+
+    @property
+    def log(self) -> Path:
+        return self.root / "log" / "messages.log"
+
+    def log_size(self) -> int:
+        return self.log.stat().st_size if self.log.exists() else 0
+
+    def log_since(self, size: int) -> str:
+        with self.log.open(encoding="utf-8", errors="replace") as stream:
+            stream.seek(size)
+            return stream.read()
+
+
+@dataclass
+class Stack:
+    repository: Repository
+    lines: dict[str, Line]
+    server_log: Path
+    environment: dict[str, str]
+
+    def call(self, path: str, script: CallScript) -> str:
+        """Place a call on the line of `path`; return what Asterisk logged meanwhile."""
+        line = self.lines[path]
+        before = line.log_size()
+        result = place_call(script, sip_port=line.sip_port)
+        assert result.succeeded, result.output
+        time.sleep(0.3)
+        return line.log_since(before)
+
+    def stored(self) -> list[tuple[str, str, int, str]]:
+        return [(r.contract, r.zone, r.value, r.channel) for r in self.repository.export(PERIOD)]
+
+    def clear(self) -> None:
+        with self.repository.engine.begin() as connection:
+            connection.exec_driver_sql("DELETE FROM readings")
+            connection.exec_driver_sql("DELETE FROM submissions")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if MISSING:
+        pytest.fail(f"IVR_REQUIRE_TELEPHONY is set but this machine lacks {', '.join(MISSING)}")
+    folder = tmp_path_factory.mktemp("line")
+    url = f"sqlite:///{folder / 'ivr.db'}"
+    engine = connect(url)
+    upgrade(engine)
+    repository = Repository(engine)
+    with DEMO_CSV.open(encoding="utf-8") as stream:
+        repository.import_meters(billing.read_contracts(stream))
+    environment = {
+        **os.environ,
+        "IVR_DATABASE_URL": url,
+        "IVR_ACCEPT_DAYS": "1-31",
+        "IVR_FLOW_PATH": str(ROOT / "ivr_flows.yaml"),
+        "IVR_PROMPTS_PATH": str(ROOT / "prompts" / "ru.yaml"),
+        "IVR_PROMPTS_AUDIO_DIR": str(ROOT / "prompts" / "ru"),
+    }
+    fastagi_port = free_port()
+    server_log = folder / "serve.log"
+    with server_log.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "agi", "-v", "serve", "--port", str(fastagi_port)],
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=folder,
+        )
+    script = str(Path(sys.executable).with_name("ivr-agi"))
+    lines = {
+        # the dialplan tries FastAGI first; with nothing listening it runs the AGI script
+        "fastagi": Line("fastagi", folder / "asterisk-fastagi", free_port(socket.SOCK_DGRAM)),
+        "agi-script": Line("agi-script", folder / "asterisk-script", free_port(socket.SOCK_DGRAM)),
+    }
+    targets = {"fastagi": fastagi_port, "agi-script": free_port()}
+    try:
+        for name, line in lines.items():
+            private_asterisk.up(
+                private_asterisk.LineOptions(
+                    root=line.root,
+                    config_dir=ROOT / "config" / "asterisk",
+                    sip_port=line.sip_port,
+                    fastagi_url=f"agi://127.0.0.1:{targets[name]}/readings",
+                    agi_script=script,
+                    environment=tuple(
+                        (k, v) for k, v in environment.items() if k.startswith("IVR_")
+                    ),
+                )
+            )
+        yield Stack(repository, lines, server_log, environment)
+    finally:
+        for line in lines.values():
+            private_asterisk.down(line.root)
+        server.terminate()
+        server.wait(timeout=15)
+        engine.dispose()
+
+
+@pytest.fixture
+def stack_clean(stack: Stack) -> Stack:
+    stack.clear()
+    return stack
+
+
+PATHS = ["fastagi", "agi-script"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_single_tariff_submission(stack_clean, path):
+    log = stack_clean.call(path, CallScript("*2 102057522# 11638# 1"))
+    assert stack_clean.stored() == [("102057522", "single", 11638, "ivr")]
+    assert ACCEPTED_PROMPT in log
+    _assert_path(log, path)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_two_tariff_submission_day_then_night(stack_clean, path):
+    log = stack_clean.call(path, CallScript("*2 123859# 1 45055# 1 23186# 1"))
+    assert stack_clean.stored() == [
+        ("123859", "day", 45055, "ivr"),
+        ("123859", "night", 23186, "ivr"),
+    ]
+    assert ACCEPTED_PROMPT in log
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_unknown_contract_retried_then_operator(stack_clean, path):
+    log = stack_clean.call(path, CallScript("*2 999999# 888888# 777777#"))
+    assert TRANSFERRED in log
+    assert "prompts/ru/contract_unknown" in log
+    assert stack_clean.stored() == []
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "keys",
+    ["*2 102057522# 116", "*2 123859# 1 45055# 1"],
+    ids=["while typing a reading", "after confirming one zone of two"],
+)
+def test_caller_hangs_up_and_nothing_is_stored(stack_clean, path, keys):
+    line = stack_clean.lines[path]
+    before = line.log_size()
+    result = place_call(CallScript(keys, caller_hangs_up=True), sip_port=line.sip_port)
+    assert result.succeeded, result.output
+    hung_up_at = time.monotonic()
+    while "completed, returning" not in line.log_since(before):
+        assert time.monotonic() - hung_up_at < 1.0, "the AGI side did not end within a second"
+        time.sleep(0.02)
+    assert stack_clean.stored() == []
+    assert _agi_scripts_running() == []
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_caller_id_with_a_quote_and_a_newline(stack_clean, path):
+    script = CallScript(
+        "*2 102057522# 11638# 1", caller="7912\r\nagi_uniqueid: forged", display='Ev"il\\'
+    )
+    stack_clean.call(path, script)
+    assert stack_clean.stored() == [("102057522", "single", 11638, "ivr")]
+    (contract,) = stack_clean.repository.find_contracts("102057522", PERIOD)
+    (submission,) = stack_clean.repository.history(contract.meters[0].id, PERIOD)
+    assert submission.caller == "7912"
+    assert "forged" not in submission.source_id
+    assert "agi_uniqueid: forged" not in stack_clean.server_log.read_text()
+
+
+def _assert_path(log: str, path: str) -> None:
+    fell_back = "running the AGI script" in log
+    assert fell_back is (path == "agi-script"), log[-2000:]
+
+
+def _agi_scripts_running() -> list[str]:
+    done = subprocess.run(["pgrep", "-af", "ivr-agi"], capture_output=True, text=True)
+    return [line for line in done.stdout.splitlines() if "pgrep" not in line]

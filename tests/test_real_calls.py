@@ -204,7 +204,7 @@ def test_caller_hangs_up_and_nothing_is_stored(stack_clean, path, keys):
         assert time.monotonic() - hung_up_at < 1.0, "the AGI side did not end within a second"
         time.sleep(0.02)
     assert stack_clean.stored() == []
-    assert _agi_scripts_running() == []
+    assert _agi_scripts_of(line) == []
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -226,6 +226,10 @@ def _assert_path(log: str, path: str) -> None:
     assert fell_back is (path == "agi-script"), log[-2000:]
 
 
-def _agi_scripts_running() -> list[str]:
-    done = subprocess.run(["pgrep", "-af", "ivr-agi"], capture_output=True, text=True)
-    return [line for line in done.stdout.splitlines() if "pgrep" not in line]
+def _agi_scripts_of(line: Line) -> list[str]:
+    """The AGI scripts this line's Asterisk still runs (its children)."""
+    pid = private_asterisk.running_pid(line.root)
+    done = subprocess.run(
+        ["pgrep", "-a", "-P", str(pid), "-f", "ivr-agi"], capture_output=True, text=True
+    )
+    return done.stdout.splitlines()

@@ -4,16 +4,18 @@ flow and catalog, and a way to place scripted calls."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import Engine, text
 
 from agi import billing
 from agi.application import Application, CallOutcome
+from agi.cli import main
 from agi.database import connect, upgrade
 from agi.models import Base
 from agi.repository import Repository
@@ -90,6 +92,21 @@ def app(settings: Settings, demo_repository: Repository) -> Application:
     application = Application(settings)
     application.repository = demo_repository
     return application
+
+
+@pytest.fixture
+def cli(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Callable[..., Result]:
+    """`ivr ...` against the test database; a config/ivr.yaml in the checkout is ignored."""
+    monkeypatch.setenv("IVR_DATABASE_URL", database_url)
+    monkeypatch.setenv("IVR_CONFIG", str(tmp_path / "no-config.yaml"))
+    runner = CliRunner()
+
+    def run(*args: str) -> Result:
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return run
 
 
 def place_call(

@@ -11,13 +11,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from agi import billing
 from agi.billing import ImportRejected, RowError, read_contracts, write_readings
-from agi.cli import main
 from agi.domain import Register, Resource, Zone
 from agi.models import ContractRow, MeterRow, RegisterRow
 from agi.repository import ExportRow, MeterReadings, MeterRecord, Repository, Submission
@@ -485,21 +484,6 @@ def test_export_takes_a_moment_without_offset_as_utc() -> None:
 
 
 # --- the command line -------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Callable[..., Result]:
-    """`ivr ...` against the test database; a config/ivr.yaml in the checkout is ignored."""
-    monkeypatch.setenv("IVR_DATABASE_URL", database_url)
-    monkeypatch.setenv("IVR_CONFIG", str(tmp_path / "no-config.yaml"))
-    runner = CliRunner()
-
-    def run(*args: str) -> Result:
-        return runner.invoke(main, list(args), catch_exceptions=False)
-
-    return run
 
 
 def test_db_import_loads_a_good_file(

@@ -10,19 +10,17 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from click.testing import CliRunner, Result
+from click.testing import Result
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from agi.cli import main
 from agi.database import alembic_config, connect, upgrade
 from agi.domain import Contract, Meter, Register, Resource, Zone
 from agi.models import Base, ReadingRow, SubmissionRow
@@ -523,20 +521,6 @@ def test_the_migrations_go_down_and_up_again(database_url: str) -> None:
         engine.dispose()
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
     assert schema_differences(database_url) == []
-
-
-@pytest.fixture
-def cli(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Callable[..., Result]:
-    monkeypatch.setenv("IVR_DATABASE_URL", database_url)
-    monkeypatch.setenv("IVR_CONFIG", str(tmp_path / "no-config.yaml"))
-    runner = CliRunner()
-
-    def run(*args: str) -> Result:
-        return runner.invoke(main, list(args), catch_exceptions=False)
-
-    return run
 
 
 def test_db_upgrade_twice_is_harmless(

@@ -1,0 +1,319 @@
+"""What the per-call AGI script costs before the caller hears anything: the time from exec of
+`ivr-agi` to its first AGI command on stdout, and its peak memory.
+
+    .venv/bin/python benchmarks/agi_script_start.py [--runs 20] [--full-calls 5]
+        [--database-url URL]
+
+Each run starts `.venv/bin/ivr-agi` the way Asterisk does (the AGI environment on stdin,
+settings in IVR_* variables), reads its first command, answers `HANGUP` and closes stdin so
+that it exits, and takes its peak RSS (ru_maxrss) from os.wait4. A few more runs play the
+seed's whole call `*2 102057522# 11638# 1` on stdin/stdout, for the peak of a complete call.
+The database is a temporary SQLite file with the demo contracts (made with `ivr db upgrade`
+and `ivr db seed`) unless --database-url names another. Then, once: where the time goes
+inside the process (imports, settings, flow), and the slowest imports of
+`import agi.agi_script` from `python -X importtime`.
+
+This process imports nothing of the project: a child started with vfork+exec counts the
+parent's RSS at exec in its ru_maxrss, so a heavy parent would inflate the figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = Path(sys.executable).with_name("ivr-agi")
+IVR = Path(sys.executable).with_name("ivr")
+KEYS = "*2 102057522# 11638# 1"
+
+PHASES = """\
+import time
+started = time.perf_counter()
+import agi.agi_script
+imported = time.perf_counter()
+from agi.application import Application
+from agi.settings import load_settings
+app = Application(load_settings())
+configured = time.perf_counter()
+app.flow
+loaded = time.perf_counter()
+print(imported - started, configured - imported, loaded - configured)
+"""
+
+
+def _own_rss() -> int:
+    with open("/proc/self/status") as stream:
+        for line in stream:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def agi_environment(call_id: str) -> bytes:
+    lines = {
+        "agi_request": str(SCRIPT),
+        "agi_channel": f"PJSIP/caller-{call_id}",
+        "agi_language": "ru",
+        "agi_type": "PJSIP",
+        "agi_uniqueid": call_id,
+        "agi_version": "16.28.0",
+        "agi_callerid": "79120000000",
+        "agi_calleridname": "Caller",
+        "agi_context": "ivr-call",
+        "agi_extension": "s",
+        "agi_priority": "10",
+        "agi_threadid": "1",
+    }
+    return ("".join(f"{k}: {v}\n" for k, v in lines.items()) + "\n").encode()
+
+
+def _peak_so_far(pid: int) -> int:
+    """VmHWM of a live process in KiB: the peak RSS of its own image since exec."""
+    with open(f"/proc/{pid}/status") as stream:
+        for line in stream:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _reply(command: str, keys: list[str]) -> bytes | None:
+    """Asterisk's answer to one command (as tests/asterisk_peer.py); None: hang up."""
+    if command.startswith(("STREAM FILE", "SAY ")):
+        return b"200 result=0 endpos=8000\n"
+    if command.startswith("WAIT FOR DIGIT"):
+        if not keys:
+            return None
+        return f"200 result={ord(keys.pop(0))}\n".encode()
+    if command.startswith("CHANNEL STATUS"):
+        return b"200 result=6\n"
+    if command.startswith(("SET VARIABLE", "HANGUP")):
+        return b"200 result=1\n"
+    return b"510 Invalid or unknown command\n"
+
+
+@dataclass
+class Start:
+    first_seconds: float
+    """From exec to the first command read."""
+    first_command: str
+    peak_at_first: int
+    """VmHWM (KiB) when the first command arrived."""
+    peak: int
+    """ru_maxrss (KiB) at exit."""
+    status: int
+    call_seconds: float = 0.0
+    accepted: bool = False
+
+
+def one_start(environment: dict[str, str], cwd: str, call_id: str, full_call: bool) -> Start:
+    """Run ivr-agi once: to its first command and a HANGUP, or through the seed's call."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [str(SCRIPT)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment,
+        cwd=cwd,
+    )
+    assert process.stdin and process.stdout and process.stderr
+    process.stdin.write(agi_environment(call_id))
+    process.stdin.flush()
+    first = process.stdout.readline()
+    first_seconds = time.perf_counter() - started
+    peak_at_first = _peak_so_far(process.pid) if first else 0
+    keys = list("".join(KEYS.split())) if full_call else []
+    accepted = False
+    line = first
+    try:
+        while line:
+            command = line.decode().strip()
+            accepted = accepted or "readings_accepted" in command
+            reply = _reply(command, keys)
+            if reply is None:
+                process.stdin.write(b"HANGUP\n")
+                break
+            process.stdin.write(reply)
+            process.stdin.flush()
+            line = process.stdout.readline()
+        process.stdin.close()
+    except BrokenPipeError:
+        pass
+    call_seconds = time.perf_counter() - started
+    process.stdout.read()
+    errors = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    process.stdout.close()
+    process.stderr.close()
+    if not first:
+        raise SystemExit(f"ivr-agi wrote no command; stderr:\n{errors.decode(errors='replace')}")
+    return Start(
+        first_seconds,
+        first.decode().strip(),
+        peak_at_first,
+        usage.ru_maxrss,
+        process.returncode,
+        call_seconds,
+        accepted,
+    )
+
+
+def child_output(command: list[str], environment: dict[str, str], cwd: str) -> str:
+    """The stdout of a short child process."""
+    done = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=cwd)
+    if done.returncode:
+        raise SystemExit(f"{command} failed:\n{done.stderr}")
+    return done.stdout
+
+
+def timed_child(command: list[str], environment: dict[str, str], cwd: str) -> tuple[float, int]:
+    """(wall seconds, peak RSS in KiB) of a child, reaped with os.wait4."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment, cwd=cwd
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"{command} exited with {process.returncode}")
+    return elapsed, usage.ru_maxrss
+
+
+def import_times(environment: dict[str, str], cwd: str) -> list[tuple[int, int, str]]:
+    """(self µs, cumulative µs, module) of every import of `import agi.agi_script`."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import agi.agi_script"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=cwd,
+        check=True,
+    )
+    rows = []
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, cumulative, name = line.removeprefix("import time:").split("|", 2)
+        rows.append((int(own), int(cumulative), name.rstrip()))
+    return rows
+
+
+def summary(values: list[float], unit: float = 1000, suffix: str = "ms") -> str:
+    return (
+        f"p50 {statistics.median(values) * unit:.0f} {suffix}, "
+        f"p90 {percentile(values, 0.9) * unit:.0f} {suffix}, "
+        f"min {min(values) * unit:.0f}, max {max(values) * unit:.0f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--full-calls", type=int, default=5, help="whole calls, for the peak")
+    parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder")
+    parser.add_argument("--top", type=int, default=10, help="imports to list")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ivr-agi-start-") as folder:
+        url = args.database_url or f"sqlite:///{folder}/agi.db"
+        environment = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("IVR_")},
+            "IVR_CONFIG": str(Path(folder) / "no-config.yaml"),
+            "IVR_DATABASE_URL": url,
+            "IVR_ACCEPT_DAYS": "1-31",
+            "IVR_FLOW_PATH": str(ROOT / "ivr_flows.yaml"),
+            "IVR_PROMPTS_PATH": str(ROOT / "prompts" / "ru.yaml"),
+            "IVR_PROMPTS_AUDIO_DIR": str(ROOT / "prompts" / "ru"),
+        }
+        for step in ("upgrade", "seed"):
+            done = subprocess.run(
+                [str(IVR), "db", step], env=environment, cwd=folder, capture_output=True, text=True
+            )
+            if done.returncode:
+                raise SystemExit(f"ivr db {step} failed:\n{done.stdout}{done.stderr}")
+        own_rss = _own_rss()
+        one_start(environment, folder, "warm-up", False)  # the page cache and __pycache__
+        starts = [one_start(environment, folder, f"start-{run}", False) for run in range(args.runs)]
+        calls = [
+            one_start(environment, folder, f"call-{run}", True) for run in range(args.full_calls)
+        ]
+        bare = [timed_child([sys.executable, "-c", "pass"], environment, folder) for _ in range(5)]
+        imports = [
+            timed_child([sys.executable, "-c", "import agi.agi_script"], environment, folder)
+            for _ in range(5)
+        ]
+        phases = [
+            [
+                float(x)
+                for x in child_output([sys.executable, "-c", PHASES], environment, folder).split()
+            ]
+            for _ in range(5)
+        ]
+        rows = import_times(environment, folder)
+    firsts = [s.first_seconds for s in starts]
+    mib = 1024
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
+        f", database {url.split(':')[0]}"
+    )
+    print(f"script: {SCRIPT} (this process: {own_rss / mib:.1f} MiB RSS)")
+    print(
+        f"first command: {starts[0].first_command}; "
+        f"exit status after HANGUP: {sorted({s.status for s in starts})}"
+    )
+    print(f"exec -> first AGI command, {args.runs} runs: {summary(firsts)}")
+    print(
+        f"peak RSS: at the first command (VmHWM) p50 "
+        f"{statistics.median(s.peak_at_first for s in starts) / mib:.1f} MiB; "
+        f"at exit after HANGUP (ru_maxrss) p50 "
+        f"{statistics.median(s.peak for s in starts) / mib:.1f} MiB, "
+        f"max {max(s.peak for s in starts) / mib:.1f} MiB"
+    )
+    if calls:
+        print(
+            f"whole seed call ({KEYS}), {len(calls)} runs: accepted "
+            f"{sum(c.accepted for c in calls)}/{len(calls)}, exec -> exit p50 "
+            f"{statistics.median(c.call_seconds for c in calls) * 1000:.0f} ms, "
+            f"peak RSS (ru_maxrss) p50 {statistics.median(c.peak for c in calls) / mib:.1f} MiB, "
+            f"max {max(c.peak for c in calls) / mib:.1f} MiB"
+        )
+    print(
+        f"for comparison, 5 runs each: `python -c pass` "
+        f"{statistics.median(b[0] for b in bare) * 1000:.0f} ms, "
+        f"{statistics.median(b[1] for b in bare) / mib:.1f} MiB; "
+        f"`python -c 'import agi.agi_script'` {statistics.median(i[0] for i in imports) * 1000:.0f}"
+        f" ms, {statistics.median(i[1] for i in imports) / mib:.1f} MiB"
+    )
+    medians = [statistics.median(p[i] for p in phases) * 1000 for i in range(3)]
+    print(
+        f"inside the process (p50 of 5): import agi.agi_script {medians[0]:.0f} ms, "
+        f"settings + Application {medians[1]:.0f} ms, flow and prompt catalog {medians[2]:.0f} ms"
+    )
+    total = max(r[1] for r in rows)
+    print(f"\n`python -X importtime -c 'import agi.agi_script'`: {total / 1000:.0f} ms in all")
+    print(f"top {args.top} cumulative:")
+    for own, cumulative, name in sorted(rows, key=lambda r: r[1], reverse=True)[: args.top]:
+        print(f"  {cumulative / 1000:7.1f} ms  (self {own / 1000:5.1f})  {name}")
+    print(f"top {args.top} self:")
+    for own, _, name in sorted(rows, key=lambda r: r[0], reverse=True)[: args.top]:
+        print(f"  {own / 1000:7.1f} ms  {name.strip()}")
+
+
+if __name__ == "__main__":
+    main()

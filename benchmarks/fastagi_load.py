@@ -1,0 +1,501 @@
+"""The FastAGI server under load: many complete calls at once, played by a protocol-level
+fake Asterisk (tests/asterisk_peer.py), against `python -m agi serve` in a subprocess.
+
+    .venv/bin/python benchmarks/fastagi_load.py [--calls 100 1000] [--key-delay 0.2 1.0]
+        [--database-url URL] [--max-calls 5000]
+
+Each call is the seed's single-tariff submission `*2 102057522# 11638# 1`. Every WAIT FOR
+DIGIT reply waits a random 0.2-1 s (a caller takes time per key), so the N calls of a round
+are held by the server at the same time; `--key-delay 0 0` instead measures how fast the
+server completes calls whose caller answers at once. The database is a temporary SQLite file
+with the demo contracts unless --database-url names another (never the configured one); the
+server listens on a free port of 127.0.0.1.
+
+Reported per round: calls completed per second, the peak number of calls held (server
+threads, established connections, and calls open on the client side), p50/p99 of the time
+from a reply to the server's next command, the server's RSS idle and at peak and per active
+call, and whether the database holds exactly one new submission per call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import random
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from agi import billing  # noqa: E402
+from agi.database import connect, upgrade  # noqa: E402
+from agi.repository import Repository  # noqa: E402
+from agi.settings import Settings  # noqa: E402
+from agi.simulator import parse_keys  # noqa: E402
+from tests.asterisk_peer import PeerCall, _reply, environment  # noqa: E402
+
+KEYS = "*2 102057522# 11638# 1"
+CONTRACT = "102057522"
+ACCEPTED_PROMPT = "readings_accepted"
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def raise_file_limit() -> tuple[int, int]:
+    """Soft RLIMIT_NOFILE up to the hard limit; the server inherits it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+# --- the caller side ------------------------------------------------------------------
+
+
+@dataclass
+class TimedCall(PeerCall):
+    connect_seconds: float = 0.0
+    error: str = ""
+    accepted: bool = False
+    started: float = 0.0
+    ended: float = 0.0
+
+
+@dataclass
+class Open:
+    """Calls open on the client side, from connect to close."""
+
+    now: int = 0
+    peak: int = 0
+
+    def enter(self) -> None:
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+
+    def leave(self) -> None:
+        self.now -= 1
+
+
+async def play_slow_call(
+    port: int, call_id: str, key_delay: tuple[float, float], gauge: Open
+) -> TimedCall:
+    """tests.asterisk_peer.play_call, with each WAIT FOR DIGIT answered after a delay.
+
+    The delay is spent before the reply is sent, so think times still measure the server
+    alone: from a reply sent to the next command received.
+    """
+    call = TimedCall(call_id)
+    call.started = time.perf_counter()
+    remaining = list(parse_keys(KEYS))
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError as error:
+        call.error = f"connect: {error}"
+        call.ended = time.perf_counter()
+        return call
+    call.connect_seconds = time.perf_counter() - call.started
+    gauge.enter()
+    try:
+        writer.write(environment(call_id, "+79120000000").encode())
+        await writer.drain()
+        replied_at = time.perf_counter()
+        while True:
+            line = await reader.readline()
+            if not line:
+                call.hung_up_by = call.hung_up_by or "server"
+                break
+            call.think_times.append(time.perf_counter() - replied_at)
+            command = line.decode().strip()
+            call.commands.append(command)
+            if ACCEPTED_PROMPT in command:
+                call.accepted = True
+            if command.startswith("WAIT FOR DIGIT") and remaining and key_delay[1] > 0:
+                await asyncio.sleep(random.uniform(*key_delay))
+            reply = _reply(command, remaining, call)
+            if reply is None:
+                call.hung_up_by = "caller"
+                writer.write(b"HANGUP\n")
+                await writer.drain()
+                break
+            writer.write(reply.encode() + b"\n")
+            await writer.drain()
+            replied_at = time.perf_counter()
+    except OSError as error:
+        call.error = f"{type(error).__name__}: {error}"
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        gauge.leave()
+        call.ended = time.perf_counter()
+    return call
+
+
+# --- the server side ------------------------------------------------------------------
+
+
+def _status(pid: int) -> tuple[int, int]:
+    """(RSS in KiB, threads) of a process."""
+    rss = threads = 0
+    with open(f"/proc/{pid}/status") as stream:
+        for line in stream:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Threads:"):
+                threads = int(line.split()[1])
+    return rss, threads
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process."""
+    with open(f"/proc/{pid}/stat") as stream:
+        fields = stream.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _listen_overflows() -> int:
+    """The machine's TcpExt ListenOverflows: SYNs dropped because an accept queue was full."""
+    with open("/proc/net/netstat") as stream:
+        lines = stream.read().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            table = dict(zip(names.split()[1:], values.split()[1:], strict=False))
+            return int(table.get("ListenOverflows", 0))
+    return 0
+
+
+def _established(port: int) -> int:
+    """Established TCP connections whose local port is `port` (the server's ends)."""
+    wanted = f":{port:04X}"
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as stream:
+                next(stream)
+                for line in stream:
+                    parts = line.split(None, 4)
+                    if parts[1].endswith(wanted) and parts[3] == "01":
+                        count += 1
+        except OSError:
+            pass
+    return count
+
+
+@dataclass
+class Sampler:
+    """Samples the server's RSS and threads every `interval` s, connections every 5th time."""
+
+    pid: int
+    port: int
+    interval: float = 0.05
+    peak_rss: int = 0
+    peak_threads: int = 0
+    peak_connections: int = 0
+    samples: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                rss, threads = _status(self.pid)
+            except OSError:
+                return
+            self.peak_rss = max(self.peak_rss, rss)
+            self.peak_threads = max(self.peak_threads, threads)
+            if self.samples % 5 == 0:
+                self.peak_connections = max(self.peak_connections, _established(self.port))
+            self.samples += 1
+            self._stop.wait(self.interval)
+
+
+# --- a round ------------------------------------------------------------------------
+
+
+async def _play_round(
+    port: int, calls: int, tag: str, key_delay: tuple[float, float], ramp: float
+) -> tuple[list[TimedCall], Open, float]:
+    gauge = Open()
+
+    async def one(number: int) -> TimedCall:
+        if ramp > 0:
+            await asyncio.sleep(ramp * number / calls)
+        return await play_slow_call(port, f"{tag}-{number}", key_delay, gauge)
+
+    started = time.perf_counter()
+    results = await asyncio.gather(*(one(n) for n in range(calls)))
+    return list(results), gauge, time.perf_counter() - started
+
+
+def stored_for(repository: Repository, period: str, tag: str) -> int:
+    """Submissions of this round's calls for the meters of the seed's contract."""
+    count = 0
+    for contract in repository.find_contracts(CONTRACT, period):
+        for meter in contract.meters:
+            rows = repository.history(meter.id, period)
+            count += sum(1 for row in rows if row.source_id.startswith(f"{tag}-"))
+    return count
+
+
+def run_round(
+    server: subprocess.Popen,
+    port: int,
+    repository: Repository,
+    period: str,
+    calls: int,
+    key_delay: tuple[float, float],
+    ramp: float,
+) -> dict[str, object]:
+    tag = f"load{calls}x{int(key_delay[1] * 1000)}-{os.getpid()}-{int(time.time())}"
+    idle_rss, idle_threads = _status(server.pid)
+    sampler = Sampler(server.pid, port)
+    overflows = _listen_overflows()
+    server_cpu = _cpu_seconds(server.pid)
+    client_cpu = time.process_time()
+    sampler.start()
+    try:
+        results, gauge, elapsed = asyncio.run(_play_round(port, calls, tag, key_delay, ramp))
+    finally:
+        sampler.stop()
+    server_cpu = _cpu_seconds(server.pid) - server_cpu
+    client_cpu = time.process_time() - client_cpu
+    overflows = _listen_overflows() - overflows
+    time.sleep(0.5)
+    after_rss, _ = _status(server.pid)
+    errors = [c for c in results if c.error]
+    think = [t for c in results for t in c.think_times[1:]]
+    first = [c.think_times[0] for c in results if c.think_times]
+    connects = [c.connect_seconds for c in results if not c.error]
+    durations = [c.ended - c.started for c in results]
+    stored = stored_for(repository, period, tag)
+    held = max(sampler.peak_threads - idle_threads, 0)
+    return {
+        "calls": calls,
+        "elapsed": elapsed,
+        "accepted": sum(c.accepted for c in results),
+        "hung_up_by_ivr": sum(c.hung_up_by == "ivr" for c in results),
+        "errors": errors,
+        "stored": stored,
+        "commands": sum(len(c.commands) for c in results),
+        "think": think,
+        "first": first,
+        "connects": connects,
+        "durations": durations,
+        "held_threads": held,
+        "held_connections": sampler.peak_connections,
+        "held_client": gauge.peak,
+        "steps": _slowest_steps(results),
+        "server_cpu": server_cpu,
+        "client_cpu": client_cpu,
+        "overflows": overflows,
+        "idle_rss": idle_rss,
+        "peak_rss": sampler.peak_rss,
+        "after_rss": after_rss,
+    }
+
+
+def _slowest_steps(results: list[TimedCall]) -> list[tuple[float, float, str]]:
+    """(p50, p99, what) of the three steps with the slowest p99: the reply to a command
+    (masked) and the server's next command."""
+    steps: dict[int, list[float]] = {}
+    names: dict[int, str] = {}
+    for call in results:
+        for index in range(1, len(call.think_times)):
+            steps.setdefault(index, []).append(call.think_times[index])
+            if index not in names and index < len(call.commands):
+                before = " ".join(call.commands[index - 1].split()[:3])
+                after = " ".join(call.commands[index].split()[:2])
+                names[index] = f"step {index}: after {before} -> {after}"
+    ranked = sorted(steps, key=lambda i: percentile(steps[i], 0.99), reverse=True)[:3]
+    return [
+        (statistics.median(steps[i]), percentile(steps[i], 0.99), names.get(i, str(i)))
+        for i in ranked
+    ]
+
+
+def report(result: dict[str, object], key_delay: tuple[float, float]) -> None:
+    calls = result["calls"]
+    elapsed = result["elapsed"]
+    think = result["think"]
+    ms = 1000
+    held = max(result["held_threads"], 1)
+    print(f"\n== {calls} concurrent calls, key delay {key_delay[0]}-{key_delay[1]} s ==")
+    print(
+        f"completed: {calls} in {elapsed:.1f} s = {calls / elapsed:.1f} calls/s; "
+        f"call duration p50 {statistics.median(result['durations']):.1f} s, "
+        f"max {max(result['durations']):.1f} s"
+    )
+    print(
+        f"accepted (heard readings_accepted): {result['accepted']}/{calls}; "
+        f"IVR hung up: {result['hung_up_by_ivr']}; client errors: {len(result['errors'])}"
+    )
+    for call in result["errors"][:5]:
+        print(f"  error {call.call_id}: {call.error}")
+    verdict = "OK" if result["stored"] == calls else "MISMATCH"
+    print(f"database: {result['stored']} new submissions for {calls} calls: {verdict}")
+    print(
+        f"held at once: {result['held_threads']} call threads in the server, "
+        f"{result['held_connections']} established connections (sampled), "
+        f"{result['held_client']} open on the client side"
+    )
+    print(
+        f"think time (reply -> next command), {len(think)} replies: "
+        f"p50 {statistics.median(think) * ms:.2f} ms, p99 {percentile(think, 0.99) * ms:.2f} ms, "
+        f"max {max(think) * ms:.1f} ms"
+    )
+    for p50, p99, name in result["steps"]:
+        print(f"  slowest: {name}: p50 {p50 * ms:.1f} ms, p99 {p99 * ms:.1f} ms")
+    first = result["first"]
+    connects = result["connects"]
+    slow_connects = sum(1 for c in connects if c >= 0.9)
+    print(
+        f"environment -> first command: p50 {statistics.median(first) * ms:.1f} ms, "
+        f"p99 {percentile(first, 0.99) * ms:.1f} ms; "
+        f"connect p50 {statistics.median(connects) * ms:.1f} ms, "
+        f"p99 {percentile(connects, 0.99) * ms:.1f} ms, max {max(connects) * ms:.0f} ms; "
+        f"{slow_connects} connects took >= 0.9 s (a SYN resent), "
+        f"machine ListenOverflows +{result['overflows']}"
+    )
+    print(
+        f"CPU: server {result['server_cpu']:.1f} s, load generator {result['client_cpu']:.1f} s "
+        f"in {elapsed:.1f} s wall on {os.cpu_count()} cores"
+    )
+    idle, peak = result["idle_rss"], result["peak_rss"]
+    print(
+        f"server RSS: idle {idle / 1024:.1f} MiB, peak {peak / 1024:.1f} MiB, "
+        f"after {result['after_rss'] / 1024:.1f} MiB; "
+        f"per active call {(peak - idle) / held:.0f} KiB ((peak-idle)/{held})"
+    )
+
+
+def prepare_database(url: str) -> Repository:
+    repository = Repository(connect(url))
+    upgrade(repository.engine)
+    with (ROOT / "agi" / "demo_contracts.csv").open(encoding="utf-8") as stream:
+        repository.import_meters(billing.read_contracts(stream))
+    return repository
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument(
+        "--key-delay",
+        type=float,
+        nargs=2,
+        default=[0.2, 1.0],
+        metavar=("MIN", "MAX"),
+        help="seconds before each WAIT FOR DIGIT reply (0 0: answer at once)",
+    )
+    parser.add_argument(
+        "--ramp", type=float, default=0.0, help="spread the call starts over this many seconds"
+    )
+    parser.add_argument("--max-calls", type=int, default=5000, help="the server's --max-calls")
+    parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder")
+    parser.add_argument("--keep", action="store_true", help="print the server log at the end")
+    args = parser.parse_args()
+    key_delay = (args.key_delay[0], args.key_delay[1])
+    limits = raise_file_limit()
+    with tempfile.TemporaryDirectory(prefix="ivr-fastagi-load-") as folder:
+        url = args.database_url or f"sqlite:///{folder}/load.db"
+        repository = prepare_database(url)
+        settings = Settings(database_url=url, accept_days="1-31")
+        period = settings.window.period(datetime.now(tz=UTC))
+        port = free_port()
+        environment_vars = {
+            **os.environ,
+            "IVR_CONFIG": str(Path(folder) / "no-config.yaml"),
+            "IVR_DATABASE_URL": url,
+            "IVR_ACCEPT_DAYS": "1-31",
+            "IVR_FLOW_PATH": str(ROOT / "ivr_flows.yaml"),
+            "IVR_PROMPTS_PATH": str(ROOT / "prompts" / "ru.yaml"),
+            "IVR_PROMPTS_AUDIO_DIR": str(ROOT / "prompts" / "ru"),
+        }
+        log_path = Path(folder) / "serve.log"
+        command = [sys.executable, "-m", "agi", "serve", "--port", str(port)]
+        command += ["--max-calls", str(args.max_calls)]
+        with log_path.open("w") as log:
+            server = subprocess.Popen(
+                command, env=environment_vars, stdout=log, stderr=subprocess.STDOUT, cwd=folder
+            )
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError as error:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit(
+                            f"the server did not start:\n{log_path.read_text()}"
+                        ) from error
+                    time.sleep(0.1)
+            started_rss, _ = _status(server.pid)
+            warm = asyncio.run(_play_round(port, 1, f"warm-{os.getpid()}", (0, 0), 0))[0][0]
+            assert warm.accepted, warm.commands
+            print(
+                f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+                f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
+                f", database {url.split(':')[0]}, "
+                f"RLIMIT_NOFILE {limits[0]}, somaxconn "
+                f"{Path('/proc/sys/net/core/somaxconn').read_text().strip()}"
+            )
+            print(
+                f"server: {' '.join(command[1:])} (pid {server.pid}); RSS at start "
+                f"{started_rss / 1024:.1f} MiB, after one warm-up call "
+                f"{_status(server.pid)[0] / 1024:.1f} MiB; "
+                f"{len(warm.commands)} commands per call, "
+                f"{sum(c.startswith('WAIT FOR DIGIT') for c in warm.commands)} of them key waits"
+            )
+            for calls in args.calls:
+                result = run_round(server, port, repository, period, calls, key_delay, args.ramp)
+                report(result, key_delay)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+            repository.engine.dispose()
+            text = log_path.read_text(errors="replace")
+            problems = [line for line in text.splitlines() if "WARNING" in line or "ERROR" in line]
+            print(f"\nserver log: {len(text.splitlines())} lines, {len(problems)} warnings/errors")
+            for line in (text.splitlines() if args.keep else problems)[:20]:
+                print(f"  {line}")
+
+
+if __name__ == "__main__":
+    main()

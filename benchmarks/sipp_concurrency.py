@@ -1,0 +1,459 @@
+"""The real stack at increasing concurrency: SIPp places N overlapping calls into a private
+Asterisk, whose dialplan hands them to the FastAGI server, and every call must store the
+seed's reading.
+
+    sudo .venv/bin/python benchmarks/sipp_concurrency.py
+        [--levels 1 5 10 20 40 80 160 240 320 400 480 640] [--spread 2]
+        [--max-calls 1000] [--database-url URL] [--keep-logs DIR]
+
+Needs root (SIPp sends RTP from raw sockets), Asterisk and SIPp (scripts/install-telephony).
+Everything runs in a temporary folder on free ports of 127.0.0.1: a private Asterisk
+(agi.private_asterisk, its own --root), `python -m agi serve` against a temporary SQLite
+database with the demo contracts (or --database-url, never the configured database), and
+one SIPp run per level with `-m N -l N -r N -rp <spread>`, so the N calls start within
+`--spread` seconds and overlap. Each call is `*2 102057522# 11638# 1` (agi.sipp.scenario).
+
+A level passes when SIPp counts N successful calls and none failed, and the database holds
+exactly N new submissions of 11638 for the meter of contract 102057522 (Repository.history).
+The run stops at the first level that fails and says what failed: SIPp's errors, Asterisk's
+warnings, the server's log. Asterisk and the server are stopped on the way out, also on
+failure or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import re
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from agi import billing, private_asterisk
+from agi.database import connect, upgrade
+from agi.repository import Repository
+from agi.settings import Settings
+from agi.sipp import CallScript, scenario, sipp_binary
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS = "*2 102057522# 11638# 1"
+CONTRACT = "102057522"
+READING = 11638
+FALLBACK = "app_verbose.c: IVR FastAGI server unavailable - running the AGI script"
+BENIGN = ("No SIP authenticator registered", "does not exist in any format")
+"""Asterisk warnings of every call here: no SIP auth on the test line, and no recordings in
+prompts/ru (the IVR skips a prompt without audio)."""
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def free_udp_range(count: int, low: int = 40000, high: int = 60000) -> int:
+    """A base port with `count` free UDP ports above it, outside Asterisk's RTP range
+    (5000-31000 by default), for SIPp's media ports."""
+    for base in range(low, high - count, 1000):
+        taken = False
+        for port in range(base, base + count):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    taken = True
+                    break
+        if not taken:
+            return base
+    raise SystemExit(f"no {count} free UDP ports between {low} and {high}")
+
+
+def machine_line() -> str:
+    return (
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
+    )
+
+
+def tool_versions() -> str:
+    asterisk = subprocess.run(
+        [private_asterisk.asterisk_binary(), "-V"], capture_output=True, text=True
+    ).stdout.strip()
+    sipp = subprocess.run([sipp_binary(), "-v"], capture_output=True, text=True).stdout
+    found = re.search(r"SIPp v[\w.-]+", sipp)
+    return f"{asterisk}, {found.group(0) if found else 'SIPp'}"
+
+
+@dataclass
+class Level:
+    calls: int
+    seconds: float
+    successful: int
+    failed: int
+    sipp_status: int
+    stored: int
+    wrong_values: int
+    fallbacks: int
+    server_failures: int
+    asterisk_problems: Counter[str]
+    server_problems: Counter[str]
+    sipp_errors: Counter[str]
+    outcomes: Counter[str]
+    """The server's `ended=... accepted=...` per call."""
+    key_endings: Counter[str]
+    """How the server's key collections ended (timeout: keys that never came)."""
+    cpu: dict[str, float]
+    """CPU seconds per process during the level."""
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.sipp_status == 0
+            and self.successful == self.calls
+            and self.failed == 0
+            and self.stored == self.calls
+            and self.wrong_values == 0
+        )
+
+
+def read_stats(path: Path) -> tuple[int, int]:
+    """(successful, failed) calls from SIPp's -trace_stat file (last line, cumulated)."""
+    if not path.exists():
+        return 0, 0
+    with path.open(newline="", errors="replace") as stream:
+        rows = list(csv.DictReader(stream, delimiter=";"))
+    if not rows:
+        return 0, 0
+    last = rows[-1]
+    return int(last.get("SuccessfulCall(C)", 0) or 0), int(last.get("FailedCall(C)", 0) or 0)
+
+
+def submissions(repository: Repository, period: str) -> list[tuple[str, tuple[int, ...]]]:
+    """(source id, values) of every submission of the seed contract's meters this period."""
+    found = []
+    for contract in repository.find_contracts(CONTRACT, period):
+        for meter in contract.meters:
+            for row in repository.history(meter.id, period):
+                found.append((row.source_id, tuple(r.value for r in row.readings)))
+    return found
+
+
+def log_tail(path: Path, start: int) -> str:
+    if not path.exists():
+        return ""
+    with path.open(encoding="utf-8", errors="replace") as stream:
+        stream.seek(start)
+        return stream.read()
+
+
+def size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def asterisk_problems(text: str) -> Counter[str]:
+    """WARNING/ERROR lines of Asterisk's log, counted by message (ids and numbers elided)."""
+    problems: Counter[str] = Counter()
+    for line in text.splitlines():
+        match = re.search(r"\b(WARNING|ERROR)\[\d+\](?:\[[^\]]*\])?:? (.*)", line)
+        if match:
+            message = re.sub(r"\d+", "#", match.group(2))
+            problems[f"{match.group(1)} {message[:160]}"] += 1
+    return problems
+
+
+def server_problems(text: str) -> Counter[str]:
+    """The server's warnings and errors, and the last line of each traceback, counted."""
+    problems: Counter[str] = Counter()
+    lines = text.splitlines()
+    for number, line in enumerate(lines):
+        if " WARNING " in line or " ERROR " in line:
+            message = line.split(" ", 3)[-1]
+            message = re.sub(r"call=\S+", "call=…", message)
+            problems[re.sub(r"\d+", "#", message)[:160]] += 1
+        elif line.startswith("Traceback"):
+            tail = number + 1
+            while tail < len(lines) and (lines[tail].startswith(" ") or not lines[tail]):
+                tail += 1
+            if tail < len(lines):
+                problems[f"raised {lines[tail][:200]}"] += 1
+    return problems
+
+
+def sipp_problems(text: str) -> Counter[str]:
+    """SIPp's errors.log, one count per kind of event (call ids and times elided)."""
+    problems: Counter[str] = Counter()
+    for event in re.split(r"(?=\d{4}-\d\d-\d\d\t)", text):
+        event = re.sub(r"^\S+\t\S+\t\S+: ", "", event.strip())
+        event = re.sub(r"Call-Id: \S+", "Call-Id: …", event)
+        if event and "The following events occurred" not in event:
+            problems[event[:200]] += 1
+    return problems
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process (0 if it is gone)."""
+    if pid is None:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as stream:
+            fields = stream.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_level(
+    calls: int,
+    *,
+    folder: Path,
+    sip_port: int,
+    media_base: int,
+    spread: float,
+    repository: Repository,
+    period: str,
+    asterisk_log: Path,
+    server_log: Path,
+    timeout: float,
+    keep: Path | None,
+    asterisk_root: Path,
+    server_pid: int,
+) -> Level:
+    work = folder / f"sipp-{calls}"
+    work.mkdir()
+    xml = work / "call.xml"
+    xml.write_text(scenario(CallScript(KEYS)), encoding="iso-8859-1")
+    before = {source for source, _ in submissions(repository, period)}
+    asterisk_start, server_start = size(asterisk_log), size(server_log)
+    stats = work / "stats.csv"
+    command = [
+        sipp_binary(),
+        "-sf", str(xml), f"127.0.0.1:{sip_port}", "-s", "2000",
+        "-i", "127.0.0.1", "-mp", str(media_base),
+        "-m", str(calls), "-l", str(calls),
+        "-r", str(calls), "-rp", f"{int(spread * 1000)}",
+        "-timeout", f"{int(timeout)}", "-timeout_error", "-nostdin",
+        "-trace_err", "-trace_stat", "-stf", str(stats), "-fd", "1",
+    ]  # fmt: skip
+    asterisk_pid = private_asterisk.running_pid(asterisk_root)
+    cpu_before = (cpu_seconds(asterisk_pid), cpu_seconds(server_pid), children_cpu())
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            command, cwd=work, capture_output=True, text=True, timeout=timeout + 30
+        )
+        status = done.returncode
+    except subprocess.TimeoutExpired:
+        status = -1
+    seconds = time.monotonic() - started
+    cpu = {
+        "asterisk": cpu_seconds(asterisk_pid) - cpu_before[0],
+        "server": cpu_seconds(server_pid) - cpu_before[1],
+        "sipp": children_cpu() - cpu_before[2],
+    }
+    time.sleep(1.0)  # the last submissions commit as the IVR hangs up
+    successful, failed = read_stats(stats)
+    new = [(s, v) for s, v in submissions(repository, period) if s not in before]
+    asterisk_text = log_tail(asterisk_log, asterisk_start)
+    server_text = log_tail(server_log, server_start)
+    errors = "".join(p.read_text(errors="replace") for p in work.glob("*errors.log"))
+    if keep:
+        keep.mkdir(parents=True, exist_ok=True)
+        (keep / f"asterisk-{calls}.log").write_text(asterisk_text)
+        (keep / f"serve-{calls}.log").write_text(server_text)
+        (keep / f"sipp-errors-{calls}.log").write_text(errors)
+    return Level(
+        calls=calls,
+        seconds=seconds,
+        successful=successful,
+        failed=failed,
+        sipp_status=status,
+        stored=len(new),
+        wrong_values=sum(1 for _, values in new if values != (READING,)),
+        fallbacks=asterisk_text.count(FALLBACK),
+        server_failures=len(re.findall(r"call=\S+ failed", server_text)),
+        asterisk_problems=asterisk_problems(asterisk_text),
+        server_problems=server_problems(server_text),
+        sipp_errors=sipp_problems(errors),
+        outcomes=Counter(re.findall(r"ended=(\S+ accepted=\S+)", server_text)),
+        key_endings=Counter(re.findall(r"keys=\S* ending=(\S+)", server_text)),
+        cpu=cpu,
+    )
+
+
+def report(level: Level) -> None:
+    verdict = "PASS" if level.passed else "FAIL"
+    print(
+        f"{level.calls:5d} calls: {verdict}  SIPp {level.successful} ok / {level.failed} failed "
+        f"(exit {level.sipp_status}) in {level.seconds:.1f} s; {level.stored} new submissions"
+        f"{f', {level.wrong_values} with wrong values' if level.wrong_values else ''}; "
+        f"AGI-script fallbacks {level.fallbacks}; server call failures {level.server_failures}",
+        flush=True,
+    )
+    cpu = ", ".join(
+        f"{name} {used:.1f} s ({used / level.seconds:.0%})" for name, used in level.cpu.items()
+    )
+    print(f"        CPU during the level: {cpu}; load average after {os.getloadavg()[0]:.1f}")
+    if not level.passed:
+        outcomes = ", ".join(f"{n} {o}" for o, n in level.outcomes.most_common())
+        endings = ", ".join(f"{n} {e}" for e, n in level.key_endings.most_common())
+        print(f"        server: calls {outcomes}; key collections ended by {endings}")
+    benign = sum(n for m, n in level.asterisk_problems.items() if any(b in m for b in BENIGN))
+    other = [(m, n) for m, n in level.asterisk_problems.items() if not any(b in m for b in BENIGN)]
+    if other or benign:
+        print(f"        asterisk: {benign} expected warnings (no SIP auth, prompts without audio)")
+    for message, count in sorted(other, key=lambda item: -item[1])[:8]:
+        print(f"        asterisk x{count}: {message}")
+    for message, count in level.server_problems.most_common(6):
+        print(f"        server x{count}: {message}")
+    for message, count in level.sipp_errors.most_common(4):
+        print(f"        sipp x{count}: {message}")
+
+
+def prepare_database(url: str) -> Repository:
+    repository = Repository(connect(url))
+    upgrade(repository.engine)
+    with (ROOT / "agi" / "demo_contracts.csv").open(encoding="utf-8") as stream:
+        repository.import_meters(billing.read_contracts(stream))
+    return repository
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--levels",
+        type=int,
+        nargs="+",
+        default=[1, 5, 10, 20, 40, 80, 160, 240, 320, 400, 480, 640],
+    )
+    parser.add_argument(
+        "--spread", type=float, default=2.0, help="seconds over which a level's calls start"
+    )
+    parser.add_argument("--max-calls", type=int, default=1000, help="the server's --max-calls")
+    parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder")
+    parser.add_argument(
+        "--keep-going", action="store_true", help="run the levels above a failed one too"
+    )
+    parser.add_argument("--call-timeout", type=float, default=120, help="seconds per level")
+    parser.add_argument(
+        "--keep-logs", type=Path, help="copy each level's Asterisk, server and SIPp logs here"
+    )
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("needs root: SIPp sends RTP from raw sockets")
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the cleanup below
+    print(machine_line())
+    print(tool_versions(), flush=True)
+    with tempfile.TemporaryDirectory(prefix="ivr-sipp-load-") as name:
+        folder = Path(name)
+        url = args.database_url or f"sqlite:///{folder / 'ivr.db'}"
+        repository = prepare_database(url)
+        period = Settings(database_url=url, accept_days="1-31").window.period(datetime.now(UTC))
+        environment = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("IVR_")},
+            "IVR_CONFIG": str(folder / "no-config.yaml"),
+            "IVR_DATABASE_URL": url,
+            "IVR_ACCEPT_DAYS": "1-31",
+            "IVR_FLOW_PATH": str(ROOT / "ivr_flows.yaml"),
+            "IVR_PROMPTS_PATH": str(ROOT / "prompts" / "ru.yaml"),
+            "IVR_PROMPTS_AUDIO_DIR": str(ROOT / "prompts" / "ru"),
+        }
+        fastagi_port = free_port()
+        sip_port = free_port(socket.SOCK_DGRAM)
+        media_base = free_udp_range(4 * max(args.levels) + 8)
+        server_log = folder / "serve.log"
+        asterisk_root = folder / "asterisk"
+        server = None
+        try:
+            with server_log.open("w") as log:
+                server = subprocess.Popen(
+                    [sys.executable, "-m", "agi", "-v", "serve", "--port", str(fastagi_port),
+                     "--max-calls", str(args.max_calls)],
+                    env=environment, stdout=log, stderr=subprocess.STDOUT, cwd=folder,
+                )  # fmt: skip
+            private_asterisk.up(
+                private_asterisk.LineOptions(
+                    root=asterisk_root,
+                    config_dir=ROOT / "config" / "asterisk",
+                    sip_port=sip_port,
+                    fastagi_url=f"agi://127.0.0.1:{fastagi_port}/readings",
+                    agi_script=str(Path(sys.executable).with_name("ivr-agi")),
+                    environment=tuple((k, v) for k, v in environment.items() if k[:4] == "IVR_"),
+                )
+            )
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", fastagi_port), timeout=0.5).close()
+                    break
+                except OSError as error:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit(
+                            f"the FastAGI server did not start:\n{server_log.read_text()}"
+                        ) from error
+                    time.sleep(0.1)
+            print(
+                f"Asterisk SIP 127.0.0.1:{sip_port}, FastAGI 127.0.0.1:{fastagi_port} "
+                f"(--max-calls {args.max_calls}), SIPp media ports from {media_base}, "
+                f"database {url.split(':')[0]}, calls start within {args.spread} s",
+                flush=True,
+            )
+            highest = 0
+            first_failure: Level | None = None
+            for calls in args.levels:
+                level = run_level(
+                    calls,
+                    folder=folder,
+                    sip_port=sip_port,
+                    media_base=media_base,
+                    spread=args.spread,
+                    repository=repository,
+                    period=period,
+                    asterisk_log=asterisk_root / "log" / "messages.log",
+                    server_log=server_log,
+                    timeout=args.call_timeout,
+                    keep=args.keep_logs,
+                    asterisk_root=asterisk_root,
+                    server_pid=server.pid,
+                )
+                report(level)
+                if level.passed and first_failure is None:
+                    highest = calls
+                elif not level.passed:
+                    first_failure = first_failure or level
+                    if not args.keep_going:
+                        break
+            print(
+                f"highest concurrency with every call complete and correct rows: {highest}"
+                + (f"; first failure at {first_failure.calls}" if first_failure else "")
+            )
+        finally:
+            private_asterisk.down(asterisk_root)
+            if server is not None:
+                server.send_signal(signal.SIGTERM)
+                try:
+                    server.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait()
+            repository.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,7 @@ from agi.channel import CallerHungUp
 from agi.problems import ProblemsFound
 from agi.redact import printable
 from agi.settings import load_settings
+from agi.speech import speech_off
 
 log = logging.getLogger("agi.script")
 
@@ -36,7 +37,8 @@ def main() -> int:
 
     signal.signal(signal.SIGHUP, on_sighup)
     try:
-        app = Application(load_settings())
+        # A speech model takes seconds and hundreds of MB to load: never once per call.
+        app = Application(load_settings(), speech=speech_off("the per-call AGI script"))
         channel = AsteriskChannel(
             sys.stdin,
             sys.stdout,
@@ -50,7 +52,10 @@ def main() -> int:
         log.error("the flow cannot be used; run `ivr check`:\n%s", problems)
         return 1
     try:
+        channel.claim()
         outcome = app.answer(channel)
+    except CallerHungUp:
+        return 0
     except Exception:
         log.exception("call=%s failed", printable(channel.call_id))
         return 1

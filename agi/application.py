@@ -20,6 +20,7 @@ from agi.prompts import PromptCatalog, load_catalog
 from agi.readings_call import ReadingsCall, utc_now
 from agi.repository import Repository
 from agi.settings import Settings
+from agi.speech import Speech, Spool, load_speech
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,22 @@ class CallOutcome:
 
 
 class Application:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, speech: Speech | None = None) -> None:
         self.settings = settings
         self._loaded: tuple[Flow, PromptCatalog] | None = None
+        if speech is not None:
+            self.speech = speech
+
+    @cached_property
+    def speech(self) -> Speech:
+        """The configured speech model, loaded once for every call this process answers."""
+        return load_speech(self.settings.speech_model, self.settings.speech_spool_dir)
+
+    @property
+    def spool(self) -> Spool:
+        """Where Asterisk records answers by voice, and where this process reads them."""
+        folder = self.settings.speech_spool_dir.resolve()
+        return Spool(folder, self.settings.speech_spool_asterisk_dir or str(folder))
 
     @property
     def catalog(self) -> PromptCatalog:
@@ -95,6 +109,11 @@ class Application:
             now=now,
         )
         dialog = Dialog(
-            self.flow, self.catalog, channel, readings, **({"clock": clock} if clock else {})
+            self.flow,
+            self.catalog,
+            channel,
+            readings,
+            recogniser=self.speech.recogniser,
+            **({"clock": clock} if clock else {}),
         )
         return CallOutcome(report=dialog.run(), readings=readings)

@@ -26,20 +26,27 @@ from agi.agi_protocol import (
     parse_agi_result,
 )
 from agi.channel import (
+    DTMF_KEYS,
     CallerHungUp,
     Digits,
     KeyRequest,
     Keys,
+    ListenFailed,
+    ListenRequest,
     Number,
     Prompt,
+    Recording,
     Utterance,
     collect_keys,
 )
+from agi.number_words import MAX_NUMBER
 from agi.redact import mask_digits, printable
+from agi.speech import Spool
 
 log = logging.getLogger("agi.asterisk")
 
 TRANSFER_VARIABLE = "IVR_TRANSFER"
+ANSWERED_VARIABLE = "IVR_ANSWERED"
 UNKNOWN_CALLER = {"", "unknown", "anonymous"}
 ENV_NAME = re.compile(r"^agi_[a-z0-9_]+$")
 CALLER_CHARACTERS = re.compile(r"[^0-9+]")
@@ -106,13 +113,17 @@ class AsteriskChannel:
         prompts_dir: str,
         debug: bool = False,
         hangup_signalled: Callable[[], bool] = lambda: False,
+        spool: Spool | None = None,
     ) -> None:
         self._reader = reader
         self._writer = writer
         self._debug = debug
         self._hangup_signalled = hangup_signalled
         self._hung_up = False
+        self._typed_ahead: str | None = None
         self.prompts_dir = PurePosixPath(prompts_dir)
+        self.spool = spool
+        """Where answers by voice are recorded; None: this channel cannot listen."""
         self.env = _EnvironmentReader(reader, writer, _Trace(debug)).env
         if not self.env:
             raise CallerHungUp("no AGI environment: the stream closed at once")
@@ -177,17 +188,28 @@ class AsteriskChannel:
 
     # --- the Channel -------------------------------------------------------------------
 
-    def play(self, utterances: Sequence[Utterance]) -> None:
+    def play(self, utterances: Sequence[Utterance], *, barge_in: bool = False) -> None:
+        escape = "".join(sorted(DTMF_KEYS)) if barge_in else ""
         for utterance in utterances:
-            self._say(utterance, escape="")
+            key = self._say(utterance, escape=escape)
+            if key is not None:
+                self._typed_ahead = key
+                return
+
+    def _first_key(self, utterances: Sequence[Utterance], escape: str) -> str | None:
+        """A key typed during an earlier prompt, or one that interrupts these prompts."""
+        if self._typed_ahead is not None:
+            key, self._typed_ahead = self._typed_ahead, None
+            return key
+        for utterance in utterances:
+            key = self._say(utterance, escape=escape)
+            if key is not None:
+                return key
+        return None
 
     def ask(self, utterances: Sequence[Utterance], request: KeyRequest) -> Keys:
         escape = "".join(sorted(request.allowed | {request.terminator} - {""}))
-        first = None
-        for utterance in utterances:
-            first = self._say(utterance, escape=escape)
-            if first is not None:
-                break
+        first = self._first_key(utterances, escape)
         keys = collect_keys(request, self._wait_for_digit, first=first)
         log.info(
             "call=%s keys=%s ending=%s",
@@ -197,6 +219,69 @@ class AsteriskChannel:
         )
         return keys
 
+    def listen(
+        self, utterances: Sequence[Utterance], keys: KeyRequest, request: ListenRequest
+    ) -> Keys | Recording:
+        """Play the prompts, then RECORD FILE into the spool folder until silence or the
+        longest answer. Audio is recorded only once the prompts have ended, so none of their
+        sound is in it; a key during the prompts or the recording makes this an `ask`."""
+        escape = "".join(sorted(keys.allowed | {keys.terminator} - {""}))
+        first = None
+        for utterance in utterances:
+            first = self._say(utterance, escape=escape)
+            if first is not None:
+                break
+        if first is None:
+            recorded = self._record(escape, request)
+            if isinstance(recorded, Recording):
+                return recorded
+            first = recorded
+        collected = collect_keys(keys, self._wait_for_digit, first=first)
+        log.info(
+            "call=%s keys=%s ending=%s",
+            printable(self.call_id),
+            mask_digits(collected.digits),
+            collected.ending,
+        )
+        return collected
+
+    def _record(self, escape: str, request: ListenRequest) -> Recording | str:
+        """Record one answer: the Recording, or the key that interrupted it."""
+        if self.spool is None:
+            raise ListenFailed("no spool folder is configured for recordings")
+        target, local = self.spool.new_recording()
+        try:
+            result = self.command(
+                "RECORD FILE",
+                target,
+                "wav",
+                escape,
+                int(request.max_seconds * 1000),
+                f"s={request.silence_seconds}",
+            )
+        except CallerHungUp as gone:
+            local.unlink(missing_ok=True)
+            if "(writefile)" in str(gone) and not self._hangup_signalled() and self._still_up():
+                raise ListenFailed(
+                    f"Asterisk cannot write {target}.wav: the spool folder must exist and be "
+                    "writable by Asterisk (speech_spool_dir / speech_spool_asterisk_dir)"
+                ) from None
+            raise
+        except AgiCommandError as refused:
+            local.unlink(missing_ok=True)
+            raise ListenFailed(str(refused)) from None
+        if result.data == "dtmf" and (key := digit_of(result)) is not None:
+            local.unlink(missing_ok=True)  # the start of an answer by keys: not needed
+            return key
+        if result.result:
+            local.unlink(missing_ok=True)
+            raise ListenFailed(f"RECORD FILE: {result.line}")
+        # Asterisk answers before it closes the file: one more command waits for the close.
+        self.command("NOOP")
+        samples = int(result.fields.get("endpos", "0") or 0)
+        log.info("call=%s recorded %.1f s", printable(self.call_id), samples / 8000)
+        return Recording(audio=local)
+
     def _wait_for_digit(self, timeout: float) -> str | None:
         return digit_of(self.command("WAIT FOR DIGIT", int(timeout * 1000)))
 
@@ -204,6 +289,10 @@ class AsteriskChannel:
         match utterance:
             case Prompt():
                 return self._stream(utterance, escape)
+            case Number() if utterance.value > MAX_NUMBER:
+                # beyond what Asterisk's Russian SAY NUMBER says: digit by digit, as the
+                # simulator prints it (agi.number_words)
+                return digit_of(self.command("SAY DIGITS", str(utterance.value), escape))
             case Number():
                 return digit_of(self.command("SAY NUMBER", utterance.value, escape))
             case Digits():
@@ -235,6 +324,11 @@ class AsteriskChannel:
         except CallerHungUp:
             return False
         return True
+
+    def claim(self) -> None:
+        """Tell the dialplan the IVR has taken this call, so that it does not run the call
+        again elsewhere whatever AGISTATUS says (a failed command can make it FAILURE)."""
+        self.command("SET VARIABLE", ANSWERED_VARIABLE, "1")
 
     def transfer(self, destination: str) -> None:
         """Name the destination for the dialplan, which alone decides where that leads."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 DTMF_KEYS = frozenset("0123456789*#")
@@ -93,6 +94,33 @@ def collect_keys(
         key = None
 
 
+@dataclass(frozen=True)
+class ListenRequest:
+    """How to record a spoken answer: at most `max_seconds` long, ended by
+    `silence_seconds` of silence (a caller who says nothing is recorded that long)."""
+
+    max_seconds: float
+    silence_seconds: int
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What the caller said after a prompt. `audio` is a WAV file in the private spool folder
+    (caller data: `discard()` it once recognised); the simulator, which has no audio, gives
+    the caller's `words` instead. Neither: nothing was recorded."""
+
+    audio: Path | None = None
+    words: str | None = None
+
+    def discard(self) -> None:
+        if self.audio is not None:
+            self.audio.unlink(missing_ok=True)
+
+
+class ListenFailed(Exception):
+    """The channel could not record (for example Asterisk cannot write to the spool folder)."""
+
+
 class CallerHungUp(Exception):
     """The caller is gone; raised by any channel operation."""
 
@@ -104,11 +132,18 @@ class Channel(Protocol):
     @property
     def caller_number(self) -> str | None: ...
 
-    def play(self, utterances: Sequence[Utterance]) -> None:
-        """Play to the end; keys pressed meanwhile are discarded."""
+    def play(self, utterances: Sequence[Utterance], *, barge_in: bool = False) -> None:
+        """Play to the end; keys pressed meanwhile are discarded. With `barge_in` (the next
+        node asks a question), a key stops the prompts and is the first key of that answer."""
 
     def ask(self, utterances: Sequence[Utterance], request: KeyRequest) -> Keys:
         """Play with barge-in, then collect keys as `request` says."""
+
+    def listen(
+        self, utterances: Sequence[Utterance], keys: KeyRequest, request: ListenRequest
+    ) -> Keys | Recording:
+        """Play with barge-in, then record the caller's spoken answer. A key pressed during the
+        prompt or the recording ends it, and the keys are collected as `ask` does."""
 
     def transfer(self, destination: str) -> None:
         """Hand the call to `destination` (a name from the flow, such as `operator`)."""

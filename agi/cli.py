@@ -15,14 +15,15 @@ from zoneinfo import ZoneInfo
 import click
 from pydantic import ValidationError
 
-from agi import billing
+from agi import billing, prompt_audio, prompt_library
 from agi.application import Application
 from agi.database import schema_problem, upgrade
+from agi.flow import Flow
 from agi.flow_loader import load_flow
 from agi.problems import ProblemsFound
-from agi.prompts import load_catalog
+from agi.prompts import PromptCatalog, load_catalog
 from agi.settings import Settings, load_settings
-from agi.simulator import KeypadChannel, parse_keys
+from agi.simulator import KeypadChannel, parse_script
 
 PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -65,6 +66,7 @@ def check(path: Path | None, prompts: Path | None) -> None:
             f"{count} problem{'s' if count > 1 else ''} found; nothing was changed"
         ) from None
     click.echo(f"{path}: OK, {len(flow.nodes)} nodes")
+    _check_audio(settings, load_catalog(prompts or settings.prompts_path), flow)
 
 
 def _call_moment(on: date | None, timezone: str) -> datetime | None:
@@ -77,34 +79,68 @@ def _call_moment(on: date | None, timezone: str) -> datetime | None:
 @click.option(
     "--keys",
     help='Keys the caller presses, e.g. "*2 102057522# 11638# 1"; '
-    "'.' waits for the timeout. Without it, type keys as the call goes.",
+    "'.' waits for the timeout; words in double quotes are said. "
+    "Without it, type keys as the call goes.",
 )
 @click.option("--date", "on", type=click.DateTime(["%Y-%m-%d"]), help="Make the call on this day.")
 @click.option("--caller", default=None, help="The caller's phone number.")
 @click.option("--call-id", default=None, help="The call's unique id (default: a new one).")
+@click.option(
+    "--no-speech",
+    is_flag=True,
+    help="As on a line without a speech model (by default the words said are heard).",
+)
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the call as the caller hears it to this WAV file.",
+)
 def simulate(
-    keys: str | None, on: datetime | None, caller: str | None, call_id: str | None
+    keys: str | None,
+    on: datetime | None,
+    caller: str | None,
+    call_id: str | None,
+    record: Path | None,
+    no_speech: bool,
 ) -> None:
     """Make a call in the terminal. Exits 0 only when readings were accepted."""
+    from agi.speech import ScriptedRecogniser, Speech, speech_off
+
     app = _ready_app()
+    app.speech = (
+        speech_off("--no-speech")
+        if no_speech
+        else Speech(ScriptedRecogniser(), "the simulator hears the words in quotes")
+    )
     try:
         app.flow  # noqa: B018 - report flow problems before the call starts
     except ProblemsFound as problems:
         raise click.ClickException(f"the flow has problems; run `ivr check`:\n{problems}") from None
     if keys is not None:
         try:
-            parse_keys(keys)
+            parse_script(keys)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--keys") from None
     moment = _call_moment(on.date() if on else None, app.settings.timezone)
+    recording = None
+    if record:
+        from agi.call_recording import CallRecording
+
+        recording = CallRecording(
+            app.settings.prompts_audio_dir, warn=lambda line: click.echo(line, err=True)
+        )
     channel = KeypadChannel(
         call_id or f"sim-{uuid.uuid4().hex}",
         caller,
         keys=keys or "",
         more_keys=(lambda: None) if keys is not None else _typed_keys,
         echo=click.echo,
+        listener=recording,
     )
     outcome = app.answer(channel, **({"now": lambda: moment} if moment else {}))
+    if recording and record:
+        seconds = recording.save(record)
+        click.echo(f"-- the call as the caller hears it: {record} ({seconds:.1f} s)", err=True)
     click.echo(
         f"-- call ended: {outcome.report.ending}; readings "
         f"{'accepted' if outcome.accepted else 'not accepted'}"
@@ -119,7 +155,7 @@ def _typed_keys() -> str | None:
         except EOFError:
             return None
         try:
-            parse_keys(line)
+            parse_script(line)
         except ValueError as error:
             click.echo(str(error), err=True)
             continue
@@ -179,6 +215,7 @@ def serve(host: str, port: int, max_calls: int, allow: tuple[str, ...], debug_ag
         raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: server.stop())
+    click.echo(app.speech.status, err=True)
     click.echo(f"FastAGI server on {host}:{server.port}; Ctrl-C stops it after calls end", err=True)
     server.serve()
 
@@ -244,6 +281,7 @@ def asterisk_up(sip_port: int, fastagi: str, agi_script: str | None, root: Path)
         fastagi_url=fastagi,
         agi_script=script,
         environment=settings.as_environment(),
+        number_words=settings.prompts_audio_dir / prompt_library.NUMBER_WORDS,
     )
     try:
         pid = private_asterisk.up(options)
@@ -263,6 +301,113 @@ def asterisk_down(root: Path) -> None:
 
     stopped = private_asterisk.down(root)
     click.echo("Asterisk stopped" if stopped else "Asterisk was not running")
+
+
+@main.group()
+def prompts() -> None:
+    """The audio of the prompts, one WAV per prompt id in prompts/ru/ (see README)."""
+
+
+def _voice(settings: Settings) -> prompt_audio.Voice:
+    engine = settings.tts_engine
+    name = settings.tts_voice or prompt_audio.DEFAULT_VOICES[engine]
+    return prompt_audio.Voice(engine=engine, name=name, speed=settings.tts_speed)
+
+
+def _style(settings: Settings) -> prompt_audio.AudioStyle:
+    return prompt_audio.AudioStyle(loudness_dbfs=settings.prompt_loudness_dbfs)
+
+
+def _catalog(settings: Settings) -> PromptCatalog:
+    try:
+        return load_catalog(settings.prompts_path)
+    except ProblemsFound as problems:
+        raise click.ClickException(f"the prompt catalog has problems:\n{problems}") from None
+
+
+@prompts.command("build")
+@click.argument("ids", nargs=-1)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Make them again even if unchanged, and replace recordings too (of IDS, or all).",
+)
+def prompts_build(ids: tuple[str, ...], force: bool) -> None:
+    """Synthesize the audio of new and changed prompts (or only IDS); recordings are kept."""
+    settings = _settings()
+    folder = settings.prompts_audio_dir
+    try:
+        report = prompt_library.build(
+            folder,
+            _catalog(settings),
+            _voice(settings),
+            _style(settings),
+            only=ids,
+            force=force,
+            progress=lambda key, seconds: click.echo(f"made {key} ({seconds:.1f} s)"),
+        )
+    except prompt_audio.AudioError as error:
+        raise click.ClickException(str(error)) from None
+    for key, why in report.kept:
+        click.echo(f"kept {key}: {why} (--force {key} replaces it)")
+    click.echo(
+        f"{folder}: {len(report.made)} made, {len(report.unchanged)} unchanged, "
+        f"{len(report.kept)} kept"
+    )
+
+
+@prompts.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def prompts_import(paths: tuple[Path, ...]) -> None:
+    """Import a voice artist's recordings (WAV, MP3, OGG, FLAC): each file is named after
+    its prompt id (welcome.mp3); a folder imports every file in it."""
+    settings = _settings()
+    try:
+        imported = prompt_library.import_recordings(
+            settings.prompts_audio_dir, _catalog(settings), paths, _style(settings)
+        )
+    except prompt_library.ImportRejected as rejected:
+        for problem in rejected.problems:
+            click.echo(problem, err=True)
+        raise click.ClickException(
+            f"{len(rejected.problems)} problem(s); nothing was imported"
+        ) from None
+    for item in imported:
+        click.echo(
+            f"imported {item.source} as {item.key} ({item.was} -> 8000 Hz mono, "
+            f"{item.seconds:.1f} s)"
+        )
+    click.echo(f"{len(imported)} recording(s) in {settings.prompts_audio_dir}; now: ivr check")
+
+
+@prompts.command("check")
+def prompts_check() -> None:
+    """Check the audio of every prompt the flow says and of the number words."""
+    settings = _settings()
+    catalog = _catalog(settings)
+    try:
+        flow = load_flow(settings.flow_path, catalog)
+    except ProblemsFound as problems:
+        raise click.ClickException(f"the flow has problems; run `ivr check`:\n{problems}") from None
+    _check_audio(settings, catalog, flow)
+
+
+def _check_audio(settings: Settings, catalog: PromptCatalog, flow: Flow) -> None:
+    """Print the audio's problems; exit 1 when any is an error."""
+    folder = settings.prompts_audio_dir
+    result = prompt_library.check(folder, catalog, flow, _style(settings))
+    for finding in result.findings:
+        click.echo(str(finding), err=True)
+    errors = len(result.errors)
+    if errors:
+        raise click.ClickException(
+            f"{errors} problem{'s' if errors > 1 else ''} with the audio in {folder}"
+        )
+    warnings = len(result.findings)
+    click.echo(
+        f"{folder}: OK, audio for {result.prompts} prompts and {result.number_words} number words"
+        + (f"; {warnings} warning{'s' if warnings > 1 else ''}" if warnings else "")
+    )
 
 
 @main.group()
@@ -397,3 +542,88 @@ def web(host: str | None, port: int | None) -> None:
         timeout_keep_alive=5,
         limit_concurrency=200,
     )
+
+
+@main.group()
+def speech() -> None:
+    """Answers by voice: why the IVR did or did not understand a caller (see README)."""
+
+
+@speech.command("parse")
+@click.argument("text")
+def speech_parse(text: str) -> None:
+    """Print the digits a Russian phrase means, or why it is refused (exit code 1).
+
+    Yes and no words («да», «нет»), as a confirm node hears them, print yes or no."""
+    from agi.number_parser import NumberRefused, parse_digits
+    from agi.speech import parse_yes_no
+
+    answer = parse_yes_no(text)
+    if answer is not None:
+        click.echo("yes" if answer else "no")
+        return
+    try:
+        click.echo(parse_digits(text))
+    except NumberRefused as refused:
+        raise click.ClickException(f"not a number: {refused.reason}") from None
+
+
+@speech.command("recognize")
+@click.argument("wav", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--model",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The Vosk model folder (default: the configured speech_model).",
+)
+@click.option(
+    "--words",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A JSON list of the words to hear (default: the IVR's word list).",
+)
+@click.option("--all-words", is_flag=True, help="Hear the model's whole vocabulary.")
+def speech_recognize(wav: Path, model: Path | None, words: Path | None, all_words: bool) -> None:
+    """Print what the speech model hears in a WAV file, and the digits that means.
+
+    The file must be 16-bit mono PCM; Asterisk's recordings are (8 kHz). Exit code 1 when
+    the words are not a number."""
+    import json
+    import time
+
+    from agi.number_parser import NumberRefused, parse_digits
+    from agi.speech import (
+        WORD_LIST,
+        SpeechError,
+        VoskRecogniser,
+        load_model,
+        parse_yes_no,
+        read_wav,
+    )
+
+    path = model or _settings().speech_model
+    if path is None:
+        raise click.ClickException("no speech model: set speech_model, or give --model")
+    word_list = None if all_words else WORD_LIST
+    if words is not None:
+        word_list = json.loads(words.read_text(encoding="utf-8"))
+        if not isinstance(word_list, list) or not all(isinstance(w, str) for w in word_list):
+            raise click.BadParameter("must be a JSON list of words", param_hint="--words")
+    try:
+        audio = read_wav(wav)
+        loaded = load_model(path, check=False)
+        started = time.perf_counter()
+        heard = VoskRecogniser(loaded, words=word_list).recognise(audio)
+    except SpeechError as error:
+        raise click.ClickException(str(error)) from None
+    seconds = time.perf_counter() - started
+    click.echo(f"heard: {heard or '(nothing)'}")
+    click.echo(
+        f"-- {audio.seconds:.1f} s of audio at {audio.rate} Hz, recognised in {seconds:.2f} s",
+        err=True,
+    )
+    try:
+        click.echo(f"digits: {parse_digits(heard)}")
+    except NumberRefused as refused:
+        answer = parse_yes_no(heard)
+        if answer is None:
+            raise click.ClickException(f"not a number: {refused.reason}") from None
+        click.echo(f"answer: {'yes' if answer else 'no'}")

@@ -21,10 +21,14 @@ from agi.channel import (
     Digits,
     KeyRequest,
     Keys,
+    ListenFailed,
+    ListenRequest,
     Number,
     Prompt,
+    Recording,
     Utterance,
 )
+from agi.channel import Ending as KeysEnding
 from agi.flow import (
     ActionNode,
     AskingNode,
@@ -37,9 +41,12 @@ from agi.flow import (
     PlayNode,
     SayItem,
     TransferNode,
+    VoiceNode,
 )
+from agi.number_parser import NumberRefused, parse_digits
 from agi.prompts import PromptCatalog
 from agi.redact import mask_digits, printable
+from agi.speech import Recogniser, SpeechError, parse_yes_no
 
 log = logging.getLogger("agi.dialog")
 
@@ -64,6 +71,10 @@ class _LimitReached(Exception):
         self.ending = ending
 
 
+class _VoiceFailed(Exception):
+    """Recording or recognising failed in this call: it goes on at `on_failure`."""
+
+
 class Dialog:
     """One call through the flow. `run()` returns how it ended; it never raises for a hang-up."""
 
@@ -75,12 +86,17 @@ class Dialog:
         actions: Actions,
         *,
         clock: Callable[[], float] = time.monotonic,
+        recogniser: Recogniser | None = None,
     ) -> None:
         self.flow = flow
         self.catalog = catalog
         self.channel = channel
         self.actions = actions
         self.clock = clock
+        self.recogniser = recogniser
+        """None: no speech model, so `voice` nodes go to `unavailable`."""
+        self.by_voice = False
+        """Whether a `voice` node switched this call to answers by voice."""
         self.variables: Variables = {}
         self.failures = 0
         self._escalating = False
@@ -138,7 +154,8 @@ class Dialog:
         log.info("call=%s node=%s type=%s", self.call_label, name, node.type)
         match node:
             case PlayNode():
-                self.channel.play(self._render(node.say))
+                asks_next = isinstance(self.flow.nodes[node.next], AskingNode)
+                self.channel.play(self._render(node.say), barge_in=asks_next)
                 if self._escalating:
                     self._escalating = False
                     return self.flow.defaults.on_failure
@@ -151,6 +168,8 @@ class Dialog:
                 return self._input(node)
             case ConfirmNode():
                 return self._confirm(node)
+            case VoiceNode():
+                return self._voice(node)
             case TransferNode() | HangupNode():
                 self._finish(node)
                 return None
@@ -164,6 +183,14 @@ class Dialog:
         else:
             self.report.ending = Ending.HUNG_UP_BY_IVR
             self.channel.hang_up()
+
+    def _voice(self, node: VoiceNode) -> str:
+        if self.recogniser is None:
+            log.info("call=%s voice unavailable: no speech model", self.call_label)
+            return node.unavailable
+        self.by_voice = True
+        self.channel.play(self._render(node.say))
+        return node.next
 
     def _act(self, node: ActionNode) -> str:
         try:
@@ -203,7 +230,7 @@ class Dialog:
 
     def _input(self, node: InputNode) -> str:
         def accept(keys: Keys) -> str | None:
-            if len(keys.digits) < node.min_digits:
+            if not node.min_digits <= len(keys.digits) <= node.max_digits:
                 return None
             self.variables[node.into] = keys.digits
             return node.next
@@ -234,29 +261,101 @@ class Dialog:
     ) -> str:
         """Ask up to `attempts` times, saying the escalating retry prompt before each retry."""
         attempts = node.attempts or self.flow.defaults.attempts
-        missed = {"no_input": 0, "invalid": 0}
+        missed = {"no_input": 0, "invalid": 0, "not_understood": 0}
         retry: list[str] = []
         last = "no_input"
+        voice = self.by_voice and node.voice_say is not None
         for _ in range(attempts):
             if self.clock() >= self._deadline:
                 raise _LimitReached(Ending.TIME_LIMIT)
-            utterances = [self._prompt(prompt) for prompt in retry] + self._render(node.say)
-            keys = self.channel.ask(utterances, request)
-            log.info(
-                "call=%s keys=%s ending=%s",
-                self.call_label,
-                mask_digits(keys.digits),
-                keys.ending,
-            )
-            if not keys.nothing:
+            say = node.voice_say if voice and node.voice_say is not None else node.say
+            utterances = [self._prompt(prompt) for prompt in retry] + self._render(say)
+            understood = True
+            if voice:
+                try:
+                    keys, understood = self._listen(node, utterances, request)
+                except _VoiceFailed:
+                    return self.flow.defaults.on_failure
+            else:
+                keys = self.channel.ask(utterances, request)
+                log.info(
+                    "call=%s keys=%s ending=%s",
+                    self.call_label,
+                    mask_digits(keys.digits),
+                    keys.ending,
+                )
+            if not keys.nothing and understood:
                 target = interpret(keys)
                 if target is not None:
                     return target
             last = "no_input" if keys.nothing else "invalid"
+            if not understood:
+                last = "not_understood"
             retry = self._retry_prompt(getattr(node, last), missed[last])
             missed[last] += 1
         fallback = node.on_no_input if last == "no_input" else node.on_invalid
         return fallback or self.flow.defaults.on_failure
+
+    # --- answers by voice -------------------------------------------------------------------
+
+    def _listen(
+        self, node: AskingNode, utterances: list[Utterance], request: KeyRequest
+    ) -> tuple[Keys, bool]:
+        """Listen for an answer by voice; return it as the keys it stands for, and whether
+        it was understood. Keys the caller pressed instead count as they are."""
+        assert self.recogniser is not None
+        defaults = self.flow.defaults
+        listening = ListenRequest(defaults.listen_seconds, defaults.silence_seconds)
+        try:
+            heard = self.channel.listen(utterances, request, listening)
+        except ListenFailed as failure:
+            log.error("call=%s cannot record: %s", self.call_label, failure)
+            raise _VoiceFailed from None
+        if isinstance(heard, Keys):
+            log.info(
+                "call=%s keys=%s ending=%s",
+                self.call_label,
+                mask_digits(heard.digits),
+                heard.ending,
+            )
+            return heard, True
+        text = self._transcribe(heard)
+        if not text.strip():
+            log.info("call=%s voice=nothing heard", self.call_label)
+            return Keys("", KeysEnding.TIMEOUT), True
+        keys, problem = self._spoken_keys(node, text)
+        if keys is None:
+            log.info("call=%s voice=not understood (%s)", self.call_label, problem)
+            return Keys("", KeysEnding.TERMINATOR), False
+        log.info("call=%s voice=%s", self.call_label, mask_digits(keys))
+        return Keys(keys, KeysEnding.TERMINATOR), True
+
+    def _transcribe(self, recording: Recording) -> str:
+        assert self.recogniser is not None
+        try:
+            return self.recogniser.transcribe(recording)
+        except SpeechError as error:
+            log.error("call=%s recognition failed: %s", self.call_label, error)
+            raise _VoiceFailed from None
+        finally:
+            recording.discard()
+
+    @staticmethod
+    def _spoken_keys(node: AskingNode, text: str) -> tuple[str | None, str]:
+        """The keys an answer by voice stands for: «да» / «нет» are the confirm and re-enter
+        keys, a number is its digits (a menu's «два» is the key 2). None and why, when the
+        words mean neither."""
+        if isinstance(node, ConfirmNode):
+            answer = parse_yes_no(text)
+            if answer is not None:
+                return (node.confirm_key if answer else node.reenter_key), "yes-no"
+        try:
+            digits = parse_digits(text)
+        except NumberRefused as refused:
+            return None, refused.rule
+        if isinstance(node, InputNode) and len(digits) > node.max_digits:
+            return None, "too-long"  # never cut to fit: that would be a guess
+        return digits, "number"
 
     @staticmethod
     def _retry_prompt(prompts: list[str], count: int) -> list[str]:

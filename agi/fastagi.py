@@ -84,6 +84,8 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
         self._stopping = threading.Event()
         self._flow_stamp = app.flow_stamp()
         app.flow  # noqa: B018 - a broken flow must stop the start, not the first call
+        level = logging.INFO if app.speech.available else logging.WARNING
+        log.log(level, "%s", app.speech.status)
         family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
         self.address_family = family
         super().__init__((options.host, options.port), _CallHandler)
@@ -143,11 +145,16 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
     def _run_call(self, reader: IO[Any], writer: IO[Any]) -> None:
         try:
             channel = AsteriskChannel(
-                reader, writer, prompts_dir=self.app.prompts_audio_dir, debug=self.options.debug
+                reader,
+                writer,
+                prompts_dir=self.app.prompts_audio_dir,
+                debug=self.options.debug,
+                spool=self.app.spool if self.app.speech.available else None,
             )
         except CallerHungUp:
             return
         try:
+            channel.claim()
             outcome = self.app.answer(channel)
             if outcome.report.ending is Ending.FAILED:
                 with self.counters.lock:

@@ -62,6 +62,10 @@ class Defaults(Model):
     attempts: Attempts = 3
     max_failures: Attempts = 3
     on_failure: str
+    listen_seconds: Seconds = 15
+    """The longest answer by voice that is recorded."""
+    silence_seconds: Annotated[int, Field(ge=1, le=10)] = 2
+    """Whole seconds of silence that end an answer by voice."""
 
 
 class Limits(Model):
@@ -89,6 +93,11 @@ class Asking(Model):
     invalid: PromptIds = Field(default_factory=list)
     on_no_input: str | None = None
     on_invalid: str | None = None
+    voice_say: Say | None = None
+    """Once a `voice` node switched the call to answers by voice: what to say instead of
+    `say` before listening. Without it the node waits for keys even then."""
+    not_understood: PromptIds = Field(default_factory=list)
+    """Said before asking again when an answer by voice was heard but not understood."""
 
 
 class PlayNode(Model):
@@ -120,6 +129,16 @@ class ConfirmNode(Asking):
     on_reenter: str
 
 
+class VoiceNode(Model):
+    """From here on, nodes with `voice_say` listen to the caller's voice (keys still work);
+    without a speech model the call goes to `unavailable` instead."""
+
+    type: Literal["voice"]
+    say: Say = Field(default_factory=list)
+    next: str
+    unavailable: str
+
+
 class ActionNode(Model):
     type: Literal["action"]
     action: str
@@ -137,7 +156,16 @@ class HangupNode(Model):
     say: Say = Field(default_factory=list)
 
 
-Node = PlayNode | MenuNode | InputNode | ConfirmNode | ActionNode | TransferNode | HangupNode
+Node = (
+    PlayNode
+    | MenuNode
+    | InputNode
+    | ConfirmNode
+    | VoiceNode
+    | ActionNode
+    | TransferNode
+    | HangupNode
+)
 AskingNode = MenuNode | InputNode | ConfirmNode
 
 NODE_TYPES: dict[str, type[Model]] = {
@@ -145,6 +173,7 @@ NODE_TYPES: dict[str, type[Model]] = {
     "menu": MenuNode,
     "input": InputNode,
     "confirm": ConfirmNode,
+    "voice": VoiceNode,
     "action": ActionNode,
     "transfer": TransferNode,
     "hangup": HangupNode,
@@ -169,7 +198,7 @@ class Flow(Model):
 
 def node_targets(node: Model) -> dict[tuple[str, ...], str]:
     targets: dict[tuple[str, ...], str] = {}
-    for field in ("next", "on_no_input", "on_invalid", "on_confirm", "on_reenter"):
+    for field in ("next", "on_no_input", "on_invalid", "on_confirm", "on_reenter", "unavailable"):
         target = getattr(node, field, None)
         if target is not None:
             targets[(field,)] = target

@@ -34,6 +34,7 @@ from agi.flow import (
     MenuNode,
     Model,
     TransferNode,
+    VoiceNode,
     node_targets,
 )
 from agi.located_yaml import HASH_KEY_LINE, Document, YamlSyntaxError, read_yaml_file
@@ -358,6 +359,7 @@ def _check(flow: Flow, catalog: PromptCatalog, report: _Report, *, complete: boo
             _check_action(node, path, catalog, report)
     if complete:
         _check_variables(flow, report)
+        _check_voice(flow, report)
     if (
         flow.limits.then is not None
         and flow.limits.then in flow.nodes
@@ -422,12 +424,35 @@ def _check_target(
 
 
 def _said_prompts(node: Model) -> Iterator[tuple[tuple[Any, ...], str]]:
-    for index, item in enumerate(getattr(node, "say", [])):
+    for setting, index, item in _say_items(node):
         if item.kind == "prompt":
-            yield ("say", index), item.ref
-    for setting in ("no_input", "invalid"):
+            yield (setting, index), item.ref
+    for setting in ("no_input", "invalid", "not_understood"):
         for index, prompt in enumerate(getattr(node, setting, [])):
             yield (setting, index), prompt
+
+
+def _say_items(node: Model) -> Iterator[tuple[str, int, Any]]:
+    """Everything a node may say: its `say`, and its `voice_say` when it has one."""
+    for setting in ("say", "voice_say"):
+        for index, item in enumerate(getattr(node, setting, None) or []):
+            yield setting, index, item
+
+
+def _check_voice(flow: Flow, report: _Report) -> None:
+    """A `voice` node is pointless, and its callers stuck, when no question listens."""
+    listening = any(getattr(node, "voice_say", None) for node in flow.nodes.values())
+    if listening:
+        return
+    for name, node in flow.nodes.items():
+        if isinstance(node, VoiceNode):
+            report.add(
+                ("nodes", name),
+                "voice-never-listens",
+                f"node '{name}' switches the call to answers by voice, but no menu, input or "
+                "confirm node has 'voice_say', so nothing would listen: add 'voice_say' to "
+                "the questions a caller may answer by voice",
+            )
 
 
 def _check_prompts(
@@ -524,12 +549,12 @@ def _check_variables(flow: Flow, report: _Report) -> None:
                 "wrong-value",
                 f"variable name '{node.into}' may use only small Latin letters, digits and _",
             )
-        for index, item in enumerate(getattr(node, "say", [])):
+        for setting, index, item in _say_items(node):
             if item.kind == "prompt":
                 continue
             if item.ref not in produced:
                 report.add(
-                    (*path, "say", index),
+                    (*path, setting, index),
                     "unknown-variable",
                     f"nothing sets the variable '{item.ref}'{_suggest(item.ref, produced)}"
                     "; variables come from an input's 'into', a menu option's 'set' or "
@@ -537,7 +562,7 @@ def _check_variables(flow: Flow, report: _Report) -> None:
                 )
             elif not produced[item.ref] & SAYABLE[item.kind]:
                 report.add(
-                    (*path, "say", index),
+                    (*path, setting, index),
                     "wrong-variable-kind",
                     f"'{item.ref}' holds {_kinds(produced[item.ref])}, which cannot be said "
                     f"as {_WAYS[item.kind]}; {_FIX[item.kind]}",

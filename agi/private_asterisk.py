@@ -42,6 +42,8 @@ class LineOptions:
     operator_dial: str = "Playback(pls-hold-while-try)"
     environment: tuple[tuple[str, str], ...] = ()
     """Settings for the AGI script, which inherits Asterisk's environment."""
+    number_words: Path | None = None
+    """The project's number words (`prompts/ru/digits`), for those the Russian sounds lack."""
 
 
 def asterisk_binary() -> str:
@@ -81,7 +83,7 @@ def render(options: LineOptions) -> Path:
             raise AsteriskError(f"{name} has a placeholder that nothing fills in")
         (root / "etc" / name).write_text(text, encoding="utf-8")
     _link(root / "data/documentation", SYSTEM_DATA / "documentation")
-    _link(root / "data/sounds/ru", SYSTEM_SOUNDS / RUSSIAN_SOUNDS)
+    _russian_sounds(root / "data/sounds/ru", SYSTEM_SOUNDS / RUSSIAN_SOUNDS, options.number_words)
     _link(root / "data/sounds/en", SYSTEM_SOUNDS / "en")
     return root / "etc" / "asterisk.conf"
 
@@ -91,6 +93,32 @@ def _link(link: Path, target: Path) -> None:
         link.unlink()
     if target.exists():
         link.symlink_to(target)
+
+
+def _russian_sounds(folder: Path, system: Path, number_words: Path | None) -> None:
+    """The Russian sounds, with the number words the package lacks (сто...девятьсот, тысячи,
+    тысяч, миллиона, миллионов, одна, две) taken from the project: without them SAY NUMBER
+    says 11638 as «одиннадцать ... тридцать восемь»."""
+    if folder.is_symlink() or folder.is_file():
+        folder.unlink()
+    elif folder.is_dir():
+        shutil.rmtree(folder)
+    if number_words is None or not number_words.is_dir():
+        _link(folder, system)
+        return
+    folder.mkdir(parents=True)
+    for entry in sorted(system.iterdir()) if system.is_dir() else ():
+        if entry.name != "digits":
+            (folder / entry.name).symlink_to(entry)
+    digits = folder / "digits"
+    digits.mkdir()
+    present = set()
+    for entry in sorted((system / "digits").glob("*")):
+        (digits / entry.name).symlink_to(entry)
+        present.add(entry.stem)
+    for entry in sorted(number_words.glob("*.wav")):
+        if entry.stem not in present:
+            (digits / entry.name).symlink_to(entry.resolve())
 
 
 def _pid_file(root: Path) -> Path:

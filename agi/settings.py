@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -36,6 +36,20 @@ class Settings(BaseSettings):
     flow_path: Path = Path("ivr_flows.yaml")
     prompts_path: Path = Path("prompts/ru.yaml")
     prompts_audio_dir: Path = Path("prompts/ru")
+    tts_engine: Literal["espeak-ng", "festival"] = "espeak-ng"
+    tts_voice: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_+-]+$")
+    """None: the engine's Russian voice (espeak-ng `ru`, festival `msu_ru_nsh_clunits`)."""
+    tts_speed: int = Field(default=150, ge=80, le=300)
+    """Words per minute (espeak-ng); festival stretches its own pace by 150 / speed."""
+    prompt_loudness_dbfs: float = Field(default=-20.0, ge=-30, le=-12)
+    """The speech level every prompt file is normalised to."""
+    speech_model: Path | None = None
+    """A Vosk model folder (e.g. vosk-model-small-ru-0.22); None: no answers by voice."""
+    speech_spool_dir: Path = Path("var/speech")
+    """The private folder Asterisk records answers by voice into, as this server reads it."""
+    speech_spool_asterisk_dir: str | None = None
+    """The same folder as Asterisk writes it, when Asterisk runs on another host (it must be
+    one shared folder); None: the same path as speech_spool_dir."""
     high_consumption_multiple: float = Field(default=3.0, gt=1)
     high_consumption_floor: dict[Resource, int] = Field(
         default_factory=lambda: dict(ConsumptionPolicy().floors)

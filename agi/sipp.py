@@ -21,6 +21,9 @@ SECONDS_PER_DIGIT = 0.45
 PAUSE_AFTER_GROUP = 1.2
 WAIT_SECONDS = 7.5
 """What a `.` in a script waits: longer than the shipped flow's first-key timeout."""
+LISTEN_TO_WELCOME_SECONDS = 7.0
+"""Before the first key the caller listens to the welcome (about 5 s), which keys do not
+interrupt: a key pressed during it would be lost."""
 
 _INVITE = """\
   <send retrans="500">
@@ -126,7 +129,8 @@ def key_groups(keys: str) -> list[str]:
 def scenario(script: CallScript) -> str:
     """A SIPp scenario (XML) that places the call and presses the keys in order."""
     header = {"display": _sip_display(script.display), "user": _sip_user(script.caller)}
-    steps = [_INVITE.format(**header), '  <pause milliseconds="1500"/>\n']
+    welcome = int(LISTEN_TO_WELCOME_SECONDS * 1000)
+    steps = [_INVITE.format(**header), f'  <pause milliseconds="{welcome}"/>\n']
     groups = key_groups(script.keys)
     for number, group in enumerate(groups, 1):
         last = number == len(groups)

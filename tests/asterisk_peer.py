@@ -2,7 +2,9 @@
 
 It connects like Asterisk does, sends the AGI environment, and answers every command the
 server sends: prompts end without interruption, WAIT FOR DIGIT returns the script's next key
-(a `.` is a timeout), and when the keys run out the caller hangs up. It records every command
+(a `.` is a timeout), RECORD FILE writes the words the script says in quotes into the file
+Asterisk would record (as text, for a test recogniser to read), and when the script runs out
+the caller hangs up. It records every command
 and how long the server took from each reply to its next command.
 """
 
@@ -10,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from agi.simulator import parse_keys
+from agi.simulator import Said, parse_script
 
 
 @dataclass
@@ -46,7 +50,7 @@ def environment(call_id: str, caller: str, request: str = "agi://127.0.0.1/readi
     return "".join(f"{key}: {value}\n" for key, value in lines.items()) + "\n"
 
 
-def _reply(command: str, keys: list[str], call: PeerCall) -> str | None:
+def _reply(command: str, keys: list[str | Said], call: PeerCall) -> str | None:
     """Asterisk's answer to one command; None when the caller hangs up instead."""
     if command.startswith(("STREAM FILE", "SAY ")):
         return "200 result=0 endpos=8000"
@@ -54,7 +58,18 @@ def _reply(command: str, keys: list[str], call: PeerCall) -> str | None:
         if not keys:
             return None
         key = keys.pop(0)
-        return "200 result=0" if key == "." else f"200 result={ord(key)}"
+        return "200 result=0" if isinstance(key, Said) or key == "." else f"200 result={ord(key)}"
+    if command.startswith("RECORD FILE"):
+        if not keys:
+            return None
+        item = keys.pop(0)
+        if isinstance(item, str) and item != ".":
+            return f"200 result={ord(item)} (dtmf) endpos=800"
+        path = Path(shlex.split(command)[2] + ".wav")
+        path.write_text(item.words if isinstance(item, Said) else "", encoding="utf-8")
+        return "200 result=0 (timeout) endpos=16000"
+    if command.startswith("NOOP"):
+        return "200 result=0"
     if command.startswith("SET VARIABLE"):
         _, _, rest = command.partition("SET VARIABLE ")
         name, _, value = rest.partition(" ")
@@ -79,7 +94,7 @@ async def play_call(
 ) -> PeerCall:
     """One complete call against a FastAGI server; returns what the server did."""
     reader, writer = await asyncio.open_connection(host, port)
-    remaining = list(parse_keys(keys))
+    remaining = parse_script(keys)
     call = PeerCall(call_id)
     writer.write(environment(call_id, caller).encode())
     await writer.drain()

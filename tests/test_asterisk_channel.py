@@ -123,6 +123,12 @@ def test_numbers_and_digits_are_said_by_asterisk():
     assert sent(written) == ['SAY NUMBER "45055" ""', 'SAY DIGITS "102057522" ""']
 
 
+def test_a_number_beyond_what_asterisk_says_in_russian_is_said_digit_by_digit():
+    chan, written = channel("200 result=0", "200 result=0")
+    chan.play([Number(999_999_999), Number(1_000_000_000)])
+    assert sent(written) == ['SAY NUMBER "999999999" ""', 'SAY DIGITS "1000000000" ""']
+
+
 def test_a_missing_prompt_file_is_skipped_while_the_channel_lives():
     chan, written = channel("200 result=-1 endpos=0", "200 result=6", "200 result=0")
     chan.play([Prompt("missing", "…"), Number(5)])
@@ -168,3 +174,22 @@ def test_transfer_names_the_destination_for_the_dialplan():
 def test_no_environment_means_no_call():
     with pytest.raises(CallerHungUp):
         channel(env="")
+
+
+def test_a_key_during_a_plain_prompt_before_a_question_is_its_first_key():
+    chan, written = channel("200 result=0 endpos=100", "200 result=42", "200 result=50")
+    chan.play([Prompt("hello", "…"), Prompt("tone", "…")], barge_in=True)
+    menu = KeyRequest(
+        allowed=frozenset("0123456789*#"), max_digits=1, first_timeout=6, inter_digit_timeout=4
+    )
+    assert chan.ask([Prompt("menu", "…")], menu).digits == "*"
+    assert sent(written) == [
+        'STREAM FILE "/srv/ivr/prompts/ru/hello" "#*0123456789"',
+        'STREAM FILE "/srv/ivr/prompts/ru/tone" "#*0123456789"',
+    ]
+
+
+def test_a_plain_prompt_before_the_end_cannot_be_interrupted():
+    chan, written = channel("200 result=0 endpos=100")
+    chan.play([Prompt("readings_accepted", "…")])
+    assert sent(written) == ['STREAM FILE "/srv/ivr/prompts/ru/readings_accepted" ""']

@@ -20,6 +20,12 @@ from tests.conftest import IN_WINDOW, place_call
 MSK = ZoneInfo("Europe/Moscow")
 ACCEPTED = "Показания приняты. Спасибо."
 TO_OPERATOR = "Соединяю с оператором"
+# numbers are said in words, as Asterisk says them in Russian
+READ_BACK_11638 = "Вы ввели одиннадцать тысяч шестьсот тридцать восемь"
+READ_BACK_11600 = "Вы ввели одиннадцать тысяч шестьсот Если"
+CLOSED_18 = "Показания принимаются с восемнадцать"
+CLOSED_18_25 = "Показания принимаются с восемнадцать по двадцать пять число каждого месяца"
+METER_ONE, METER_TWO = "Счётчик номер один", "Счётчик номер два"
 
 
 @dataclass
@@ -43,7 +49,7 @@ CALLS = {
             "нажмите 2",
             "номер договора",
             "показания счётчика",
-            "Вы ввели 11638",
+            READ_BACK_11638,
             ACCEPTED,
         ],
     ),
@@ -60,9 +66,9 @@ CALLS = {
         [
             "несколько договоров",
             "дневной зоны",
-            "Вы ввели 45055",
+            "Вы ввели сорок пять тысяч пятьдесят пять",
             "ночной зоны",
-            "Вы ввели 23186",
+            "Вы ввели двадцать три тысячи сто восемьдесят шесть",
             ACCEPTED,
         ],
     ),
@@ -70,13 +76,13 @@ CALLS = {
         "*2 123859# 2 20# 1",
         [("hot_water", "123859", "single", 20)],
         Ending.HUNG_UP_BY_IVR,
-        ["несколько договоров", "Вы ввели 20", ACCEPTED],
+        ["несколько договоров", "Вы ввели двадцать", ACCEPTED],
     ),
     "cold water": Call(
         "*2 176354# 40# 1",
         [("cold_water", "176354", "single", 40)],
         Ending.HUNG_UP_BY_IVR,
-        ["Вы ввели 40", ACCEPTED],
+        ["Вы ввели сорок", ACCEPTED],
     ),
     "three-tariff: peak, semi-peak, night": Call(
         "*2 777333# 1250# 1 3480# 1 5700# 1",
@@ -127,13 +133,13 @@ CALLS = {
         "*2 102057522# 011638# 1",
         [("electricity", "102057522", "single", 11638)],
         Ending.HUNG_UP_BY_IVR,
-        ["Вы ввели 11638", ACCEPTED],
+        [READ_BACK_11638, ACCEPTED],
     ),
     "the caller re-enters a value after hearing it": Call(
         "*2 102057522# 11600# 2 11638# 1",
         [("electricity", "102057522", "single", 11638)],
         Ending.HUNG_UP_BY_IVR,
-        ["Вы ввели 11600", "Введите показания", "Вы ввели 11638", ACCEPTED],
+        [READ_BACK_11600, "Введите показания", READ_BACK_11638, ACCEPTED],
     ),
     "a value below the previous one is refused with the reason": Call(
         "*2 102057522# 11000# 11638# 1",
@@ -157,7 +163,7 @@ CALLS = {
         "*2 102057522# 116*38# 1",
         [("electricity", "102057522", "single", 11638)],
         Ending.HUNG_UP_BY_IVR,
-        ["Вы ввели 11638", ACCEPTED],
+        [READ_BACK_11638, ACCEPTED],
     ),
     "three refused readings in a row reach the operator": Call(
         "*2 102057522# 1# 2# 3#",
@@ -169,19 +175,19 @@ CALLS = {
         "*2 102057522# 13000# 1",
         [("electricity", "102057522", "single", 13000)],
         Ending.HUNG_UP_BY_IVR,
-        ["Вы ввели 13000", "намного больше вашего обычного расхода", ACCEPTED],
+        ["Вы ввели тринадцать тысяч", "намного больше вашего обычного расхода", ACCEPTED],
     ),
     "unusual consumption, re-entered": Call(
         "*2 102057522# 13000# 2 11638# 1",
         [("electricity", "102057522", "single", 11638)],
         Ending.HUNG_UP_BY_IVR,
-        ["намного больше", "Вы ввели 11638", ACCEPTED],
+        ["намного больше", READ_BACK_11638, ACCEPTED],
     ),
     "outside the window the caller hears the days and nothing is stored": Call(
         "*2",
         [],
         Ending.HUNG_UP_BY_IVR,
-        ["Показания принимаются с 18 по 25 число каждого месяца", "До свидания"],
+        [CLOSED_18_25, "До свидания"],
         at=datetime(2026, 11, 10, 12, 0, tzinfo=MSK),
     ),
     "silence at the welcome: reminded of tone mode, then the operator": Call(
@@ -202,7 +208,7 @@ CALLS = {
         "*2 102057522# 11638# ...",
         [],
         Ending.TRANSFERRED,
-        ["Вы ввели 11638", "не слышу", "не слышу", TO_OPERATOR],
+        [READ_BACK_11638, "не слышу", "не слышу", TO_OPERATOR],
     ),
     "the caller hangs up while typing a reading": Call(
         "*2 102057522# 116", [], Ending.CALLER_HUNG_UP, ["показания счётчика"]
@@ -252,7 +258,8 @@ def test_the_seed_example_word_for_word(app):
         "IVR: Введите показания счётчика без первых нулей и без цифр после запятой, "
         "и нажмите решётку.",
         "caller: 11638#",
-        "IVR: Вы ввели 11638 Если верно, нажмите 1. Чтобы ввести заново, нажмите 2.",
+        "IVR: Вы ввели одиннадцать тысяч шестьсот тридцать восемь Если верно, нажмите 1. "
+        "Чтобы ввести заново, нажмите 2.",
         "caller: 1",
         "IVR: Показания приняты. Спасибо.",
         "IVR hangs up",
@@ -324,7 +331,7 @@ def test_a_contract_with_two_meters_announces_each_meter(app):
     assert (
         said_in_order(
             channel.transcript,
-            ["Счётчик номер 1", "Вы ввели 14", "Счётчик номер 2", "Вы ввели 12", ACCEPTED],
+            [METER_ONE, "Вы ввели четырнадцать", METER_TWO, "Вы ввели двенадцать", ACCEPTED],
         )
         == []
     )
@@ -340,7 +347,7 @@ def test_the_window_closing_during_the_call_stores_nothing(app):
     channel = KeypadChannel("call-late", None, keys="*2 102057522# 11638# 1")
     outcome = app.answer(channel, now=lambda: next(moments, late))
     assert not outcome.accepted
-    assert said_in_order(channel.transcript, ["Вы ввели 11638", "Показания принимаются с 18"]) == []
+    assert said_in_order(channel.transcript, [READ_BACK_11638, CLOSED_18]) == []
     assert app.repository.export("2026-11") == []
 
 

@@ -149,12 +149,12 @@ finish:
 @pytest.mark.parametrize(
     ("keys", "said"),
     [
-        ("12#", "Готово. 12"),
-        ("1234", "Готово. 1234"),  # the fourth digit ends the input without #
-        ("12345#", "Готово. 1234"),  # the rest is not part of this answer
-        ("12.", "Готово. 12"),  # waiting after digits ends the input
-        ("1# 77#", "Готово. 77"),  # too short: asked again
-        ("*1*2#", "Готово. 12"),  # keys the input does not take are ignored
+        ("12#", "Готово. двенадцать"),
+        ("1234", "Готово. одна тысяча двести тридцать четыре"),  # the fourth digit ends it
+        ("12345#", "Готово. одна тысяча двести тридцать четыре"),  # the rest is not in it
+        ("12.", "Готово. двенадцать"),  # waiting after digits ends the input
+        ("1# 77#", "Готово. семьдесят семь"),  # too short: asked again
+        ("*1*2#", "Готово. двенадцать"),  # keys the input does not take are ignored
     ],
 )
 def test_digit_input(tmp_path, keys, said):

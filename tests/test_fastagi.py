@@ -59,6 +59,7 @@ def test_a_call_over_fastagi_stores_the_readings(always_open):
     with running(always_open) as server:
         peer = call(server, SEED_CALL)
     assert stored(always_open) == [("102057522", "single", 11638)]
+    assert peer.commands[0] == 'SET VARIABLE "IVR_ANSWERED" "1"'
     assert peer.commands[-2:] == [f'STREAM FILE "{ROOT}/prompts/ru/readings_accepted" ""', "HANGUP"]
     assert peer.hung_up_by == "ivr"
 
@@ -103,7 +104,7 @@ def test_at_the_cap_a_call_is_sent_to_the_fallback(always_open):
         socket.create_connection(("127.0.0.1", server.port)) as holder,
     ):
         holder.sendall(environment("holder", "1").encode())
-        assert holder.recv(1000).startswith(b"STREAM FILE")  # the first call is in progress
+        assert holder.recv(1000).startswith(b'SET VARIABLE "IVR_ANSWERED"')  # it is taken
         refused = call(server, SEED_CALL, call_id="second")
         assert refused.variables == {"IVR_BUSY": "1"}
         assert len(refused.commands) == 1
@@ -177,8 +178,8 @@ def test_a_changed_flow_is_used_by_the_next_call(editable, caplog):
         )
         assert _wait_for(lambda: "flow reloaded" in caplog.text)
         second = call(server, "0", call_id="after")
-    assert "/welcome" in first.commands[0]
-    assert "/main_menu" in second.commands[0]
+    assert "/welcome" in first.commands[1]
+    assert "/main_menu" in second.commands[1]
 
 
 def test_a_broken_flow_is_refused_and_the_last_good_one_keeps_serving(editable, caplog):
@@ -229,7 +230,7 @@ def test_an_asterisk_that_goes_silent_is_taken_for_gone(always_open):
     try:
         with socket.create_connection(("127.0.0.1", server.port)) as sock:
             sock.sendall(environment("silent", "1").encode())
-            assert sock.recv(1000).startswith(b"STREAM FILE")
+            assert sock.recv(1000).startswith(b'SET VARIABLE "IVR_ANSWERED"')
             assert _wait_for(lambda: server.counters.answered == 1, seconds=3)
     finally:
         server.stop()

@@ -57,6 +57,7 @@ RULES = {
     "missing-outcome",
     "unknown-variable",
     "wrong-variable-kind",
+    "voice-never-listens",
 }
 
 

@@ -38,8 +38,25 @@ pytestmark = [
 ]
 
 PERIOD = AcceptanceWindow().period(datetime.now(tz=UTC))
-ACCEPTED_PROMPT = "prompts/ru/readings_accepted"
+PROMPTS = ROOT / "prompts" / "ru"
 TRANSFERRED = "IVR transfer to the operator queue"
+MISSING_FILE = "does not exist"
+
+
+def played(sound: str) -> str:
+    """How Asterisk's log (verbose) shows a file it plays: a prompt id, or a number word
+    such as `digits/thousands`; the format follows the name (`welcome.slin` for a WAV)."""
+    if sound.startswith("digits/"):
+        return f"Playing '{sound}."
+    return f"Playing '{PROMPTS / sound}."
+
+
+def assert_own_audio(log: str, *sounds: str) -> None:
+    """Asterisk played these files of the project, and no file it was asked for was missing."""
+    missing = [line for line in log.splitlines() if MISSING_FILE in line]
+    assert missing == [], missing
+    for sound in sounds:
+        assert played(sound) in log, f"{sound} was not played:\n{log[-3000:]}"
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -142,6 +159,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     environment=tuple(
                         (k, v) for k, v in environment.items() if k.startswith("IVR_")
                     ),
+                    number_words=PROMPTS / "digits",
                 )
             )
         yield Stack(repository, lines, server_log, environment)
@@ -164,9 +182,25 @@ PATHS = ["fastagi", "agi-script"]
 
 @pytest.mark.parametrize("path", PATHS)
 def test_single_tariff_submission(stack_clean, path):
-    log = stack_clean.call(path, CallScript("*2 102057522# 11638# 1"))
+    # the caller listens to the whole readback (.) before confirming
+    log = stack_clean.call(path, CallScript("*2 102057522# 11638# . 1"))
     assert stack_clean.stored() == [("102057522", "single", 11638, "ivr")]
-    assert ACCEPTED_PROMPT in log
+    # «одиннадцать тысяч шестьсот тридцать восемь»: every word, the project's ones included
+    assert_own_audio(
+        log,
+        "welcome",
+        "tone_mode",
+        "enter_contract",
+        "zone_single",
+        "you_entered",
+        "digits/11",
+        "digits/thousands",
+        "digits/600",
+        "digits/30",
+        "digits/8",
+        "confirm_or_reenter",
+        "readings_accepted",
+    )
     _assert_path(log, path)
 
 
@@ -177,15 +211,17 @@ def test_two_tariff_submission_day_then_night(stack_clean, path):
         ("123859", "day", 45055, "ivr"),
         ("123859", "night", 23186, "ivr"),
     ]
-    assert ACCEPTED_PROMPT in log
+    assert_own_audio(log, "several_contracts", "readings_accepted")
 
 
 @pytest.mark.parametrize("path", PATHS)
 def test_unknown_contract_retried_then_operator(stack_clean, path):
-    log = stack_clean.call(path, CallScript("*2 999999# 888888# 777777#"))
+    # `contract_unknown` is said to the end (keys do not interrupt it): the caller waits (.)
+    log = stack_clean.call(path, CallScript("*2 999999# . 888888# . 777777#"))
     assert TRANSFERRED in log
-    assert "prompts/ru/contract_unknown" in log
+    assert_own_audio(log, "contract_unknown", "failed_connecting_operator")
     assert stack_clean.stored() == []
+    _assert_path(log, path)  # a transferred call is not run a second time
 
 
 @pytest.mark.parametrize("path", PATHS)

@@ -1,0 +1,117 @@
+"""Numbers in Russian words, exactly as Asterisk says them in Russian.
+
+Asterisk's SAY NUMBER (channel language `ru`) plays one sound file per word: 45055 is
+`digits/40 digits/5 digits/thousands digits/50 digits/5`. `sound_names` picks the files by the
+same rules (Asterisk's `ast_say_number_full_ru`: одна/две before тысяча, тысяча/тысячи/тысяч,
+миллион/миллиона/миллионов), `WORDS` is what each file says, and `number_words` joins them: so
+the simulator prints what a caller hears, and the project can record the files that the
+Russian sounds package lacks.
+"""
+
+from __future__ import annotations
+
+MAX_NUMBER = 999_999_999
+
+_UNITS = [
+    "ноль", "один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять",
+    "десять", "одиннадцать", "двенадцать", "тринадцать", "четырнадцать", "пятнадцать",
+    "шестнадцать", "семнадцать", "восемнадцать", "девятнадцать",
+]  # fmt: skip
+_TENS = [
+    "двадцать", "тридцать", "сорок", "пятьдесят", "шестьдесят", "семьдесят", "восемьдесят",
+    "девяносто",
+]  # fmt: skip
+_HUNDREDS = [
+    "сто", "двести", "триста", "четыреста", "пятьсот", "шестьсот", "семьсот", "восемьсот",
+    "девятьсот",
+]  # fmt: skip
+
+WORDS: dict[str, str] = {
+    **{f"digits/{n}": word for n, word in enumerate(_UNITS)},
+    **{f"digits/{10 * n}": word for n, word in enumerate(_TENS, 2)},
+    **{f"digits/{100 * n}": word for n, word in enumerate(_HUNDREDS, 1)},
+    "digits/1f": "одна",
+    "digits/2f": "две",
+    "digits/thousand": "тысяча",
+    "digits/thousands-i": "тысячи",
+    "digits/thousands": "тысяч",
+    "digits/million": "миллион",
+    "digits/million-a": "миллиона",
+    "digits/millions": "миллионов",
+}
+"""Every sound file Asterisk's Russian SAY NUMBER and SAY DIGITS may play, and its word."""
+
+
+def sound_names(number: int) -> list[str]:
+    """The sound files Asterisk plays for SAY NUMBER `number`, in order."""
+    if not 0 <= number <= MAX_NUMBER:
+        raise ValueError(f"{number} is outside 0..{MAX_NUMBER}")
+    if number == 0:
+        return ["digits/0"]
+    return _names(number, feminine=False)
+
+
+def _names(number: int, *, feminine: bool) -> list[str]:
+    names: list[str] = []
+    while number:
+        if number < 20:
+            names.append(f"digits/{number}{'f' if feminine and number < 3 else ''}")
+            number = 0
+        elif number < 100:
+            names.append(f"digits/{number - number % 10}")
+            number %= 10
+        elif number < 1000:
+            names.append(f"digits/{number - number % 100}")
+            number %= 100
+        elif number < 1_000_000:
+            thousands, number = divmod(number, 1000)
+            last = _last_digits(thousands)
+            names += _names(thousands, feminine=last < 3)
+            names.append(_plural(last, "digits/thousand", "digits/thousands-i", "digits/thousands"))
+        else:
+            millions, number = divmod(number, 1_000_000)
+            last = _last_digits(millions)
+            names += _names(millions, feminine=False)
+            names.append(_plural(last, "digits/million", "digits/million-a", "digits/millions"))
+    return names
+
+
+def _last_digits(number: int) -> int:
+    """What decides the form of the word after `number` (0-999): 1-19, or its last digit."""
+    number %= 100
+    return number if number < 20 else number % 10
+
+
+def _plural(last: int, one: str, few: str, many: str) -> str:
+    if last == 1:
+        return one
+    return few if 1 < last < 5 else many
+
+
+def spoken_sound_names(number: int) -> list[str]:
+    """How the IVR says a whole number: in words up to 999 999 999; beyond that, where
+    Asterisk's Russian SAY NUMBER gives up, digit by digit."""
+    if number > MAX_NUMBER:
+        return digit_sound_names(str(number))
+    return sound_names(number)
+
+
+def digit_sound_names(digits: str) -> list[str]:
+    """The sound files Asterisk plays for SAY DIGITS `digits` (0-9 only)."""
+    if not digits.isascii() or not digits.isdigit():
+        raise ValueError(f"{digits!r} is not a string of digits")
+    return [f"digits/{digit}" for digit in digits]
+
+
+def words_of(names: list[str]) -> str:
+    return " ".join(WORDS[name] for name in names)
+
+
+def number_words(number: int) -> str:
+    """«сорок пять тысяч пятьдесят пять»: what the IVR says for a whole number."""
+    return words_of(spoken_sound_names(number))
+
+
+def digit_words(digits: str) -> str:
+    """«один ноль два»: what SAY DIGITS says, digit by digit."""
+    return words_of(digit_sound_names(digits))

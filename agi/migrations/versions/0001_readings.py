@@ -40,7 +40,6 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("previous", sa.BigInteger(), nullable=True),
         sa.Column("average", sa.BigInteger(), nullable=True),
-        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=True),
         sa.UniqueConstraint("meter_id", "zone", name="uq_registers_meter_zone"),
     )
     op.create_table(

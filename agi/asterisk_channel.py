@@ -226,11 +226,7 @@ class AsteriskChannel:
         longest answer. Audio is recorded only once the prompts have ended, so none of their
         sound is in it; a key during the prompts or the recording makes this an `ask`."""
         escape = "".join(sorted(keys.allowed | {keys.terminator} - {""}))
-        first = None
-        for utterance in utterances:
-            first = self._say(utterance, escape=escape)
-            if first is not None:
-                break
+        first = self._first_key(utterances, escape)
         if first is None:
             recorded = self._record(escape, request)
             if isinstance(recorded, Recording):
@@ -277,7 +273,11 @@ class AsteriskChannel:
             local.unlink(missing_ok=True)
             raise ListenFailed(f"RECORD FILE: {result.line}")
         # Asterisk answers before it closes the file: one more command waits for the close.
-        self.command("NOOP")
+        try:
+            self.command("NOOP")
+        except CallerHungUp:
+            local.unlink(missing_ok=True)
+            raise
         samples = int(result.fields.get("endpos", "0") or 0)
         log.info("call=%s recorded %.1f s", printable(self.call_id), samples / 8000)
         return Recording(audio=local)

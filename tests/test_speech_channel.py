@@ -113,3 +113,26 @@ def test_an_error_asterisk_reports_is_a_failure(spool):
     chan, _ = channel(spool, "200 result=0 endpos=16000", "200 result=-2 (randomerror) endpos=0")
     with pytest.raises(ListenFailed, match="randomerror"):
         chan.listen(ASK, DIGITS, LISTEN)
+
+
+def test_a_hang_up_just_after_the_recording_leaves_no_recording(spool):
+    audio = asterisk_writes(spool)
+    chan, _ = channel(
+        spool, "200 result=0 endpos=16000", "200 result=0 (timeout) endpos=24000", "HANGUP"
+    )
+    with pytest.raises(CallerHungUp):
+        chan.listen(ASK, DIGITS, LISTEN)
+    assert not audio.exists()
+
+
+def test_a_key_typed_during_an_earlier_message_starts_the_answer(spool):
+    chan, written = channel(
+        spool, "200 result=49 endpos=100", "200 result=49", "200 result=54", "200 result=35"
+    )
+    chan.play([Prompt("meter_number", "Счётчик номер")], barge_in=True)
+    keys = chan.listen(ASK, DIGITS, LISTEN)
+    assert (keys.digits, keys.ending) == ("116", Ending.TERMINATOR)
+    assert sent(written) == [
+        'STREAM FILE "/srv/p/meter_number" "#*0123456789"',
+        *['WAIT FOR DIGIT "4000"'] * 3,
+    ]

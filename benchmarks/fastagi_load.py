@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from agi import billing  # noqa: E402
 from agi.database import connect, upgrade  # noqa: E402
+from agi.fastagi import wait_until_listening  # noqa: E402
 from agi.repository import Repository  # noqa: E402
 from agi.settings import Settings  # noqa: E402
 from agi.simulator import parse_keys  # noqa: E402
@@ -451,17 +452,8 @@ def main() -> None:
                 command, env=environment_vars, stdout=log, stderr=subprocess.STDOUT, cwd=folder
             )
         try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                    break
-                except OSError as error:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        raise SystemExit(
-                            f"the server did not start:\n{log_path.read_text()}"
-                        ) from error
-                    time.sleep(0.1)
+            if not wait_until_listening("127.0.0.1", port, seconds=20) or server.poll() is not None:
+                raise SystemExit(f"the server did not start:\n{log_path.read_text()}")
             started_rss, _ = _status(server.pid)
             warm = asyncio.run(_play_round(port, 1, f"warm-{os.getpid()}", (0, 0), 0))[0][0]
             assert warm.accepted, warm.commands

@@ -41,6 +41,7 @@ from pathlib import Path
 
 from agi import billing, private_asterisk
 from agi.database import connect, upgrade
+from agi.fastagi import wait_until_listening
 from agi.repository import Repository
 from agi.settings import Settings
 from agi.sipp import CallScript, scenario, sipp_binary
@@ -397,17 +398,11 @@ def main() -> None:
                     environment=tuple((k, v) for k, v in environment.items() if k[:4] == "IVR_"),
                 )
             )
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", fastagi_port), timeout=0.5).close()
-                    break
-                except OSError as error:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        raise SystemExit(
-                            f"the FastAGI server did not start:\n{server_log.read_text()}"
-                        ) from error
-                    time.sleep(0.1)
+            if (
+                not wait_until_listening("127.0.0.1", fastagi_port, seconds=20)
+                or server.poll() is not None
+            ):
+                raise SystemExit(f"the FastAGI server did not start:\n{server_log.read_text()}")
             print(
                 f"Asterisk SIP 127.0.0.1:{sip_port}, FastAGI 127.0.0.1:{fastagi_port} "
                 f"(--max-calls {args.max_calls}), SIPp media ports from {media_base}, "

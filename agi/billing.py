@@ -20,13 +20,15 @@ Readings CSV (export), one row per zone of every current submission of a period:
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
+from importlib import resources
 from typing import IO, TypeVar
 
 from agi.domain import Register, Resource, Zone, zone_count_of
-from agi.repository import ExportRow, MeterRecord
+from agi.repository import ExportRow, MeterRecord, Repository
 
 E = TypeVar("E", Resource, Zone)
 
@@ -277,3 +279,10 @@ def write_readings(rows: Iterable[ExportRow], stream: IO[str]) -> int:
         )
         count += 1
     return count
+
+
+def seed_demo(repository: Repository, *, at: datetime | None = None) -> int:
+    """Load the demo contracts shipped with the package (the readings leaflet's examples and
+    a three-zone meter) as billing would; returns the number of meters."""
+    text = resources.files("agi").joinpath("demo_contracts.csv").read_text(encoding="utf-8")
+    return repository.import_meters(read_contracts(io.StringIO(text)), at=at)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import sys
 import uuid
 from datetime import date, datetime, time
-from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -440,8 +438,7 @@ def db_upgrade() -> None:
 def db_seed() -> None:
     """Load the demo contracts (the examples of the readings leaflet and a three-zone meter)."""
     app = _ready_app()
-    text = resources.files("agi").joinpath("demo_contracts.csv").read_text(encoding="utf-8")
-    count = app.repository.import_meters(billing.read_contracts(io.StringIO(text)))
+    count = billing.seed_demo(app.repository)
     click.echo(f"demo data loaded: {count} meters")
 
 

@@ -47,8 +47,7 @@ def main() -> None:
         engine = connect(url)
         upgrade(engine)
         repository = Repository(engine)
-        with (ROOT / "agi" / "demo_contracts.csv").open(encoding="utf-8") as stream:
-            repository.import_meters(billing.read_contracts(stream))
+        billing.seed_demo(repository)
         app = Application(
             Settings(
                 database_url=url,

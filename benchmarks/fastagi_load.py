@@ -404,8 +404,7 @@ def report(result: dict[str, object], key_delay: tuple[float, float]) -> None:
 def prepare_database(url: str) -> Repository:
     repository = Repository(connect(url))
     upgrade(repository.engine)
-    with (ROOT / "agi" / "demo_contracts.csv").open(encoding="utf-8") as stream:
-        repository.import_meters(billing.read_contracts(stream))
+    billing.seed_demo(repository)
     return repository
 
 

@@ -67,8 +67,7 @@ def main() -> None:
         engine = connect(url)
         upgrade(engine)
         repository = Repository(engine)
-        with (ROOT / "agi" / "demo_contracts.csv").open(encoding="utf-8") as stream:
-            repository.import_meters(billing.read_contracts(stream))
+        billing.seed_demo(repository)
         dialog = text_dialog_for(Settings(database_url=url), repository, now=lambda: WHEN)
         app = create_app(dialog, secret=SECRET)
         listener = tcp_listener()

@@ -24,7 +24,6 @@ from agi.simulator import KeypadChannel
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("IVR_TEST_POSTGRES_URL")
-DEMO_CSV = ROOT / "agi" / "demo_contracts.csv"
 BILLING_IMPORTED = datetime(2026, 1, 5, tzinfo=UTC)
 """When the demo contracts came from billing: before every reading the tests submit."""
 IN_WINDOW = datetime(2026, 11, 20, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))
@@ -73,8 +72,7 @@ def repository(database_url: str) -> Iterator[Repository]:
 
 @pytest.fixture
 def demo_repository(repository: Repository) -> Repository:
-    with DEMO_CSV.open(encoding="utf-8") as stream:
-        repository.import_meters(billing.read_contracts(stream), at=BILLING_IMPORTED)
+    billing.seed_demo(repository, at=BILLING_IMPORTED)
     return repository
 
 

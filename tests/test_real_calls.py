@@ -25,7 +25,7 @@ from agi.database import connect, upgrade
 from agi.domain import AcceptanceWindow
 from agi.repository import Repository
 from agi.sipp import CallScript, place_call
-from tests.conftest import DEMO_CSV, ROOT
+from tests.conftest import ROOT
 
 REQUIRED = os.environ.get("IVR_REQUIRE_TELEPHONY", "") not in ("", "0")
 MISSING = [tool for tool in ("asterisk", "sipp") if not shutil.which(tool)]
@@ -120,8 +120,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     engine = connect(url)
     upgrade(engine)
     repository = Repository(engine)
-    with DEMO_CSV.open(encoding="utf-8") as stream:
-        repository.import_meters(billing.read_contracts(stream))
+    billing.seed_demo(repository)
     environment = {
         **os.environ,
         "IVR_DATABASE_URL": url,

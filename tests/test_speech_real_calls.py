@@ -26,7 +26,7 @@ from agi import billing, private_asterisk
 from agi.database import connect, upgrade
 from agi.repository import Repository
 from agi.sipp import CallScript, place_call
-from tests.conftest import DEMO_CSV, ROOT
+from tests.conftest import ROOT
 from tests.test_real_calls import MISSING, PERIOD, REQUIRED, free_port
 from tests.test_speech import MISSING as MISSING_SPEECH
 
@@ -74,8 +74,7 @@ def line(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceLine]:
     engine = connect(url)
     upgrade(engine)
     repository = Repository(engine)
-    with DEMO_CSV.open(encoding="utf-8") as stream:
-        repository.import_meters(billing.read_contracts(stream))
+    billing.seed_demo(repository)
     flow = folder / "ivr_flows.yaml"
     shipped = (ROOT / "ivr_flows.yaml").read_text(encoding="utf-8")
     flow.write_text(

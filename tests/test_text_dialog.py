@@ -31,7 +31,7 @@ from agi.models import SubmissionRow, TextMessageRow
 from agi.repository import MeterRecord, Repository
 from agi.settings import Settings
 from agi.text_dialog import Answer, IncomingMessage, MessageIdReused, TextDialog, text_dialog_for
-from tests.conftest import DEMO_CSV, IN_WINDOW
+from tests.conftest import IN_WINDOW
 from tests.test_text_command import MESSAGES, near_misses, understood
 
 PERIOD = "2026-11"
@@ -629,8 +629,7 @@ def shared_dialog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TextDial
     engine = connect(url)
     upgrade(engine)
     repository = Repository(engine)
-    with DEMO_CSV.open(encoding="utf-8") as stream:
-        repository.import_meters(billing.read_contracts(stream))
+    billing.seed_demo(repository)
     yield text_dialog_for(Settings(database_url=url), repository)
     engine.dispose()
 

@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
-from agi.channel import Channel
-from agi.database import connect
-from agi.engine import CallReport, Dialog
-from agi.flow import Flow
-from agi.flow_loader import load_flow
-from agi.prompts import PromptCatalog, load_catalog
-from agi.readings_call import ReadingsCall, utc_now
-from agi.repository import Repository
+from agi.dialog.channel import Channel
+from agi.dialog.engine import CallReport, Dialog
+from agi.dialog.flow import Flow
+from agi.dialog.flow_loader import load_flow
+from agi.dialog.prompts import PromptCatalog, load_catalog
+from agi.readings.call_actions import ReadingsCall, utc_now
 from agi.settings import Settings
-from agi.speech import Speech, Spool, load_speech
+from agi.speech.recognition import Speech, Spool, load_speech
+from agi.storage.database import connect
+from agi.storage.repository import Repository
 
 
 @dataclass(frozen=True)

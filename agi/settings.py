@@ -16,7 +16,7 @@ from pydantic_settings import (
 )
 from sqlalchemy.engine import make_url
 
-from agi.domain import AcceptanceWindow, ConsumptionPolicy, Resource, parse_accept_days
+from agi.readings.rules import AcceptanceWindow, ConsumptionPolicy, Resource, parse_accept_days
 
 DEFAULT_CONFIG_FILE = Path("config/ivr.yaml")
 

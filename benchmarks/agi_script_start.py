@@ -11,7 +11,7 @@ seed's whole call `*2 102057522# 11638# 1` on stdin/stdout, for the peak of a co
 The database is a temporary SQLite file with the demo contracts (made with `ivr db upgrade`
 and `ivr db seed`) unless --database-url names another. Then, once: where the time goes
 inside the process (imports, settings, flow), and the slowest imports of
-`import agi.agi_script` from `python -X importtime`.
+`import agi.telephony.agi_script` from `python -X importtime`.
 
 This process imports nothing of the project: a child started with vfork+exec counts the
 parent's RSS at exec in its ru_maxrss, so a heavy parent would inflate the figure.
@@ -38,7 +38,7 @@ KEYS = "*2 102057522# 11638# 1"
 PHASES = """\
 import time
 started = time.perf_counter()
-import agi.agi_script
+import agi.telephony.agi_script
 imported = time.perf_counter()
 from agi.application import Application
 from agi.settings import load_settings
@@ -196,9 +196,9 @@ def timed_child(command: list[str], environment: dict[str, str], cwd: str) -> tu
 
 
 def import_times(environment: dict[str, str], cwd: str) -> list[tuple[int, int, str]]:
-    """(self µs, cumulative µs, module) of every import of `import agi.agi_script`."""
+    """(self µs, cumulative µs, module) of every import of `import agi.telephony.agi_script`."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import agi.agi_script"],
+        [sys.executable, "-X", "importtime", "-c", "import agi.telephony.agi_script"],
         capture_output=True,
         text=True,
         env=environment,
@@ -254,7 +254,9 @@ def main() -> None:
         ]
         bare = [timed_child([sys.executable, "-c", "pass"], environment, folder) for _ in range(5)]
         imports = [
-            timed_child([sys.executable, "-c", "import agi.agi_script"], environment, folder)
+            timed_child(
+                [sys.executable, "-c", "import agi.telephony.agi_script"], environment, folder
+            )
             for _ in range(5)
         ]
         phases = [
@@ -297,16 +299,20 @@ def main() -> None:
         f"for comparison, 5 runs each: `python -c pass` "
         f"{statistics.median(b[0] for b in bare) * 1000:.0f} ms, "
         f"{statistics.median(b[1] for b in bare) / mib:.1f} MiB; "
-        f"`python -c 'import agi.agi_script'` {statistics.median(i[0] for i in imports) * 1000:.0f}"
-        f" ms, {statistics.median(i[1] for i in imports) / mib:.1f} MiB"
+        f"`python -c 'import agi.telephony.agi_script'` "
+        f"{statistics.median(i[0] for i in imports) * 1000:.0f} ms, "
+        f"{statistics.median(i[1] for i in imports) / mib:.1f} MiB"
     )
     medians = [statistics.median(p[i] for p in phases) * 1000 for i in range(3)]
     print(
-        f"inside the process (p50 of 5): import agi.agi_script {medians[0]:.0f} ms, "
+        f"inside the process (p50 of 5): import agi.telephony.agi_script {medians[0]:.0f} ms, "
         f"settings + Application {medians[1]:.0f} ms, flow and prompt catalog {medians[2]:.0f} ms"
     )
     total = max(r[1] for r in rows)
-    print(f"\n`python -X importtime -c 'import agi.agi_script'`: {total / 1000:.0f} ms in all")
+    print(
+        "\n`python -X importtime -c 'import agi.telephony.agi_script'`: "
+        f"{total / 1000:.0f} ms in all"
+    )
     print(f"top {args.top} cumulative:")
     for own, cumulative, name in sorted(rows, key=lambda r: r[1], reverse=True)[: args.top]:
         print(f"  {cumulative / 1000:7.1f} ms  (self {own / 1000:5.1f})  {name}")

@@ -20,12 +20,12 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from agi import billing
 from agi.application import Application
-from agi.database import connect, upgrade
-from agi.repository import Repository
+from agi.dialog.simulator import KeypadChannel
+from agi.readings import billing
 from agi.settings import Settings
-from agi.simulator import KeypadChannel
+from agi.storage.database import connect, upgrade
+from agi.storage.repository import Repository
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLS = ["*2 102057522# 11638# 1", "*2 123859# 1 45055# 1 23186# 1"]

@@ -41,12 +41,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agi import billing  # noqa: E402
-from agi.database import connect, upgrade  # noqa: E402
-from agi.fastagi import wait_until_listening  # noqa: E402
-from agi.repository import Repository  # noqa: E402
+from agi.readings import billing  # noqa: E402
+from agi.dialog.simulator import parse_keys  # noqa: E402
 from agi.settings import Settings  # noqa: E402
-from agi.simulator import parse_keys  # noqa: E402
+from agi.storage.database import connect, upgrade  # noqa: E402
+from agi.storage.repository import Repository  # noqa: E402
+from agi.telephony.fastagi import wait_until_listening  # noqa: E402
 from tests.asterisk_peer import PeerCall, _reply, environment  # noqa: E402
 
 KEYS = "*2 102057522# 11638# 1"

@@ -8,10 +8,10 @@ seed's reading.
 
 Needs root (SIPp sends RTP from raw sockets), Asterisk and SIPp (scripts/install-telephony).
 Everything runs in a temporary folder on free ports of 127.0.0.1: a private Asterisk
-(agi.private_asterisk, its own --root), `python -m agi serve` against a temporary SQLite
+(agi.telephony.private_asterisk, its own --root), `python -m agi serve` against a temporary SQLite
 database with the demo contracts (or --database-url, never the configured database), and
 one SIPp run per level with `-m N -l N -r N -rp <spread>`, so the N calls start within
-`--spread` seconds and overlap. Each call is `*2 102057522# 11638# 1` (agi.sipp.scenario).
+`--spread` seconds and overlap. Each call is `*2 102057522# 11638# 1` (agi.telephony.sipp.scenario).
 
 A level passes when SIPp counts N successful calls and none failed, and the database holds
 exactly N new submissions of 11638 for the meter of contract 102057522 (Repository.history).
@@ -39,12 +39,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agi import billing, private_asterisk
-from agi.database import connect, upgrade
-from agi.fastagi import wait_until_listening
-from agi.repository import Repository
+from agi.readings import billing
 from agi.settings import Settings
-from agi.sipp import CallScript, scenario, sipp_binary
+from agi.storage.database import connect, upgrade
+from agi.storage.repository import Repository
+from agi.telephony import private_asterisk
+from agi.telephony.fastagi import wait_until_listening
+from agi.telephony.sipp import CallScript, scenario, sipp_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = "*2 102057522# 11638# 1"

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from agi.speech import VoskRecogniser, load_model, read_wav, supports_word_lists
+from agi.speech.recognition import VoskRecogniser, load_model, read_wav, supports_word_lists
 
 KOREAN_WORDS = [
     *("하나", "둘", "셋", "넷", "다섯", "여섯", "일곱", "여덟", "아홉", "열"),

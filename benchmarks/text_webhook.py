@@ -27,12 +27,12 @@ from zoneinfo import ZoneInfo
 import httpx
 import uvicorn
 
-from agi import billing
-from agi.database import connect, upgrade
-from agi.repository import Repository
+from agi.readings import billing
 from agi.settings import Settings
-from agi.text_dialog import text_dialog_for
-from agi.webhook import SECRET_HEADER, create_app
+from agi.storage.database import connect, upgrade
+from agi.storage.repository import Repository
+from agi.text.dialog import text_dialog_for
+from agi.text.webhook import SECRET_HEADER, create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 WHEN = datetime(2026, 11, 20, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agi.simulator import Said, parse_script
+from agi.dialog.simulator import Said, parse_script
 
 
 @dataclass

@@ -13,14 +13,14 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine, text
 
-from agi import billing
 from agi.application import Application, CallOutcome
 from agi.cli import main
-from agi.database import connect, upgrade
-from agi.models import Base
-from agi.repository import Repository
+from agi.dialog.simulator import KeypadChannel
+from agi.readings import billing
 from agi.settings import Settings
-from agi.simulator import KeypadChannel
+from agi.storage.database import connect, upgrade
+from agi.storage.models import Base
+from agi.storage.repository import Repository
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("IVR_TEST_POSTGRES_URL")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from agi.agi_protocol import (
+from agi.telephony.protocol import (
     AgiCommandError,
     AgiHangup,
     command_line,

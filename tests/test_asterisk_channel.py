@@ -10,8 +10,8 @@ import io
 
 import pytest
 
-from agi.asterisk_channel import AsteriskChannel
-from agi.channel import CallerHungUp, Digits, Ending, KeyRequest, Number, Prompt
+from agi.dialog.channel import CallerHungUp, Digits, Ending, KeyRequest, Number, Prompt
+from agi.telephony.asterisk_channel import AsteriskChannel
 
 ENV = (
     "agi_request: agi://127.0.0.1:4573/readings\n"

@@ -15,11 +15,11 @@ from click.testing import Result
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from agi import billing
-from agi.billing import ImportRejected, RowError, read_contracts, write_readings
-from agi.domain import Register, Resource, Zone
-from agi.models import ContractRow, MeterRow, RegisterRow
-from agi.repository import ExportRow, MeterReadings, MeterRecord, Repository, Submission
+from agi.readings import billing
+from agi.readings.billing import ImportRejected, RowError, read_contracts, write_readings
+from agi.readings.rules import Register, Resource, Zone
+from agi.storage.models import ContractRow, MeterRow, RegisterRow
+from agi.storage.repository import ExportRow, MeterReadings, MeterRecord, Repository, Submission
 
 HEADER = "resource,contract,meter,digits,zone,previous,average"
 PERIOD = "2026-11"

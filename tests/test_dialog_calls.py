@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agi.engine import Ending
-from agi.simulator import KeypadChannel
+from agi.dialog.engine import Ending
+from agi.dialog.simulator import KeypadChannel
 from tests.conftest import IN_WINDOW, place_call
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -319,8 +319,8 @@ def _meter_id(app, number: str) -> int:
 
 
 def test_a_contract_with_two_meters_announces_each_meter(app):
-    from agi.domain import Register, Resource, Zone
-    from agi.repository import MeterRecord
+    from agi.readings.rules import Register, Resource, Zone
+    from agi.storage.repository import MeterRecord
 
     app.repository.import_meters(
         MeterRecord(Resource.COLD_WATER, "500500", serial, 5, (Register(Zone.SINGLE, 10, 5),))

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agi.domain import (
+from agi.readings.rules import (
     AcceptanceWindow,
     ConsumptionPolicy,
     Reason,

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from agi.actions import RESOURCE_MENU_PROMPTS
-from agi.engine import Dialog, Ending
-from agi.flow import Flow
-from agi.flow_loader import load_flow
-from agi.prompts import PromptCatalog, load_catalog
-from agi.simulator import KeypadChannel
+from agi.dialog.actions import RESOURCE_MENU_PROMPTS
+from agi.dialog.engine import Dialog, Ending
+from agi.dialog.flow import Flow
+from agi.dialog.flow_loader import load_flow
+from agi.dialog.prompts import PromptCatalog, load_catalog
+from agi.dialog.simulator import KeypadChannel
 
 CATALOG = {
     "hello": "Привет.",

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from agi.application import Application
-from agi.fastagi import FastAgiServer, ServerOptions, parse_allow
+from agi.telephony.fastagi import FastAgiServer, ServerOptions, parse_allow
 from tests.asterisk_peer import environment, play_call
 from tests.conftest import ROOT
 

@@ -22,11 +22,11 @@ import pytest
 from click.testing import CliRunner
 
 from agi.cli import main
-from agi.flow import KNOWN_KEYS, NODE_TYPES, TOP_LEVEL_KEYS, MenuNode
-from agi.flow_loader import load_flow
+from agi.dialog.flow import KNOWN_KEYS, NODE_TYPES, TOP_LEVEL_KEYS, MenuNode
+from agi.dialog.flow_loader import load_flow
+from agi.dialog.prompts import PromptCatalog, load_catalog
 from agi.located_yaml import read_yaml_file
 from agi.problems import Problem, ProblemsFound
-from agi.prompts import PromptCatalog, load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 INVALID = Path(__file__).resolve().parent / "invalid_flows"

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agi.number_words import (
+from agi.audio.number_words import (
     MAX_NUMBER,
     WORDS,
     digit_sound_names,

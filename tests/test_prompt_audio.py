@@ -19,15 +19,17 @@ from pydub import AudioSegment
 from pydub.generators import Sine, Square
 from pydub.silence import detect_nonsilent
 
-from agi import private_asterisk, prompt_audio, prompt_library
-from agi.call_recording import ASTERISK_RUSSIAN_SOUNDS, CallRecording
-from agi.channel import Digits, Number, Prompt
+from agi.audio import library as prompt_library
+from agi.audio import sound as prompt_audio
+from agi.audio.call_recording import ASTERISK_RUSSIAN_SOUNDS, CallRecording
+from agi.audio.library import audio_path, build, check, import_recordings
+from agi.audio.number_words import WORDS, sound_names
+from agi.audio.sound import AudioStyle, Voice, speech_level
 from agi.cli import main
-from agi.flow_loader import load_flow
-from agi.number_words import WORDS, sound_names
-from agi.prompt_audio import AudioStyle, Voice, speech_level
-from agi.prompt_library import audio_path, build, check, import_recordings
-from agi.prompts import load_catalog
+from agi.dialog.channel import Digits, Number, Prompt
+from agi.dialog.flow_loader import load_flow
+from agi.dialog.prompts import load_catalog
+from agi.telephony import private_asterisk
 from tests.conftest import ROOT
 
 MISSING_TOOLS = [tool for tool in ("espeak-ng", "ffmpeg") if not shutil.which(tool)]

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from agi import billing, private_asterisk
-from agi.database import connect, upgrade
-from agi.domain import AcceptanceWindow
-from agi.repository import Repository
-from agi.sipp import CallScript, place_call
+from agi.readings import billing
+from agi.readings.rules import AcceptanceWindow
+from agi.storage.database import connect, upgrade
+from agi.storage.repository import Repository
+from agi.telephony import private_asterisk
+from agi.telephony.sipp import CallScript, place_call
 from tests.conftest import ROOT
 
 REQUIRED = os.environ.get("IVR_REQUIRE_TELEPHONY", "") not in ("", "0")

@@ -20,10 +20,10 @@ import wave
 from pathlib import Path
 
 import pytest
+from agi.speech.number_parser import NUMBER_WORDS, UNCLEAR
 
-from agi.channel import Recording
-from agi.number_parser import NUMBER_WORDS, UNCLEAR
-from agi.speech import (
+from agi.dialog.channel import Recording
+from agi.speech.recognition import (
     NO_WORDS,
     NOT,
     RECORDING_PREFIX,

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from agi import speech
-from agi.asterisk_channel import AsteriskChannel
-from agi.channel import CallerHungUp, Ending, KeyRequest, ListenFailed, ListenRequest, Prompt
-from agi.speech import Spool
+from agi.dialog.channel import CallerHungUp, Ending, KeyRequest, ListenFailed, ListenRequest, Prompt
+from agi.speech.recognition import Spool
+from agi.speech import recognition as speech
+from agi.telephony.asterisk_channel import AsteriskChannel
 from tests.test_asterisk_channel import ENV, sent
 
 DIGITS = KeyRequest(

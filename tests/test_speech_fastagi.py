@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from agi.application import Application
-from agi.channel import Recording
-from agi.speech import Speech, speech_off
+from agi.dialog.channel import Recording
+from agi.speech.recognition import Speech, speech_off
 from tests.asterisk_peer import play_call
 from tests.test_fastagi import always_open, call, running, stored  # noqa: F401
 

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from agi import billing, private_asterisk
-from agi.database import connect, upgrade
-from agi.repository import Repository
-from agi.sipp import CallScript, place_call
+from agi.readings import billing
+from agi.storage.database import connect, upgrade
+from agi.storage.repository import Repository
+from agi.telephony import private_asterisk
+from agi.telephony.sipp import CallScript, place_call
 from tests.conftest import ROOT
 from tests.test_real_calls import MISSING, PERIOD, REQUIRED, free_port
 from tests.test_speech import MISSING as MISSING_SPEECH

@@ -21,10 +21,10 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from agi.database import alembic_config, connect, upgrade
-from agi.domain import Contract, Meter, Register, Resource, Zone
-from agi.models import Base, ReadingRow, SubmissionRow
-from agi.repository import MeterReadings, MeterRecord, Repository, Submission, SubmitResult
+from agi.readings.rules import Contract, Meter, Register, Resource, Zone
+from agi.storage.database import alembic_config, connect, upgrade
+from agi.storage.models import Base, ReadingRow, SubmissionRow
+from agi.storage.repository import MeterReadings, MeterRecord, Repository, Submission, SubmitResult
 from tests.conftest import BILLING_IMPORTED
 
 PERIOD = "2026-11"

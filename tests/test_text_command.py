@@ -14,7 +14,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from agi.text_command import (
+from agi.text.command import (
     MAX_TEXT,
     Command,
     Confirm,

@@ -24,13 +24,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from agi import billing
-from agi.database import connect, upgrade
-from agi.domain import Register, Resource, Zone
-from agi.models import SubmissionRow, TextMessageRow
-from agi.repository import MeterRecord, Repository
+from agi.readings import billing
+from agi.readings.rules import Register, Resource, Zone
 from agi.settings import Settings
-from agi.text_dialog import Answer, IncomingMessage, MessageIdReused, TextDialog, text_dialog_for
+from agi.storage.database import connect, upgrade
+from agi.storage.models import SubmissionRow, TextMessageRow
+from agi.storage.repository import MeterRecord, Repository
+from agi.text.dialog import Answer, IncomingMessage, MessageIdReused, TextDialog, text_dialog_for
 from tests.conftest import IN_WINDOW
 from tests.test_text_command import MESSAGES, near_misses, understood
 

@@ -24,10 +24,10 @@ import pytest
 import uvicorn
 from sqlalchemy.exc import OperationalError
 
-from agi.repository import Repository
 from agi.settings import Settings
-from agi.text_dialog import text_dialog_for
-from agi.webhook import SECRET_HEADER, create_app
+from agi.storage.repository import Repository
+from agi.text.dialog import text_dialog_for
+from agi.text.webhook import SECRET_HEADER, create_app
 from tests.conftest import IN_WINDOW, ROOT
 from tests.test_text_dialog import (
     ACCEPTED,

@@ -1,7 +1,7 @@
 """Reading and writing contracts, meters and submitted readings.
 
 Everything the dialog and the command line need from the database goes through here; the
-rest of the code sees domain values (`agi.domain`), never rows.
+rest of the code sees domain values (`agi.readings.rules`), never rows.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from agi.database import READ_ONLY
-from agi.domain import Contract, Meter, Register, Resource, Zone, zones_for
-from agi.models import ContractRow, MeterRow, ReadingRow, RegisterRow, SubmissionRow
+from agi.readings.rules import Contract, Meter, Register, Resource, Zone, zones_for
+from agi.storage.database import READ_ONLY
+from agi.storage.models import ContractRow, MeterRow, ReadingRow, RegisterRow, SubmissionRow
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from agi.actions import ACTIONS, CHOICES, SAYABLE
-from agi.channel import DTMF_KEYS
-from agi.flow import (
+from agi.dialog.actions import ACTIONS, CHOICES, SAYABLE
+from agi.dialog.channel import DTMF_KEYS
+from agi.dialog.flow import (
     KNOWN_KEYS,
     NODE_NAME,
     NODE_TYPES,
@@ -37,9 +37,9 @@ from agi.flow import (
     VoiceNode,
     node_targets,
 )
+from agi.dialog.prompts import PromptCatalog
 from agi.located_yaml import HASH_KEY_LINE, Document, YamlSyntaxError, read_yaml_file
 from agi.problems import Problem, ProblemsFound
-from agi.prompts import PromptCatalog
 
 FLOW_VERSION = "1"
 M = TypeVar("M", bound=Model)

@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import IO, TypeVar
 
-from agi.domain import Register, Resource, Zone, zone_count_of
-from agi.repository import ExportRow, MeterRecord, Repository
+from agi.readings.rules import Register, Resource, Zone, zone_count_of
+from agi.storage.repository import ExportRow, MeterRecord, Repository
 
 E = TypeVar("E", Resource, Zone)
 
@@ -284,5 +284,7 @@ def write_readings(rows: Iterable[ExportRow], stream: IO[str]) -> int:
 def seed_demo(repository: Repository, *, at: datetime | None = None) -> int:
     """Load the demo contracts shipped with the package (the readings leaflet's examples and
     a three-zone meter) as billing would; returns the number of meters."""
-    text = resources.files("agi").joinpath("demo_contracts.csv").read_text(encoding="utf-8")
+    text = (
+        resources.files("agi.readings").joinpath("demo_contracts.csv").read_text(encoding="utf-8")
+    )
     return repository.import_meters(read_contracts(io.StringIO(text)), at=at)

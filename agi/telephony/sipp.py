@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
-from agi.simulator import parse_keys
+from agi.dialog.simulator import parse_keys
 
 SECONDS_PER_DIGIT = 0.45
 PAUSE_AFTER_GROUP = 1.2

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from agi.application import Application
-from agi.asterisk_channel import AsteriskChannel
-from agi.channel import CallerHungUp
-from agi.engine import Ending
+from agi.dialog.channel import CallerHungUp
+from agi.dialog.engine import Ending
 from agi.problems import ProblemsFound
 from agi.redact import printable
+from agi.telephony.asterisk_channel import AsteriskChannel
 
-log = logging.getLogger("agi.fastagi")
+log = logging.getLogger(__name__)
 
 BUSY_VARIABLE = "IVR_BUSY"
 LOOPBACK = ("127.0.0.0/8", "::1/128")

@@ -13,15 +13,17 @@ from zoneinfo import ZoneInfo
 import click
 from pydantic import ValidationError
 
-from agi import billing, prompt_audio, prompt_library
 from agi.application import Application
-from agi.database import schema_problem, upgrade
-from agi.flow import Flow
-from agi.flow_loader import load_flow
+from agi.audio import library as prompt_library
+from agi.audio import sound as prompt_audio
+from agi.dialog.flow import Flow
+from agi.dialog.flow_loader import load_flow
+from agi.dialog.prompts import PromptCatalog, load_catalog
+from agi.dialog.simulator import KeypadChannel, parse_script
 from agi.problems import ProblemsFound
-from agi.prompts import PromptCatalog, load_catalog
+from agi.readings import billing
 from agi.settings import Settings, load_settings
-from agi.simulator import KeypadChannel, parse_script
+from agi.storage.database import schema_problem, upgrade
 
 PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -102,7 +104,7 @@ def simulate(
     no_speech: bool,
 ) -> None:
     """Make a call in the terminal. Exits 0 only when readings were accepted."""
-    from agi.speech import ScriptedRecogniser, Speech, speech_off
+    from agi.speech.recognition import ScriptedRecogniser, Speech, speech_off
 
     app = _ready_app()
     app.speech = (
@@ -122,7 +124,7 @@ def simulate(
     moment = _call_moment(on.date() if on else None, app.settings.timezone)
     recording = None
     if record:
-        from agi.call_recording import CallRecording
+        from agi.audio.call_recording import CallRecording
 
         recording = CallRecording(
             app.settings.prompts_audio_dir, warn=lambda line: click.echo(line, err=True)
@@ -185,7 +187,7 @@ def serve(host: str, port: int, max_calls: int, allow: tuple[str, ...], debug_ag
     """Run the FastAGI server that answers the calls Asterisk sends to agi://HOST:PORT/."""
     import signal
 
-    from agi.fastagi import LOOPBACK, FastAgiServer, ServerOptions, parse_allow
+    from agi.telephony.fastagi import LOOPBACK, FastAgiServer, ServerOptions, parse_allow
 
     try:
         networks = parse_allow(allow) if allow else LOOPBACK
@@ -198,7 +200,7 @@ def serve(host: str, port: int, max_calls: int, allow: tuple[str, ...], debug_ag
             err=True,
         )
     if debug_agi:
-        logging.getLogger("agi.asterisk").setLevel(logging.DEBUG)
+        logging.getLogger("agi.telephony.asterisk_channel").setLevel(logging.DEBUG)
     app = Application(_settings())
     try:
         server = FastAgiServer(
@@ -230,7 +232,7 @@ def serve(host: str, port: int, max_calls: int, allow: tuple[str, ...], debug_ag
 @click.option("--hang-up", is_flag=True, help="Hang up after the last keys.")
 def call(keys: str, sip_port: int, caller: str, hang_up: bool) -> None:
     """Place a real SIP call to the line on 127.0.0.1 with SIPp (needs root)."""
-    from agi.sipp import CallScript, place_call
+    from agi.telephony.sipp import CallScript, place_call
 
     try:
         result = place_call(
@@ -268,7 +270,7 @@ ASTERISK_ROOT = Path("var/asterisk")
 @click.option("--root", default=ASTERISK_ROOT, show_default=True, type=click.Path(path_type=Path))
 def asterisk_up(sip_port: int, fastagi: str, agi_script: str | None, root: Path) -> None:
     """Start (or restart) the private Asterisk, listening for SIP on 127.0.0.1."""
-    from agi import private_asterisk
+    from agi.telephony import private_asterisk
 
     script = agi_script or str(Path(sys.argv[0]).resolve().with_name("ivr-agi"))
     settings = _settings()
@@ -295,7 +297,7 @@ def asterisk_up(sip_port: int, fastagi: str, agi_script: str | None, root: Path)
 @click.option("--root", default=ASTERISK_ROOT, show_default=True, type=click.Path(path_type=Path))
 def asterisk_down(root: Path) -> None:
     """Stop the private Asterisk."""
-    from agi import private_asterisk
+    from agi.telephony import private_asterisk
 
     stopped = private_asterisk.down(root)
     click.echo("Asterisk stopped" if stopped else "Asterisk was not running")
@@ -485,7 +487,7 @@ def sms(sender: str, channel: str, on: datetime | None, message_id: str | None, 
     A conversation goes on over several runs with the same --from: `ivr sms --from N "ПС 123859"`,
     then `ivr sms --from N "45055 23186"`.
     """
-    from agi.text_dialog import IncomingMessage, MessageIdReused, text_dialog_for
+    from agi.text.dialog import IncomingMessage, MessageIdReused, text_dialog_for
 
     app = _ready_app()
     dialog = text_dialog_for(app.settings, app.repository)
@@ -511,8 +513,8 @@ def web(host: str | None, port: int | None) -> None:
     """Serve the webhook for SMS and messenger gateways: POST /messages (see README)."""
     import uvicorn
 
-    from agi.text_dialog import text_dialog_for
-    from agi.webhook import create_app
+    from agi.text.dialog import text_dialog_for
+    from agi.text.webhook import create_app
 
     app = _ready_app()
     settings = app.settings
@@ -552,8 +554,8 @@ def speech_parse(text: str) -> None:
     """Print the digits a Russian phrase means, or why it is refused (exit code 1).
 
     Yes and no words («да», «нет»), as a confirm node hears them, print yes or no."""
-    from agi.number_parser import NumberRefused, parse_digits
-    from agi.speech import parse_yes_no
+    from agi.speech.recognition import parse_yes_no
+    from agi.speech.number_parser import NumberRefused, parse_digits
 
     answer = parse_yes_no(text)
     if answer is not None:
@@ -586,8 +588,7 @@ def speech_recognize(wav: Path, model: Path | None, words: Path | None, all_word
     import json
     import time
 
-    from agi.number_parser import NumberRefused, parse_digits
-    from agi.speech import (
+    from agi.speech.recognition import (
         WORD_LIST,
         SpeechError,
         VoskRecogniser,
@@ -595,6 +596,7 @@ def speech_recognize(wav: Path, model: Path | None, words: Path | None, all_word
         parse_yes_no,
         read_wav,
     )
+    from agi.speech.number_parser import NumberRefused, parse_digits
 
     path = model or _settings().speech_model
     if path is None:

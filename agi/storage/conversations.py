@@ -12,8 +12,8 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from agi.domain import Resource
-from agi.models import ConversationRow, TextMessageRow
+from agi.readings.rules import Resource
+from agi.storage.models import ConversationRow, TextMessageRow
 
 
 @dataclass(frozen=True)

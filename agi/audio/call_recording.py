@@ -1,7 +1,7 @@
 """A simulated call as the caller would hear it, in one WAV file: `ivr simulate --record`.
 
 Prompts are the project's own files (`prompts/ru/<id>.wav`), so staff hear a change before it
-goes live. Numbers are said the way Asterisk says them (`agi.number_words`): each word from
+goes live. Numbers are said the way Asterisk says them (`agi.audio.number_words`): each word from
 Asterisk's Russian sounds when that package is installed, as on the line, otherwise from the
 project's own number words in `prompts/ru/digits/`. Key presses are heard as their DTMF tones,
 and a caller who waits is heard as silence for as long as the IVR waits.
@@ -16,11 +16,11 @@ from pathlib import Path
 from pydub import AudioSegment
 from pydub.generators import Sine
 
-from agi.channel import Digits, Number, Prompt, Utterance
-from agi.number_words import digit_sound_names, spoken_sound_names
-from agi.private_asterisk import RUSSIAN_SOUNDS, SYSTEM_SOUNDS
-from agi.prompt_audio import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, AudioError, decode, wav_bytes
-from agi.prompt_library import audio_path
+from agi.audio.library import audio_path
+from agi.audio.number_words import digit_sound_names, spoken_sound_names
+from agi.audio.sound import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, AudioError, decode, wav_bytes
+from agi.dialog.channel import Digits, Number, Prompt, Utterance
+from agi.telephony.private_asterisk import RUSSIAN_SOUNDS, SYSTEM_SOUNDS
 
 ASTERISK_RUSSIAN_SOUNDS = SYSTEM_SOUNDS / RUSSIAN_SOUNDS
 SOUND_FORMATS = (".wav", ".gsm")

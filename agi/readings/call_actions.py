@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from agi.actions import ACTIONS, Variables, resource_menu_prompt
-from agi.domain import (
+from agi.dialog.actions import ACTIONS, Variables, resource_menu_prompt
+from agi.readings.rules import (
     AcceptanceWindow,
     ConsumptionPolicy,
     Contract,
@@ -24,9 +24,9 @@ from agi.domain import (
     check_value,
 )
 from agi.redact import mask_digits, printable
-from agi.repository import MeterReadings, Repository, Submission
+from agi.storage.repository import MeterReadings, Repository, Submission
 
-log = logging.getLogger("agi.readings")
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:

@@ -7,7 +7,7 @@ ffmpeg decodes and resamples it (pydub's own resampler, audioop.ratecv, does not
 the new Nyquist frequency and aliases hiss into the band; and pydub's
 `from_file(parameters=...)` puts the options where ffmpeg ignores them), then pydub trims the
 silence at both ends, brings the speech level to one target, limits the peaks below full
-scale, and adds a short lead-in and tail. `agi.prompt_library` keeps the files.
+scale, and adds a short lead-in and tail. `agi.audio.library` keeps the files.
 """
 
 from __future__ import annotations

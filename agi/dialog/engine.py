@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from agi.actions import ACTIONS, Actions, Variables
-from agi.channel import (
+from agi.dialog.actions import ACTIONS, Actions, Variables
+from agi.dialog.channel import (
     DIGITS,
     DTMF_KEYS,
     CallerHungUp,
@@ -28,8 +28,8 @@ from agi.channel import (
     Recording,
     Utterance,
 )
-from agi.channel import Ending as KeysEnding
-from agi.flow import (
+from agi.dialog.channel import Ending as KeysEnding
+from agi.dialog.flow import (
     ActionNode,
     AskingNode,
     ConfirmNode,
@@ -43,12 +43,12 @@ from agi.flow import (
     TransferNode,
     VoiceNode,
 )
-from agi.number_parser import NumberRefused, parse_digits
-from agi.prompts import PromptCatalog
+from agi.dialog.prompts import PromptCatalog
 from agi.redact import mask_digits, printable
-from agi.speech import Recogniser, SpeechError, parse_yes_no
+from agi.speech.recognition import Recogniser, SpeechError, parse_yes_no
+from agi.speech.number_parser import NumberRefused, parse_digits
 
-log = logging.getLogger("agi.dialog")
+log = logging.getLogger(__name__)
 
 
 class Ending(enum.StrEnum):

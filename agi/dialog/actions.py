@@ -1,7 +1,7 @@
 """The domain actions a flow can name, and what each one needs, sets and can answer.
 
 This table is what `ivr check` validates an `action` node against; the implementations
-live in `agi.readings_call`.
+live in `agi.readings.call_actions`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from agi.domain import Reason, Resource, Zone
+from agi.readings.rules import Reason, Resource, Zone
 
 Value = str | int
 Variables = dict[str, Value]

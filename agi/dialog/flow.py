@@ -1,6 +1,6 @@
 """The voice menu as typed models: what each kind of node in `ivr_flows.yaml` may say and do.
 
-`agi.flow_loader` turns the YAML into these models and checks them as a whole; the engine
+`agi.dialog.flow_loader` turns the YAML into these models and checks them as a whole; the engine
 only ever sees a flow that passed.
 """
 

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from agi.channel import Recording
-from agi.number_parser import NUMBER_WORDS, UNCLEAR, words_of
+from agi.dialog.channel import Recording
+from agi.speech.number_parser import NUMBER_WORDS, UNCLEAR, words_of
 
-log = logging.getLogger("agi.speech")
+log = logging.getLogger(__name__)
 
 YES_WORDS = frozenset({"да", "ага", "верно", "правильно", "конечно"})
 NO_WORDS = frozenset({"нет", "неверно", "неправильно"})
@@ -123,7 +123,10 @@ def check_model(path: Path, words: Sequence[str] = WORD_LIST) -> ModelCheck:
     """Load the model in a child process and recognise a moment of silence with the word
     list; raise SpeechError with the reason when that fails or the child dies (a damaged
     graph can end the process that loads it with a segmentation fault)."""
-    script = "import sys; from agi.speech import _check_here; _check_here(sys.argv[1], sys.argv[2])"
+    script = (
+        "import sys; from agi.speech.recognition import _check_here; "
+        "_check_here(sys.argv[1], sys.argv[2])"
+    )
     try:
         done = subprocess.run(
             [sys.executable, "-c", script, str(path), json.dumps(list(words), ensure_ascii=False)],

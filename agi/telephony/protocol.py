@@ -1,6 +1,6 @@
 """The Asterisk Gateway Interface as text: building command lines and reading result lines.
 
-Pure functions, tested with literal protocol lines; `agi.asterisk_channel` does the I/O.
+Pure functions, tested with literal protocol lines; `agi.telephony.asterisk_channel` does the I/O.
 """
 
 from __future__ import annotations

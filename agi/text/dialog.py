@@ -1,8 +1,9 @@
 """The text channel's conversation: one message in, one SMS-length reply out.
 
-The same rules as the phone (`agi.domain`) and the same storage (`agi.repository`): a reading
-sent by text is a submission with the message's channel (`sms`, `viber`, `whatsapp`) and the
-message id as its source, so a redelivered message stores once.
+The same rules as the phone (`agi.readings.rules`) and the same storage
+(`agi.storage.repository`): a reading sent by text is a submission with the message's
+channel (`sms`, `viber`, `whatsapp`) and the message id as its source, so a redelivered
+message stores once.
 
 Which contract a message means, when one number has several (123859 is electricity with
 day and night, and hot water): the one whose zone count equals the number of readings sent
@@ -18,8 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from agi.conversations import KEEP, Conversation, Conversations, Delivery, Keep
-from agi.domain import (
+from agi.readings.call_actions import Step, steps_of, submission_of, utc_now
+from agi.readings.rules import (
     AcceptanceWindow,
     ConsumptionPolicy,
     Contract,
@@ -28,11 +29,11 @@ from agi.domain import (
     Zone,
     check_value,
 )
-from agi.readings_call import Step, steps_of, submission_of, utc_now
 from agi.redact import mask_digits, printable
-from agi.repository import Repository
 from agi.settings import Settings
-from agi.text_command import (
+from agi.storage.conversations import KEEP, Conversation, Conversations, Delivery, Keep
+from agi.storage.repository import Repository
+from agi.text.command import (
     Command,
     Confirm,
     Decline,
@@ -44,7 +45,7 @@ from agi.text_command import (
     parse,
 )
 
-log = logging.getLogger("agi.text")
+log = logging.getLogger(__name__)
 
 CHANNELS = ("sms", "viber", "whatsapp")
 MAX_CONTRACT = 32

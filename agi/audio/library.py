@@ -2,7 +2,7 @@
 words in `prompts/ru/digits/`, kept complete and consistent.
 
 `prompts/ru/digits/` holds the number words of Asterisk's Russian SAY NUMBER
-(`agi.number_words`), named as Asterisk names them: the Russian sounds package lacks some of
+(`agi.audio.number_words`), named as Asterisk names them: the Russian sounds package lacks some of
 them (сто…девятьсот, тысячи, тысяч, миллиона, миллионов, одна, две), and the simulator's
 recording uses them where that package is not installed.
 
@@ -27,12 +27,8 @@ from typing import Literal
 
 from pydub import AudioSegment
 
-from agi.actions import ACTIONS
-from agi.flow import ActionNode, Flow
-from agi.flow_loader import _said_prompts as said_prompts
-from agi.located_yaml import YamlSyntaxError, read_yaml_file
-from agi.number_words import WORDS
-from agi.prompt_audio import (
+from agi.audio.number_words import WORDS
+from agi.audio.sound import (
     TELEPHONE_FORMAT,
     AudioError,
     AudioStyle,
@@ -43,7 +39,11 @@ from agi.prompt_audio import (
     to_telephone,
     wav_bytes,
 )
-from agi.prompts import PromptCatalog
+from agi.dialog.actions import ACTIONS
+from agi.dialog.flow import ActionNode, Flow
+from agi.dialog.flow_loader import _said_prompts as said_prompts
+from agi.dialog.prompts import PromptCatalog
+from agi.located_yaml import YamlSyntaxError, read_yaml_file
 
 MANIFEST_NAME = "manifest.json"
 NUMBER_WORDS = "digits"

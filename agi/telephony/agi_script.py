@@ -12,14 +12,14 @@ import signal
 import sys
 
 from agi.application import Application
-from agi.asterisk_channel import AsteriskChannel
-from agi.channel import CallerHungUp
+from agi.dialog.channel import CallerHungUp
 from agi.problems import ProblemsFound
 from agi.redact import printable
 from agi.settings import load_settings
-from agi.speech import speech_off
+from agi.speech.recognition import speech_off
+from agi.telephony.asterisk_channel import AsteriskChannel
 
-log = logging.getLogger("agi.script")
+log = logging.getLogger(__name__)
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 """The `Channel` over Asterisk's AGI: the one module that talks to pyst2.
 
 pyst2 reads the AGI environment; commands are written and results read here, so that every
-argument is quoted and escaped, every result line is parsed whole (`agi.agi_protocol`), and
+argument is quoted and escaped, every result line is parsed whole (`agi.telephony.protocol`), and
 every sign of a hang-up (SIGHUP, a HANGUP line, result=-1, 511, a closed stream) becomes
 `CallerHungUp` at once instead of a blocked read.
 """
@@ -16,16 +16,8 @@ from typing import IO, Any
 
 from asterisk.agi import AGI
 
-from agi.agi_protocol import (
-    DEAD_CHANNEL,
-    AgiCommandError,
-    AgiHangup,
-    AgiResult,
-    command_line,
-    digit_of,
-    parse_agi_result,
-)
-from agi.channel import (
+from agi.audio.number_words import MAX_NUMBER
+from agi.dialog.channel import (
     DTMF_KEYS,
     CallerHungUp,
     Digits,
@@ -39,11 +31,19 @@ from agi.channel import (
     Utterance,
     collect_keys,
 )
-from agi.number_words import MAX_NUMBER
 from agi.redact import mask_digits, printable
-from agi.speech import Spool
+from agi.speech.recognition import Spool
+from agi.telephony.protocol import (
+    DEAD_CHANNEL,
+    AgiCommandError,
+    AgiHangup,
+    AgiResult,
+    command_line,
+    digit_of,
+    parse_agi_result,
+)
 
-log = logging.getLogger("agi.asterisk")
+log = logging.getLogger(__name__)
 
 TRANSFER_VARIABLE = "IVR_TRANSFER"
 ANSWERED_VARIABLE = "IVR_ANSWERED"
@@ -291,7 +291,7 @@ class AsteriskChannel:
                 return self._stream(utterance, escape)
             case Number() if utterance.value > MAX_NUMBER:
                 # beyond what Asterisk's Russian SAY NUMBER says: digit by digit, as the
-                # simulator prints it (agi.number_words)
+                # simulator prints it (agi.audio.number_words)
                 return digit_of(self.command("SAY DIGITS", str(utterance.value), escape))
             case Number():
                 return digit_of(self.command("SAY NUMBER", utterance.value, escape))

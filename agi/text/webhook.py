@@ -19,10 +19,10 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 
-from agi.database import schema_problem
-from agi.text_dialog import IncomingMessage, MessageIdReused, TextDialog
+from agi.storage.database import schema_problem
+from agi.text.dialog import IncomingMessage, MessageIdReused, TextDialog
 
-log = logging.getLogger("agi.webhook")
+log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-IVR-Secret"
 OPEN_PATHS = frozenset({"/health", "/openapi.json"})

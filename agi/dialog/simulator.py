@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from agi.channel import (
+from agi.audio.number_words import digit_words, number_words
+from agi.dialog.channel import (
     DTMF_KEYS,
     CallerHungUp,
     Digits,
@@ -27,7 +28,6 @@ from agi.channel import (
     Utterance,
     collect_keys,
 )
-from agi.number_words import digit_words, number_words
 
 WAIT = "."
 PHRASE = re.compile(r'("[^"]*")')
@@ -78,7 +78,7 @@ def spoken_text(utterance: Utterance) -> str:
 
 
 class CallListener(Protocol):
-    """Follows a simulated call, e.g. to record it (`agi.call_recording`)."""
+    """Follows a simulated call, e.g. to record it (`agi.audio.call_recording`)."""
 
     def said(self, utterances: Sequence[Utterance]) -> None: ...
 

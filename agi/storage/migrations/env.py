@@ -1,8 +1,8 @@
-"""Alembic environment: runs against the engine that `agi.database.upgrade` hands over."""
+"""Alembic environment: runs against the engine that `agi.storage.database.upgrade` hands over."""
 
 from alembic import context
 
-from agi.models import Base
+from agi.storage.models import Base
 
 engine = context.config.attributes["engine"]
 

@@ -16,9 +16,11 @@ from agi.dialog.engine import CallReport, Dialog
 from agi.dialog.flow import Flow
 from agi.dialog.flow_loader import load_flow
 from agi.dialog.prompts import PromptCatalog, load_catalog
-from agi.readings.call_actions import ReadingsCall, utc_now
+from agi.readings.call_actions import ACTIONS, CallActions
+from agi.readings.service import ReadingsService, utc_now
 from agi.settings import Settings
-from agi.speech.recognition import Speech, Spool, load_speech
+from agi.speech.recognition import Speech, load_speech
+from agi.speech.spool import Spool
 from agi.storage.database import connect
 from agi.storage.repository import Repository
 
@@ -26,11 +28,11 @@ from agi.storage.repository import Repository
 @dataclass(frozen=True)
 class CallOutcome:
     report: CallReport
-    readings: ReadingsCall
+    actions: CallActions
 
     @property
     def accepted(self) -> bool:
-        return self.readings.accepted
+        return self.actions.accepted
 
 
 class Application:
@@ -68,7 +70,7 @@ class Application:
     def reload_flow(self) -> Flow:
         """Read the flow and its catalog again; on problems keep the ones in use and raise."""
         catalog = load_catalog(self.settings.prompts_path)
-        flow = load_flow(self.settings.flow_path, catalog)
+        flow = load_flow(self.settings.flow_path, catalog, ACTIONS)
         self._loaded = (flow, catalog)
         return flow
 
@@ -100,20 +102,19 @@ class Application:
         clock: Callable[[], float] | None = None,
     ) -> CallOutcome:
         """Walk one call through the flow, from the first prompt to the hang-up."""
-        readings = ReadingsCall(
-            self.repository,
-            self.settings.window,
-            self.settings.consumption_policy,
-            source_id=channel.call_id,
-            caller=channel.caller_number,
-            now=now,
+        actions = CallActions(
+            self.readings(now=now), source_id=channel.call_id, caller=channel.caller_number
         )
         dialog = Dialog(
             self.flow,
             self.catalog,
             channel,
-            readings,
+            actions,
             recogniser=self.speech.recogniser,
             **({"clock": clock} if clock else {}),
         )
-        return CallOutcome(report=dialog.run(), readings=readings)
+        return CallOutcome(report=dialog.run(), actions=actions)
+
+    def readings(self, *, now: Callable[[], datetime] = utc_now) -> ReadingsService:
+        """The readings service of this installation, on its database."""
+        return ReadingsService.configured(self.settings, self.repository, now=now)

@@ -14,28 +14,25 @@ from typing import Any
 
 import yaml
 
+from agi.problems import Place, Problem
+
 HASH_KEY_LINE = re.compile(r"^\s*#:")
-
-Path_ = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class Problem:
-    line: int
-    path: Path_
-    message: str
-    rule: str = "yaml-structure"
+STRUCTURE = "yaml-structure"
 
 
 @dataclass
 class Document:
+    file: Path
     data: Any
-    lines: dict[Path_, int] = field(default_factory=dict)
+    lines: dict[Place, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     text_lines: list[str] = field(default_factory=list)
     """The file's lines, to tell what a mistake looks like where it is."""
 
-    def line_of(self, path: Path_) -> int:
+    def problem(self, line: int, place: Place, message: str, rule: str = STRUCTURE) -> None:
+        self.problems.append(Problem(self.file, line, rule, message, place=place))
+
+    def line_of(self, path: Place) -> int:
         """The line of `path`, or of its nearest enclosing value that has one."""
         while path:
             if path in self.lines:
@@ -51,7 +48,7 @@ class YamlSyntaxError(Exception):
         self.message = message
 
 
-def read_yaml(text: str) -> Document:
+def read_yaml(text: str, file: Path = Path("<text>")) -> Document:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
@@ -60,19 +57,17 @@ def read_yaml(text: str) -> Document:
             mark = error.problem_mark or error.context_mark
             line = (mark.line + 1) if mark else 1
         raise YamlSyntaxError(line, message) from None
-    document = Document(data=None, text_lines=text.splitlines())
+    document = Document(file=file, data=None, text_lines=text.splitlines())
     if root is not None:
         document.data = _convert(root, (), document)
     for number, line in enumerate(document.text_lines, start=1):
         if HASH_KEY_LINE.match(line):
-            document.problems.append(
-                Problem(
-                    number,
-                    (),
-                    "this line starts with # so it is read as a comment and ignored; to use "
-                    'the key # write it in quotes:  "#": ...',
-                    rule="bad-digit-key",
-                )
+            document.problem(
+                number,
+                (),
+                "this line starts with # so it is read as a comment and ignored; to use "
+                'the key # write it in quotes:  "#": ...',
+                rule="bad-digit-key",
             )
     return document
 
@@ -88,7 +83,7 @@ def read_yaml_file(path: Path) -> Document:
             "this line is not in UTF-8 (the file was probably saved as Windows-1251); save "
             "the file again with the encoding UTF-8",
         ) from None
-    return read_yaml(text)
+    return read_yaml(text, path)
 
 
 def _describe(error: yaml.MarkedYAMLError) -> tuple[int | None, str]:
@@ -141,43 +136,36 @@ def _describe(error: yaml.MarkedYAMLError) -> tuple[int | None, str]:
     return None, f"the file is not valid YAML here ({problem or context or error})"
 
 
-def _convert(node: yaml.Node, path: Path_, document: Document) -> Any:
+def _convert(node: yaml.Node, path: Place, document: Document) -> Any:
     document.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode):
-                document.problems.append(
-                    Problem(
-                        line,
-                        path,
-                        "a key must be a single word or number, not a list or a group; "
-                        "a key that starts with [ or { must be written in quotes",
-                    )
+                document.problem(
+                    line,
+                    path,
+                    "a key must be a single word or number, not a list or a group; "
+                    "a key that starts with [ or { must be written in quotes",
                 )
                 continue
             key = key_node.value
             if key == "<<":
-                document.problems.append(
-                    Problem(
-                        line,
-                        path,
-                        "'<<' (copying settings from another place) is not supported; "
-                        "write each setting out in full",
-                    )
+                document.problem(
+                    line,
+                    path,
+                    "'<<' (copying settings from another place) is not supported; "
+                    "write each setting out in full",
                 )
                 continue
             if key in result:
                 first = document.lines[(*path, key)]
-                document.problems.append(
-                    Problem(
-                        line,
-                        (*path, key),
-                        f"'{key}' is written twice here (first on line {first}); keep only one "
-                        "of them",
-                        rule="duplicate-key",
-                    )
+                document.problem(
+                    line,
+                    (*path, key),
+                    f"'{key}' is written twice here (first on line {first}); keep only one of them",
+                    rule="duplicate-key",
                 )
                 continue
             document.lines[(*path, key)] = line

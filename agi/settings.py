@@ -1,4 +1,8 @@
-"""Configuration of one installation: `config/ivr.yaml`, overridden by `IVR_*` variables."""
+"""Configuration of one installation: `config/ivr.yaml`, overridden by `IVR_*` variables.
+
+A mistake in the settings is reported as one in the flow is: the file and line (or the
+environment variable), the setting, and what to write instead.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +11,50 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    YamlConfigSettingsSource,
-)
-from sqlalchemy.engine import make_url
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from agi.located_yaml import Document, YamlSyntaxError, read_yaml_file
+from agi.problems import Problem, ProblemsFound, did_you_mean, explain
 from agi.readings.rules import AcceptanceWindow, ConsumptionPolicy, Resource, parse_accept_days
 
 DEFAULT_CONFIG_FILE = Path("config/ivr.yaml")
+ENV_PREFIX = "IVR_"
 
 
 def config_file() -> Path:
     return Path(os.environ.get("IVR_CONFIG", DEFAULT_CONFIG_FILE))
+
+
+def read_settings_file(path: Path) -> Document | None:
+    """The settings file with the line of every value, or None when there is none."""
+    if not path.is_file():
+        return None
+    try:
+        return read_yaml_file(path)
+    except YamlSyntaxError as error:
+        raise ProblemsFound([Problem(path, error.line, "yaml-syntax", error.message)]) from None
+
+
+class _SettingsFile(PydanticBaseSettingsSource):
+    """The settings written in the file, as text; names that are no setting are left to
+    `load_settings` to report."""
+
+    def __init__(self, settings_cls: type[BaseSettings], document: Document | None) -> None:
+        super().__init__(settings_cls)
+        data = document.data if document is not None else None
+        self.values = {
+            name: value
+            for name, value in (data.items() if isinstance(data, dict) else ())
+            if name in settings_cls.model_fields
+        }
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.values)
 
 
 class Settings(BaseSettings):
@@ -88,11 +120,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = config_file()
-        if path.is_file():
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
-        return tuple(sources)
+        file = _SettingsFile(settings_cls, read_settings_file(config_file()))
+        return (init_settings, env_settings, file)
 
     @cached_property
     def window(self) -> AcceptanceWindow:
@@ -109,11 +138,10 @@ class Settings(BaseSettings):
     def as_environment(self) -> tuple[tuple[str, str], ...]:
         """These settings as IVR_* variables with absolute paths, for a process started
         elsewhere (the AGI script that Asterisk runs)."""
-        url = make_url(self.database_url)
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            url = url.set(database=str(Path(url.database).resolve()))
+        from agi.storage.database import absolute_url
+
         return (
-            ("IVR_DATABASE_URL", url.render_as_string(hide_password=False)),
+            ("IVR_DATABASE_URL", absolute_url(self.database_url)),
             ("IVR_ACCEPT_DAYS", self.accept_days),
             ("IVR_TIMEZONE", self.timezone),
             ("IVR_FLOW_PATH", str(self.flow_path.resolve())),
@@ -123,4 +151,55 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    """The settings of this installation; ProblemsFound lists every mistake in them."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    path = config_file()
+    document = read_settings_file(path)
+    problems = _file_problems(path, document)
+    try:
+        settings = Settings(**given)
+    except ValidationError as error:
+        problems += [_problem(detail, path, document) for detail in error.errors()]
+        raise ProblemsFound(problems) from None
+    if problems:
+        raise ProblemsFound(problems)
+    return settings
+
+
+def _file_problems(path: Path, document: Document | None) -> list[Problem]:
+    if document is None:
+        return []
+    problems = list(document.problems)
+    if document.data is None:
+        return problems
+    if not isinstance(document.data, dict):
+        return [
+            *problems,
+            Problem(path, 1, "settings-shape", "the settings file lists settings as  name: value"),
+        ]
+    known = Settings.model_fields
+    for name in document.data:
+        if name not in known:
+            problems.append(
+                Problem(
+                    path,
+                    document.line_of((name,)),
+                    "unknown-key",
+                    f"'{name}' is not a setting{did_you_mean(name, known)}; fix its name or "
+                    "delete the line (config/ivr.example.yaml lists every setting)",
+                )
+            )
+    return problems
+
+
+def _problem(detail: Any, path: Path, document: Document | None) -> Problem:
+    """One of pydantic's errors, said of the place the value came from."""
+    loc = tuple(detail["loc"])
+    name = str(loc[0]) if loc else ""
+    variable = ENV_PREFIX + name.upper()
+    if variable.lower() in {key.lower() for key in os.environ}:
+        rule, message = explain(detail, variable)
+        return Problem(Path("environment"), None, rule, message)
+    rule, message = explain(detail, f"'{'.'.join(map(str, loc))}'")
+    line = document.line_of(loc) if document is not None and name in (document.data or {}) else 1
+    return Problem(path, line, rule, message)

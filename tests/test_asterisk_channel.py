@@ -10,7 +10,7 @@ import io
 
 import pytest
 
-from agi.dialog.channel import CallerHungUp, Digits, Ending, KeyRequest, Number, Prompt
+from agi.dialog.channel import CallerHungUp, Digits, KeyRequest, KeyStop, Number, Prompt
 from agi.telephony.asterisk_channel import AsteriskChannel
 
 ENV = (
@@ -85,7 +85,7 @@ def test_keys_typed_after_the_prompt_end_with_the_terminator():
         "200 result=35",
     )
     keys = chan.ask([Prompt("enter_reading", "Введите показания")], DIGITS)
-    assert (keys.digits, keys.ending) == ("116", Ending.TERMINATOR)
+    assert (keys.digits, keys.stop) == ("116", KeyStop.TERMINATOR)
     assert sent(written) == [
         'STREAM FILE "/srv/ivr/prompts/ru/enter_reading" "#0123456789"',
         'WAIT FOR DIGIT "6000"',
@@ -98,7 +98,7 @@ def test_keys_typed_after_the_prompt_end_with_the_terminator():
 def test_a_key_during_the_prompt_stops_it_and_is_the_first_digit():
     chan, written = channel("200 result=49 endpos=2000", "200 result=50", "200 result=0")
     keys = chan.ask([Prompt("a", "…"), Prompt("b", "…")], DIGITS)
-    assert (keys.digits, keys.ending) == ("12", Ending.TIMEOUT)
+    assert (keys.digits, keys.stop) == ("12", KeyStop.TIMEOUT)
     assert sent(written)[0].startswith('STREAM FILE "/srv/ivr/prompts/ru/a"')
     assert not any("/b" in line for line in sent(written))
     assert sent(written)[1:] == ['WAIT FOR DIGIT "4000"', 'WAIT FOR DIGIT "4000"']
@@ -109,7 +109,7 @@ def test_a_timeout_is_not_an_empty_hash():
     hashed, _ = channel("200 result=0 endpos=100", "200 result=35")
     assert silent.ask([Prompt("a", "…")], DIGITS).nothing
     empty = hashed.ask([Prompt("a", "…")], DIGITS)
-    assert (empty.digits, empty.ending, empty.nothing) == ("", Ending.TERMINATOR, False)
+    assert (empty.digits, empty.stop, empty.nothing) == ("", KeyStop.TERMINATOR, False)
 
 
 def test_keys_the_node_does_not_take_are_ignored():

@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from agi.readings import billing
-from agi.readings.billing import ImportRejected, RowError, read_contracts, write_readings
-from agi.readings.rules import Register, Resource, Zone
+from agi.readings.billing import ContractsRejected, RowError, read_contracts, write_readings
+from agi.readings.rules import MeterReadings, Register, Resource, Submission, Zone
 from agi.storage.models import ContractRow, MeterRow, RegisterRow
-from agi.storage.repository import ExportRow, MeterReadings, MeterRecord, Repository, Submission
+from agi.storage.repository import ExportRow, MeterRecord, Repository
 
 HEADER = "resource,contract,meter,digits,zone,previous,average"
 PERIOD = "2026-11"
@@ -278,7 +278,7 @@ ZONES = "a meter has single, or day and night, or peak, semipeak and night"
     ],
 )
 def test_a_bad_row_is_reported_with_its_line(text: str, expected: list[tuple[int, str]]) -> None:
-    with pytest.raises(ImportRejected) as rejected:
+    with pytest.raises(ContractsRejected) as rejected:
         parse(text)
     errors = rejected.value.errors
     assert [error.line for error in errors] == [line for line, _ in expected], errors
@@ -298,7 +298,7 @@ def test_every_bad_row_is_reported_at_once_in_line_order() -> None:
         "electricity,x,,0,noon,-1,1.5",  # 8 five problems on one line
     )
 
-    with pytest.raises(ImportRejected) as rejected:
+    with pytest.raises(ContractsRejected) as rejected:
         parse(text)
 
     assert [(e.line, e.message.split(" ")[0]) for e in rejected.value.errors] == [
@@ -322,7 +322,7 @@ def test_a_file_that_is_not_utf8_is_refused_with_the_line(good_rows: int, encodi
     text = csv_text(*rows, "electricity,100,Счётчик-1,6,single,1,1", f"{M},6,single,1,1")
     stream = io.TextIOWrapper(io.BytesIO(text.encode("cp1251")), encoding=encoding)
 
-    with pytest.raises(ImportRejected) as rejected:
+    with pytest.raises(ContractsRejected) as rejected:
         read_contracts(stream)
 
     (error,) = rejected.value.errors

@@ -65,7 +65,9 @@ def test_a_bad_ivr_accept_days_is_explained(ivr, monkeypatch):
     monkeypatch.setenv("IVR_ACCEPT_DAYS", "25-18")
     result = ivr("simulate", "--keys", SEED_CALL)
     assert result.exit_code != 0
-    assert "accept_days" in result.output
+    assert "environment: IVR_ACCEPT_DAYS: acceptance days must be days of the month" in (
+        result.output
+    )
     assert "18-25" in result.output
 
 

@@ -116,7 +116,7 @@ def test_value_rules(text, previous, digits, value, reason):
     assert verdict.reason == reason
     if reason is None:
         assert verdict.value == value
-        assert verdict.accepted
+        assert verdict.reason is None
 
 
 def test_roll_over_consumption_counts_past_the_maximum():
@@ -142,7 +142,7 @@ def test_unusual_consumption_needs_confirmation(
     resource, previous, text, average, needs_confirmation
 ):
     verdict = check(text, previous=previous, average=average, resource=resource)
-    assert verdict.accepted
+    assert verdict.reason is None
     assert verdict.needs_confirmation is needs_confirmation
 
 

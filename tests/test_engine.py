@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from agi.dialog.actions import RESOURCE_MENU_PROMPTS
+from agi.dialog.actions import ActionResult, Answers
 from agi.dialog.engine import Dialog, Ending
 from agi.dialog.flow import Flow
 from agi.dialog.flow_loader import load_flow
 from agi.dialog.prompts import PromptCatalog, load_catalog
 from agi.dialog.simulator import KeypadChannel
+from agi.readings.call_actions import ACTIONS, RESOURCE_MENU_PROMPTS
 
 CATALOG = {
     "hello": "Привет.",
@@ -57,18 +58,18 @@ def build(tmp_path: Path, nodes: str, *, limits: str = "") -> tuple[Flow, Prompt
         encoding="utf-8",
     )
     catalog = load_catalog(tmp_path / "catalog.yaml")
-    return load_flow(tmp_path / "flow.yaml", catalog), catalog
+    return load_flow(tmp_path / "flow.yaml", catalog, ACTIONS), catalog
 
 
 class Outcomes:
     """Actions that answer from a script, recording what they were asked."""
 
-    def __init__(self, *outcomes: str, error: Exception | None = None) -> None:
-        self.outcomes = list(outcomes)
+    def __init__(self, *outcomes: str | ActionResult, error: Exception | None = None) -> None:
+        self.outcomes = [o if isinstance(o, ActionResult) else ActionResult(o) for o in outcomes]
         self.error = error
         self.calls: list[str] = []
 
-    def run(self, name: str, variables: dict) -> str:
+    def run(self, name: str, answers: Answers) -> ActionResult:
         self.calls.append(name)
         if self.error:
             raise self.error
@@ -208,6 +209,37 @@ def test_failures_in_a_row_reach_on_failure_and_a_success_resets_the_count(tmp_p
     assert report.path == ["first", "lookup"] * 6 + ["finish"]
 
 
+TWICE = """\
+first:
+  type: action
+  action: check_window
+  outcomes: {open: tell, closed: tell}
+tell:
+  type: play
+  say: [done, {number: first_day}]
+  next: again
+again:
+  type: action
+  action: check_window
+  outcomes: {open: tell_again, closed: tell_again}
+tell_again:
+  type: play
+  say: [done, {number: first_day}]
+  next: give_up
+"""
+
+
+def test_an_actions_values_last_until_it_runs_again(tmp_path):
+    actions = Outcomes(ActionResult("open", {"first_day": 18}), ActionResult("open"))
+    _, channel = call(tmp_path, TWICE, "", actions)
+    assert channel.transcript[:2] == ["IVR: Готово. восемнадцать", "IVR: Готово."]
+
+
+def test_an_outcome_the_node_does_not_know_reaches_the_failure_node(tmp_path):
+    report, _ = call(tmp_path, TWICE, "", Outcomes("ajar"))
+    assert report.path == ["first", "give_up"]
+
+
 LOOP = """\
 first:
   type: play
@@ -281,12 +313,12 @@ def test_a_variable_that_cannot_be_said_is_skipped_not_fatal(tmp_path):
     flow, catalog = build(tmp_path, nodes)
     channel = KeypadChannel("t-2", None, keys="12#")
     dialog = Dialog(flow, catalog, channel, Outcomes())
-    dialog.variables["number"] = "not a number"
+    dialog.answers["number"] = "not a number"
     original = dialog._input
 
     def typed_then_spoiled(node):
         target = original(node)
-        dialog.variables["number"] = "twelve"
+        dialog.answers["number"] = "twelve"
         return target
 
     dialog._input = typed_then_spoiled

@@ -27,6 +27,7 @@ from agi.dialog.flow_loader import load_flow
 from agi.dialog.prompts import PromptCatalog, load_catalog
 from agi.located_yaml import read_yaml_file
 from agi.problems import Problem, ProblemsFound
+from agi.readings.call_actions import ACTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 INVALID = Path(__file__).resolve().parent / "invalid_flows"
@@ -58,6 +59,8 @@ RULES = {
     "unknown-variable",
     "wrong-variable-kind",
     "voice-never-listens",
+    "action-order",
+    "variable-clash",
 }
 
 
@@ -106,7 +109,7 @@ def catalog() -> PromptCatalog:
 
 def _problems(path: Path, catalog: PromptCatalog) -> list[Problem]:
     with pytest.raises(ProblemsFound) as raised:
-        load_flow(path, catalog)
+        load_flow(path, catalog, ACTIONS)
     return raised.value.problems
 
 
@@ -160,7 +163,7 @@ def test_all_problems_are_reported_at_once(catalog: PromptCatalog) -> None:
 
 
 def test_shipped_flow_has_no_problems(catalog: PromptCatalog) -> None:
-    flow = load_flow(SHIPPED_FLOW, catalog)
+    flow = load_flow(SHIPPED_FLOW, catalog, ACTIONS)
     assert flow.start in flow.nodes
 
 
@@ -190,7 +193,7 @@ def test_unquoted_zero_and_quoted_star_are_menu_keys(
 ) -> None:
     path = tmp_path / "ivr_flows.yaml"
     path.write_text(VALID_KEYS, encoding="utf-8")
-    flow = load_flow(path, catalog)
+    flow = load_flow(path, catalog, ACTIONS)
     welcome = flow.nodes["welcome"]
     assert isinstance(welcome, MenuNode)
     assert list(welcome.options) == ["0", "*", "#", "1"]

@@ -7,11 +7,11 @@ refused with its rule, never turned into a guess.
 from __future__ import annotations
 
 import pytest
-from agi.speech.number_parser import NUMBER_WORDS, NumberRefused, parse_digits, words_of
 from hypothesis import given
 from hypothesis import strategies as st
 
 from agi.audio.number_words import MAX_NUMBER, digit_words, number_words
+from agi.speech.number_parser import NUMBER_WORDS, NumberRefused, parse_digits, words_of
 
 DIGIT_BY_DIGIT = {
     "ноль": "0",

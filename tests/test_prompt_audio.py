@@ -29,6 +29,7 @@ from agi.cli import main
 from agi.dialog.channel import Digits, Number, Prompt
 from agi.dialog.flow_loader import load_flow
 from agi.dialog.prompts import load_catalog
+from agi.readings.call_actions import ACTIONS
 from agi.telephony import private_asterisk
 from tests.conftest import ROOT
 
@@ -307,7 +308,7 @@ def test_a_bad_recording_is_refused_and_nothing_is_imported(audio, tmp_path, nam
     good = speech_file(tmp_path / "welcome.mp3", TEXTS["welcome"])
     bad = make(tmp_path / name)
     before = folder_state(audio / "ru")
-    with pytest.raises(prompt_library.ImportRejected) as rejected:
+    with pytest.raises(prompt_library.RecordingsRejected) as rejected:
         import_recordings(audio / "ru", catalog_of(audio), [good, bad], STYLE)
     (problem,) = rejected.value.problems
     assert problem.startswith(f"{bad}: ") and message in problem
@@ -418,7 +419,7 @@ CHECKS = [
 )
 def test_check_finds(audio, mutate, expected):
     catalog_path = audio / "ru.yaml"
-    flow = load_flow(_write(audio / "flow.yaml", FLOW), catalog_of(audio))
+    flow = load_flow(_write(audio / "flow.yaml", FLOW), catalog_of(audio), ACTIONS)
     assert check(audio / "ru", catalog_of(audio), flow, STYLE).findings == []
     mutate(audio)
     result = check(audio / "ru", load_catalog(catalog_path), flow, STYLE)
@@ -431,7 +432,7 @@ def test_check_finds(audio, mutate, expected):
 @needs_tools
 def test_a_prompt_the_flow_does_not_say_may_lack_audio(audio):
     flow_text = FLOW.replace("say: [welcome, you_entered]", "say: welcome")
-    flow = load_flow(_write(audio / "flow.yaml", flow_text), catalog_of(audio))
+    flow = load_flow(_write(audio / "flow.yaml", flow_text), catalog_of(audio), ACTIONS)
     audio_path(audio / "ru", "you_entered").unlink()
     (finding,) = check(audio / "ru", catalog_of(audio), flow, STYLE).findings
     assert (finding.level, finding.rule) == ("warning", "missing-audio")
@@ -620,7 +621,7 @@ def test_simulate_records_the_call_as_the_caller_hears_it(ivr, tmp_path):
 
 def test_the_shipped_audio_passes_every_check():
     catalog = load_catalog(ROOT / "prompts" / "ru.yaml")
-    flow = load_flow(ROOT / "ivr_flows.yaml", catalog)
+    flow = load_flow(ROOT / "ivr_flows.yaml", catalog, ACTIONS)
     result = check(SHIPPED, catalog, flow, STYLE)
     assert [str(f) for f in result.findings] == []
     assert result.prompts == len(catalog.texts) and result.number_words == len(WORDS)

@@ -20,26 +20,19 @@ import wave
 from pathlib import Path
 
 import pytest
-from agi.speech.number_parser import NUMBER_WORDS, UNCLEAR
 
 from agi.dialog.channel import Recording
+from agi.dialog.recogniser import SpeechError
+from agi.speech.number_parser import NUMBER_WORDS, UNCLEAR
 from agi.speech.recognition import (
-    NO_WORDS,
-    NOT,
-    RECORDING_PREFIX,
-    STALE_SECONDS,
-    WORD_LIST,
-    YES_WORDS,
     Speech,
-    SpeechError,
-    Spool,
     VoskRecogniser,
     load_speech,
-    parse_yes_no,
-    prepare_spool,
     read_wav,
     supports_word_lists,
 )
+from agi.speech.spool import RECORDING_PREFIX, STALE_SECONDS, Spool, prepare_spool
+from agi.speech.words import NO_WORDS, NOT, WORD_LIST, YES_WORDS, parse_yes_no
 
 REQUIRED = os.environ.get("IVR_REQUIRE_SPEECH", "") not in ("", "0")
 MISSING = [tool for tool in ("espeak-ng", "sox") if not shutil.which(tool)]

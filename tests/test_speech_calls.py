@@ -19,8 +19,9 @@ import pytest
 from agi.application import Application
 from agi.dialog.channel import KeyRequest, Keys, ListenRequest, Recording, Utterance
 from agi.dialog.engine import Ending
-from agi.dialog.simulator import KeypadChannel
-from agi.speech.recognition import ScriptedRecogniser, Speech, SpeechError, speech_off
+from agi.dialog.recogniser import SpeechError
+from agi.dialog.simulator import KeypadChannel, ScriptedRecogniser
+from agi.speech.recognition import Speech, speech_off
 from tests.conftest import IN_WINDOW, place_call
 from tests.test_dialog_calls import said_in_order
 

@@ -12,9 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from agi.dialog.channel import CallerHungUp, Ending, KeyRequest, ListenFailed, ListenRequest, Prompt
-from agi.speech.recognition import Spool
-from agi.speech import recognition as speech
+from agi.dialog.channel import (
+    CallerHungUp,
+    KeyRequest,
+    KeyStop,
+    ListenFailed,
+    ListenRequest,
+    Prompt,
+)
+from agi.speech import spool as speech_spool
+from agi.speech.spool import Spool
 from agi.telephony.asterisk_channel import AsteriskChannel
 from tests.test_asterisk_channel import ENV, sent
 
@@ -32,7 +39,7 @@ RECORD = 'RECORD FILE "/var/spool/ivr-speech/ivr-test" "wav" "#0123456789" "1500
 
 @pytest.fixture
 def spool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Spool:
-    monkeypatch.setattr(speech, "recording_name", lambda: "ivr-test")
+    monkeypatch.setattr(speech_spool, "recording_name", lambda: "ivr-test")
     return Spool(tmp_path, "/var/spool/ivr-speech")
 
 
@@ -66,7 +73,7 @@ def test_the_answer_is_recorded_after_the_prompt_into_the_spool(spool):
 def test_a_key_during_the_prompt_is_an_answer_by_keys_and_nothing_is_recorded(spool):
     chan, written = channel(spool, "200 result=49 endpos=100", "200 result=50", "200 result=35")
     keys = chan.listen(ASK, DIGITS, LISTEN)
-    assert (keys.digits, keys.ending) == ("12", Ending.TERMINATOR)
+    assert (keys.digits, keys.stop) == ("12", KeyStop.TERMINATOR)
     assert not any(line.startswith("RECORD") for line in sent(written))
 
 
@@ -81,7 +88,7 @@ def test_a_key_during_the_recording_is_an_answer_by_keys(spool):
         "200 result=35",
     )
     keys = chan.listen(ASK, DIGITS, LISTEN)
-    assert (keys.digits, keys.ending) == ("102", Ending.TERMINATOR)
+    assert (keys.digits, keys.stop) == ("102", KeyStop.TERMINATOR)
     assert sent(written)[1:] == [RECORD, 'WAIT FOR DIGIT "4000"', *['WAIT FOR DIGIT "4000"'] * 2]
     assert not partial.exists()
 
@@ -131,7 +138,7 @@ def test_a_key_typed_during_an_earlier_message_starts_the_answer(spool):
     )
     chan.play([Prompt("meter_number", "Счётчик номер")], barge_in=True)
     keys = chan.listen(ASK, DIGITS, LISTEN)
-    assert (keys.digits, keys.ending) == ("116", Ending.TERMINATOR)
+    assert (keys.digits, keys.stop) == ("116", KeyStop.TERMINATOR)
     assert sent(written) == [
         'STREAM FILE "/srv/p/meter_number" "#*0123456789"',
         *['WAIT FOR DIGIT "4000"'] * 3,

@@ -21,10 +21,10 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from agi.readings.rules import Contract, Meter, Register, Resource, Zone
-from agi.storage.database import alembic_config, connect, upgrade
+from agi.readings.rules import Contract, Meter, MeterReadings, Register, Resource, Submission, Zone
+from agi.storage.database import StorageError, alembic_config, connect, upgrade
 from agi.storage.models import Base, ReadingRow, SubmissionRow
-from agi.storage.repository import MeterReadings, MeterRecord, Repository, Submission, SubmitResult
+from agi.storage.repository import MeterRecord, Repository, SubmitResult
 from tests.conftest import BILLING_IMPORTED
 
 PERIOD = "2026-11"
@@ -287,7 +287,7 @@ def test_a_submission_that_fails_part_way_stores_nothing(repository: Repository)
     repository.submit(submission(readings(kitchen, 104), readings(bath, 207)))
     missing_meter = 999_999
 
-    with pytest.raises(IntegrityError):
+    with pytest.raises(StorageError) as failed:
         repository.submit(
             submission(
                 readings(kitchen, 110),
@@ -297,6 +297,7 @@ def test_a_submission_that_fails_part_way_stores_nothing(repository: Repository)
             )
         )
 
+    assert isinstance(failed.value.__cause__, IntegrityError)
     assert count_rows(repository) == 2
     assert count_readings(repository) == 2
     assert [r.value for r in repository.export(PERIOD)] == [104, 207]

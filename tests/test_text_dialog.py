@@ -21,13 +21,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from agi.readings import billing
 from agi.readings.rules import Register, Resource, Zone
 from agi.settings import Settings
-from agi.storage.database import connect, upgrade
+from agi.storage.database import StorageError, connect, upgrade
 from agi.storage.models import SubmissionRow, TextMessageRow
 from agi.storage.repository import MeterRecord, Repository
 from agi.text.dialog import Answer, IncomingMessage, MessageIdReused, TextDialog, text_dialog_for
@@ -590,10 +589,10 @@ def test_a_message_that_failed_to_store_is_answered_when_delivered_again(
     submit = demo_repository.submit
 
     def broken(*_: object) -> None:
-        raise OperationalError("INSERT", {}, Exception("the database went away"))
+        raise StorageError("the readings database failed (OperationalError)")
 
     monkeypatch.setattr(demo_repository, "submit", broken)
-    with pytest.raises(OperationalError):
+    with pytest.raises(StorageError):
         phone.send("ПС 102057522 11638", message_id="gw-1")
     monkeypatch.setattr(demo_repository, "submit", submit)
 
@@ -655,7 +654,7 @@ def test_an_arbitrary_message_stores_only_what_it_says_exactly(
 
     event(f"accepted={answer.accepted}, waiting={waiting}")
     assert sms_segments(answer.reply) <= 2, answer.reply
-    with Session(shared_dialog.repository.engine) as session:
+    with Session(shared_dialog.readings.repository.engine) as session:
         rows = session.scalars(
             select(SubmissionRow).where(SubmissionRow.source_id == message_id)
         ).all()

@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy.exc import OperationalError
 
 from agi.settings import Settings
+from agi.storage.database import StorageError
 from agi.storage.repository import Repository
 from agi.text.dialog import text_dialog_for
 from agi.text.webhook import SECRET_HEADER, create_app
@@ -168,7 +168,7 @@ def test_a_database_failure_is_503_and_the_redelivery_is_answered(
     submit = demo_repository.submit
 
     def broken(*_: object) -> None:
-        raise OperationalError("INSERT", {}, Exception("the database went away"))
+        raise StorageError("the readings database failed (OperationalError)")
 
     monkeypatch.setattr(demo_repository, "submit", broken)
     failed = webhook.post("/messages", json=message("ПС 102057522 11638", "gw-1"))

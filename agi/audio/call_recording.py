@@ -17,12 +17,16 @@ from pydub import AudioSegment
 from pydub.generators import Sine
 
 from agi.audio.library import audio_path
-from agi.audio.number_words import digit_sound_names, spoken_sound_names
+from agi.audio.number_words import (
+    ASTERISK_SOUNDS,
+    RUSSIAN_SOUNDS,
+    digit_sound_names,
+    spoken_sound_names,
+)
 from agi.audio.sound import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, AudioError, decode, wav_bytes
 from agi.dialog.channel import Digits, Number, Prompt, Utterance
-from agi.telephony.private_asterisk import RUSSIAN_SOUNDS, SYSTEM_SOUNDS
 
-ASTERISK_RUSSIAN_SOUNDS = SYSTEM_SOUNDS / RUSSIAN_SOUNDS
+ASTERISK_RUSSIAN_SOUNDS = ASTERISK_SOUNDS / RUSSIAN_SOUNDS
 SOUND_FORMATS = (".wav", ".gsm")
 DTMF = {
     "1": (697, 1209), "2": (697, 1336), "3": (697, 1477),

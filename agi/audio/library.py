@@ -15,7 +15,6 @@ stale or left over.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -39,11 +38,11 @@ from agi.audio.sound import (
     to_telephone,
     wav_bytes,
 )
-from agi.dialog.actions import ACTIONS
 from agi.dialog.flow import ActionNode, Flow
-from agi.dialog.flow_loader import _said_prompts as said_prompts
+from agi.dialog.flow_loader import said_prompts
 from agi.dialog.prompts import PromptCatalog
 from agi.located_yaml import YamlSyntaxError, read_yaml_file
+from agi.problems import did_you_mean
 
 MANIFEST_NAME = "manifest.json"
 NUMBER_WORDS = "digits"
@@ -74,8 +73,8 @@ def prompts_in_use(flow: Flow) -> dict[str, str]:
     for name, node in flow.nodes.items():
         for _, prompt in said_prompts(node):
             used.setdefault(prompt, name)
-        if isinstance(node, ActionNode) and node.action in ACTIONS:
-            for prompt in sorted(ACTIONS[node.action].prompts):
+        if isinstance(node, ActionNode) and node.action in flow.actions:
+            for prompt in sorted(flow.actions[node.action].prompts):
                 used.setdefault(prompt, name)
     return used
 
@@ -178,7 +177,7 @@ def build(
     if unknown:
         raise AudioError(
             "; ".join(
-                f"there is no prompt '{key}'{_suggest(key, targets)}" for key in sorted(unknown)
+                f"there is no prompt '{key}'{did_you_mean(key, targets)}" for key in sorted(unknown)
             )
         )
     manifest = Manifest.load(folder)
@@ -249,7 +248,7 @@ class Imported:
     """The source's format, e.g. `44100 Hz stereo`."""
 
 
-class ImportRejected(AudioError):
+class RecordingsRejected(AudioError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
@@ -296,8 +295,9 @@ def import_recordings(
         key = key_of(path, targets)
         if key is None:
             problems.append(
-                f"{path}: no prompt is called '{path.stem}'{_suggest(path.stem, catalog.texts)};"
-                " name the file after the prompt id, e.g. welcome.mp3"
+                f"{path}: no prompt is called '{path.stem}'"
+                f"{did_you_mean(path.stem, catalog.texts)}; name the file after the prompt id, "
+                "e.g. welcome.mp3"
             )
             continue
         if key in seen:
@@ -316,7 +316,7 @@ def import_recordings(
             continue
         ready.append((key, path, audio, was))
     if problems:
-        raise ImportRejected(problems)
+        raise RecordingsRejected(problems)
     manifest = Manifest.load(folder)
     fingerprint = style.fingerprint(None)
     imported = []
@@ -569,7 +569,7 @@ def _orphans(folder: Path, targets: dict[str, str]) -> Iterator[Finding]:
         else:
             message = (
                 f"no prompt '{key}' in the catalog, so nothing plays this file"
-                f"{_suggest(path.stem, targets)}; delete it, or add the prompt to the catalog"
+                f"{did_you_mean(path.stem, targets)}; delete it, or add the prompt to the catalog"
             )
         yield Finding("warning", "orphan", path, message)
 
@@ -580,8 +580,3 @@ def _catalog_lines(catalog: PromptCatalog) -> dict[str, int]:
     except (OSError, YamlSyntaxError):
         return {}
     return {key: document.line_of((key,)) for key in catalog.texts}
-
-
-def _suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
-    return f" (did you mean '{close[0]}'?)" if close else ""

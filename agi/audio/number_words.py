@@ -10,7 +10,14 @@ Russian sounds package lacks.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 MAX_NUMBER = 999_999_999
+
+ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds")
+RUSSIAN_SOUNDS = "ru_RU_f_IvrvoiceRU"
+"""Where Debian's asterisk-core-sounds-ru-gsm puts its recordings, below ASTERISK_SOUNDS (not
+`ru`: the channel language needs a link)."""
 
 _UNITS = [
     "ноль", "один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять",

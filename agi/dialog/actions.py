@@ -1,20 +1,16 @@
-"""The domain actions a flow can name, and what each one needs, sets and can answer.
+"""What the dialog asks of the company's side: actions a flow names, and what each may do.
 
-This table is what `ivr check` validates an `action` node against; the implementations
-live in `agi.readings.call_actions`.
+The engine knows nodes, keys and prompts; an action node hands the call to an `Actions`
+implementation, which answers with an outcome and values to say. Which actions exist, and
+what each reads, gives and needs, is an `ActionTable` handed to the flow loader, so that
+`ivr check` validates a flow against the actions that will run it.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
-
-from agi.readings.rules import Reason, Resource, Zone
-
-Value = str | int
-Variables = dict[str, Value]
 
 Kind = Literal["number", "digits", "prompt", "word"]
 """What a variable holds: a number, typed digits, a prompt id, or a word set by a menu."""
@@ -26,92 +22,63 @@ SAYABLE: dict[str, frozenset[Kind]] = {
 }
 """Which kinds of variable each way of saying one can say."""
 
-CHOICES: dict[str, frozenset[str]] = {"resource": frozenset(r.value for r in Resource)}
-"""The values a menu option may `set` for variables that actions read."""
+
+@dataclass(frozen=True)
+class PromptRef:
+    """A prompt an action chose, such as the zone's name or the reason of a refusal."""
+
+    id: str
+
+
+Given = int | PromptRef
+"""A value an action gives the flow to say: a number, or a prompt."""
+
+Answers = Mapping[str, str]
+"""What the caller answered so far, by variable: digits typed (an input's `into`), or the
+word a menu option `set`."""
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    outcome: str
+    values: Mapping[str, Given] = field(default_factory=dict)
+    """The values this run gives; the ones the action gave on an earlier run are gone."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Something a call must have reached before an action can run, such as a found
+    contract; `how` says in words how a flow reaches it."""
+
+    name: str
+    how: str
 
 
 @dataclass(frozen=True)
 class ActionSpec:
     outcomes: frozenset[str]
-    summary: str
     failures: frozenset[str] = frozenset()
     """Outcomes that count towards the flow's `max_failures` in a row."""
     reads: frozenset[str] = frozenset()
+    """The caller's answers it reads."""
+    choices: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """The values a menu option may `set` for an answer it reads."""
     sets: Mapping[str, Kind] = field(default_factory=dict)
-    """Variables the action sets, and what each holds."""
+    """The values it gives to say, and what each holds."""
     prompts: frozenset[str] = frozenset()
-    """Prompt ids the action may put into a variable, to be said with `{prompt: variable}`."""
+    """Prompt ids it may give, to be said with `{prompt: variable}`."""
+    needs: frozenset[Stage] = frozenset()
+    """What every way to this action must have reached first."""
+    reaches: Mapping[str, frozenset[Stage]] = field(default_factory=dict)
+    """What each outcome reaches."""
+    undoes: frozenset[Stage] = frozenset()
+    """What running it leaves behind, whatever its outcome (a new contract, another zone)."""
 
 
-ZONE_PROMPTS = frozenset(f"zone_{zone.value}" for zone in Zone)
-REASON_PROMPTS = frozenset(reason.prompt for reason in Reason)
-RESOURCE_PROMPTS = frozenset(f"resource_{resource.value}" for resource in Resource)
-
-
-def resource_menu_prompt(resources: Iterable[Resource]) -> str:
-    """The prompt that offers exactly these resources (keys 1, 2, 3 in `Resource` order)."""
-    chosen = set(resources)
-    return "choose_" + "_".join(r.value for r in Resource if r in chosen)
-
-
-RESOURCE_MENU_PROMPTS = frozenset(
-    resource_menu_prompt(combination)
-    for size in (2, 3)
-    for combination in itertools.combinations(Resource, size)
-)
-
-ACTIONS: dict[str, ActionSpec] = {
-    "check_window": ActionSpec(
-        outcomes=frozenset({"open", "closed"}),
-        sets={"first_day": "number", "last_day": "number"},
-        summary="is today within the days readings are accepted",
-    ),
-    "lookup_contract": ActionSpec(
-        outcomes=frozenset({"found", "several", "unknown"}),
-        failures=frozenset({"unknown"}),
-        reads=frozenset({"contract"}),
-        sets={"resource_name": "prompt", "resource_menu": "prompt"},
-        prompts=RESOURCE_PROMPTS | RESOURCE_MENU_PROMPTS,
-        summary="find the contract the caller typed; 'several' when the number exists for "
-        "more than one resource",
-    ),
-    "select_resource": ActionSpec(
-        outcomes=frozenset({"found", "unknown"}),
-        failures=frozenset({"unknown"}),
-        reads=frozenset({"contract", "resource"}),
-        sets={"resource_name": "prompt"},
-        prompts=RESOURCE_PROMPTS,
-        summary="pick the contract of the chosen resource (electricity, hot_water, cold_water)",
-    ),
-    "next_zone": ActionSpec(
-        outcomes=frozenset({"zone", "meter", "done"}),
-        sets={"zone": "prompt", "meter_number": "number"},
-        prompts=ZONE_PROMPTS,
-        summary="move to the next zone to ask; 'meter' when it is the first zone of another "
-        "meter of the same contract, 'done' when every zone has a value",
-    ),
-    "check_reading": ActionSpec(
-        outcomes=frozenset({"ok", "high", "rejected"}),
-        failures=frozenset({"rejected"}),
-        reads=frozenset({"value"}),
-        sets={"value": "number", "reason": "prompt", "previous": "number"},
-        prompts=REASON_PROMPTS,
-        summary="check the typed value; 'high' means the consumption is unusual and needs "
-        "the caller's confirmation",
-    ),
-    "keep_reading": ActionSpec(
-        outcomes=frozenset({"kept"}),
-        summary="remember the confirmed value of this zone (stored only at submit)",
-    ),
-    "submit_readings": ActionSpec(
-        outcomes=frozenset({"accepted", "closed", "failed"}),
-        summary="store every confirmed zone at once; 'closed' if the window has closed "
-        "meanwhile, 'failed' if the database could not store them",
-    ),
-}
+ActionTable = Mapping[str, ActionSpec]
 
 
 class Actions(Protocol):
-    """Runs a named action of one call, reading and setting the call's variables."""
+    """Runs the named actions of one call."""
 
-    def run(self, name: str, variables: Variables) -> str: ...
+    def run(self, name: str, answers: Answers) -> ActionResult: ...

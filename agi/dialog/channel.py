@@ -41,7 +41,9 @@ class Digits:
 Utterance = Prompt | Number | Digits
 
 
-class Ending(enum.StrEnum):
+class KeyStop(enum.StrEnum):
+    """What ended the collection of keys."""
+
     TIMEOUT = "timeout"
     TERMINATOR = "terminator"
     MAX_DIGITS = "max_digits"
@@ -65,12 +67,12 @@ class KeyRequest:
 @dataclass(frozen=True)
 class Keys:
     digits: str
-    ending: Ending
+    stop: KeyStop
 
     @property
     def nothing(self) -> bool:
         """The caller pressed nothing at all before the timeout."""
-        return not self.digits and self.ending is Ending.TIMEOUT
+        return not self.digits and self.stop is KeyStop.TIMEOUT
 
 
 def collect_keys(
@@ -84,13 +86,13 @@ def collect_keys(
         if key is None:
             key = next_key(request.inter_digit_timeout if digits else request.first_timeout)
             if key is None:
-                return Keys(digits, Ending.TIMEOUT)
+                return Keys(digits, KeyStop.TIMEOUT)
         if request.terminator and key == request.terminator:
-            return Keys(digits, Ending.TERMINATOR)
+            return Keys(digits, KeyStop.TERMINATOR)
         if key in request.allowed:
             digits += key
             if len(digits) >= request.max_digits:
-                return Keys(digits, Ending.MAX_DIGITS)
+                return Keys(digits, KeyStop.MAX_DIGITS)
         key = None
 
 

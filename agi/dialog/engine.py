@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from agi.dialog.actions import ACTIONS, Actions, Variables
+from agi.dialog.actions import Actions, Given, PromptRef
 from agi.dialog.channel import (
     DIGITS,
     DTMF_KEYS,
@@ -21,6 +21,7 @@ from agi.dialog.channel import (
     Digits,
     KeyRequest,
     Keys,
+    KeyStop,
     ListenFailed,
     ListenRequest,
     Number,
@@ -28,7 +29,6 @@ from agi.dialog.channel import (
     Recording,
     Utterance,
 )
-from agi.dialog.channel import Ending as KeysEnding
 from agi.dialog.flow import (
     ActionNode,
     AskingNode,
@@ -44,9 +44,10 @@ from agi.dialog.flow import (
     VoiceNode,
 )
 from agi.dialog.prompts import PromptCatalog
+from agi.dialog.recogniser import Recogniser, SpeechError
 from agi.redact import mask_digits, printable
-from agi.speech.recognition import Recogniser, SpeechError, parse_yes_no
 from agi.speech.number_parser import NumberRefused, parse_digits
+from agi.speech.words import parse_yes_no
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,10 @@ class Dialog:
         """None: no speech model, so `voice` nodes go to `unavailable`."""
         self.by_voice = False
         """Whether a `voice` node switched this call to answers by voice."""
-        self.variables: Variables = {}
+        self.answers: dict[str, str] = {}
+        """What the caller typed or chose, by variable (an input's `into`, a menu's `set`)."""
+        self.given: dict[str, Given] = {}
+        """What actions gave to say, by variable; an action's next run replaces its own."""
         self.failures = 0
         self._escalating = False
         self.report = CallReport(ending=Ending.CALLER_HUNG_UP)
@@ -193,15 +197,22 @@ class Dialog:
         return node.next
 
     def _act(self, node: ActionNode) -> str:
+        spec = self.flow.actions[node.action]
         try:
-            outcome = self.actions.run(node.action, self.variables)
+            result = self.actions.run(node.action, dict(self.answers))
+            if result.outcome not in node.outcomes or not set(result.values) <= set(spec.sets):
+                raise ValueError(f"action {node.action} answered {result!r}")
         except CallerHungUp:
             raise
         except Exception:
             log.exception("call=%s action %s failed", self.call_label, node.action)
             return self.flow.defaults.on_failure
+        outcome = result.outcome
         log.info("call=%s action=%s outcome=%s", self.call_label, node.action, outcome)
-        if outcome in ACTIONS[node.action].failures:
+        for name in spec.sets:
+            self.given.pop(name, None)
+        self.given.update(result.values)
+        if outcome in spec.failures:
             self.failures += 1
             if self.failures >= self.flow.defaults.max_failures:
                 self.failures = 0
@@ -217,7 +228,7 @@ class Dialog:
             option: Option | None = node.options.get(keys.digits)
             if option is None:
                 return None
-            self.variables.update(option.set)
+            self.answers.update(option.set)
             return option.next
 
         request = self._request(node, allowed=DTMF_KEYS, max_digits=1, terminator="none")
@@ -232,7 +243,7 @@ class Dialog:
         def accept(keys: Keys) -> str | None:
             if not node.min_digits <= len(keys.digits) <= node.max_digits:
                 return None
-            self.variables[node.into] = keys.digits
+            self.answers[node.into] = keys.digits
             return node.next
 
         request = self._request(
@@ -282,7 +293,7 @@ class Dialog:
                     "call=%s keys=%s ending=%s",
                     self.call_label,
                     mask_digits(keys.digits),
-                    keys.ending,
+                    keys.stop,
                 )
             if not keys.nothing and understood:
                 target = interpret(keys)
@@ -316,19 +327,19 @@ class Dialog:
                 "call=%s keys=%s ending=%s",
                 self.call_label,
                 mask_digits(heard.digits),
-                heard.ending,
+                heard.stop,
             )
             return heard, True
         text = self._transcribe(heard)
         if not text.strip():
             log.info("call=%s voice=nothing heard", self.call_label)
-            return Keys("", KeysEnding.TIMEOUT), True
+            return Keys("", KeyStop.TIMEOUT), True
         keys, problem = self._spoken_keys(node, text)
         if keys is None:
             log.info("call=%s voice=not understood (%s)", self.call_label, problem)
-            return Keys("", KeysEnding.TERMINATOR), False
+            return Keys("", KeyStop.TERMINATOR), False
         log.info("call=%s voice=%s", self.call_label, mask_digits(keys))
-        return Keys(keys, KeysEnding.TERMINATOR), True
+        return Keys(keys, KeyStop.TERMINATOR), True
 
     def _transcribe(self, recording: Recording) -> str:
         assert self.recogniser is not None
@@ -374,7 +385,7 @@ class Dialog:
             if item.kind == "prompt":
                 utterances.append(self._prompt(item.ref))
                 continue
-            value = self.variables.get(item.ref)
+            value = self.given.get(item.ref, self.answers.get(item.ref))
             try:
                 utterances.append(self._variable(item.kind, value))
             except (TypeError, ValueError, KeyError):
@@ -383,14 +394,17 @@ class Dialog:
                 )
         return utterances
 
-    def _variable(self, kind: str, value: object) -> Utterance:
+    def _variable(self, kind: str, value: Given | str | None) -> Utterance:
         """A variable as something to say; raises when it does not hold what `kind` says."""
         if value is None:
             raise ValueError("not set")
-        if kind == "number":
-            return Number(int(str(value)))
-        if kind == "digits":
-            if not str(value).isdigit():
-                raise ValueError(value)
-            return Digits(str(value))
-        return self._prompt(str(value))
+        if isinstance(value, PromptRef):
+            if kind != "prompt_of":
+                raise TypeError(value)
+            return self._prompt(value.id)
+        if kind == "prompt_of":
+            raise TypeError(value)
+        digits = str(value)
+        if not (digits.isascii() and digits.isdigit()):
+            raise ValueError(value)
+        return Number(int(digits)) if kind == "number" else Digits(digits)

@@ -1,16 +1,19 @@
 """The voice menu as typed models: what each kind of node in `ivr_flows.yaml` may say and do.
 
-`agi.dialog.flow_loader` turns the YAML into these models and checks them as a whole; the engine
-only ever sees a flow that passed.
+`agi.dialog.flow_loader` turns the YAML into these models and checks them as a whole; the
+engine only ever sees a flow that passed.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from agi.dialog.actions import ActionTable
 
 NODE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 VARIABLE_NAME = NODE_NAME
@@ -188,12 +191,16 @@ KNOWN_KEYS["limits"] = frozenset(Limits.model_fields)
 KNOWN_KEYS["option"] = frozenset(Option.model_fields)
 
 
-class Flow(Model):
+@dataclass(frozen=True)
+class Flow:
+    """A flow that passed every check, with the actions it was checked against."""
+
     file: Path
     start: str
     defaults: Defaults
     limits: Limits
     nodes: dict[str, Node]
+    actions: ActionTable
 
 
 def node_targets(node: Model) -> dict[tuple[str, ...], str]:

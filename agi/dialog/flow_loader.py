@@ -6,7 +6,6 @@ before anything is raised, so an editor fixes the file in one go.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections import deque
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from agi.dialog.actions import ACTIONS, CHOICES, SAYABLE
+from agi.dialog.actions import SAYABLE, ActionTable, Stage
 from agi.dialog.channel import DTMF_KEYS
 from agi.dialog.flow import (
     KNOWN_KEYS,
@@ -39,7 +38,7 @@ from agi.dialog.flow import (
 )
 from agi.dialog.prompts import PromptCatalog
 from agi.located_yaml import HASH_KEY_LINE, Document, YamlSyntaxError, read_yaml_file
-from agi.problems import Problem, ProblemsFound
+from agi.problems import Problem, ProblemsFound, closest, did_you_mean, explain
 
 FLOW_VERSION = "1"
 M = TypeVar("M", bound=Model)
@@ -70,8 +69,9 @@ class _Report:
         return ""
 
 
-def load_flow(path: Path, catalog: PromptCatalog) -> Flow:
-    """Parse and check a flow file; raise ProblemsFound with every problem at once."""
+def load_flow(path: Path, catalog: PromptCatalog, actions: ActionTable) -> Flow:
+    """Parse and check a flow file against the prompt catalog and the actions that will run
+    it; raise ProblemsFound with every problem at once."""
     try:
         document = read_yaml_file(path)
     except FileNotFoundError:
@@ -82,9 +82,9 @@ def load_flow(path: Path, catalog: PromptCatalog) -> Flow:
         raise ProblemsFound([Problem(path, error.line, "yaml-syntax", error.message)]) from None
     report = _Report(path, document)
     for problem in document.problems:
-        where = problem.path or _enclosing_node(document, problem.line)
+        where = problem.place or _enclosing_node(document, problem.line)
         report.add(where, problem.rule, problem.message, line=problem.line)
-    flow, complete = _build(document.data, report)
+    flow, complete = _build(document.data, actions, report)
     if flow is not None:
         _check(flow, catalog, report, complete=complete)
     if report.problems:
@@ -108,7 +108,7 @@ def _enclosing_node(document: Document, line: int) -> tuple[Any, ...]:
 # --- structure ------------------------------------------------------------------------
 
 
-def _build(data: Any, report: _Report) -> tuple[Flow | None, bool]:
+def _build(data: Any, actions: ActionTable, report: _Report) -> tuple[Flow | None, bool]:
     """The flow, and whether every node in the file made it into the flow."""
     if not isinstance(data, dict):
         report.add(
@@ -159,7 +159,14 @@ def _build(data: Any, report: _Report) -> tuple[Flow | None, bool]:
         return None, False
     if not isinstance(raw_nodes, dict):
         return None, False
-    flow = Flow(file=report.file, start=start, defaults=defaults, limits=limits, nodes=nodes)
+    flow = Flow(
+        file=report.file,
+        start=start,
+        defaults=defaults,
+        limits=limits,
+        nodes=nodes,
+        actions=actions,
+    )
     return flow, len(nodes) == len(raw_nodes)
 
 
@@ -194,7 +201,7 @@ def _node(name: str, raw: Any, report: _Report) -> Model | None:
         report.add(
             (*path, "type"),
             "unknown-node-type",
-            f"'{kind}' is not a kind of node{_suggest(kind, NODE_TYPES)}; the kinds are "
+            f"'{kind}' is not a kind of node{did_you_mean(kind, NODE_TYPES)}; the kinds are "
             f"{', '.join(NODE_TYPES)}",
         )
         return None
@@ -223,25 +230,15 @@ def _unknown_keys(
 ) -> None:
     for key in raw:
         if key not in known:
-            close = _closest(key, known)
+            close = closest(key, known)
             if close:
                 report.suggested.add((*path, close))
             report.add(
                 (*path, key),
                 "unknown-key",
-                f"'{key}' is not a setting {where}{_suggest(key, known)}; the settings "
+                f"'{key}' is not a setting {where}{did_you_mean(key, known)}; the settings "
                 f"here are {', '.join(sorted(known))}",
             )
-
-
-def _closest(word: str, known: Any) -> str | None:
-    close = difflib.get_close_matches(str(word), sorted(known), n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def _suggest(word: str, known: Any) -> str:
-    close = _closest(word, known)
-    return f" (did you mean '{close}'?)" if close else ""
 
 
 def _model(cls: type[M], raw: Any, path: tuple[Any, ...], what: str, report: _Report) -> M | None:
@@ -282,60 +279,28 @@ GROUP_EXAMPLES = {
 }
 
 
-def _number(value: Any) -> str:
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
-
-
 def _explain(detail: Any, what: str) -> tuple[str, str]:
     loc = tuple(detail["loc"])
     label = _label(loc, what)
     kind = detail["type"]
     given = detail.get("input")
-    ctx = detail.get("ctx", {})
     if kind == "missing":
         return "missing-key", f"{_label(loc[:-1], what)} needs the setting '{loc[-1]}'"
-    if given is None:
-        return "wrong-value", f"{label} is empty: write its value after the colon"
-    if kind == "extra_forbidden":
-        return "unknown-key", f"'{loc[-1]}' is not a setting here"
-    if kind in ("int_parsing", "int_from_float", "int_type"):
-        return "wrong-value", f"{label} must be a whole number, not '{given}'"
-    if kind in ("float_parsing", "float_type"):
-        return "wrong-value", f"{label} must be a number, not '{given}'"
-    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        limit = _number(next(iter(ctx.values()), ""))
-        words = {
-            "greater_than": "more than",
-            "greater_than_equal": "at least",
-            "less_than": "less than",
-            "less_than_equal": "at most",
-        }[kind]
-        return "wrong-value", f"{label} must be {words} {limit}, not {given}"
-    if kind == "literal_error":
-        return "wrong-value", f"{label} must be one of {ctx.get('expected')}, not '{given}'"
-    if kind == "value_error":
-        if loc and loc[0] == "say" and isinstance(given, dict) and len(given) == 1:
-            (word,) = given
-            if word not in SAY_KINDS:
-                return "unknown-key", (
-                    f"'{word}' is not a way to say a variable{_suggest(word, SAY_KINDS)}; "
-                    "write  {number: VARIABLE},  {digits: VARIABLE}  or  {prompt: VARIABLE}"
-                )
-        return "wrong-value", f"{label}: {ctx.get('error', detail['msg'])}"
-    if kind == "model_type" and loc[:1] == ("options",):
+    said_as = next(iter(given)) if isinstance(given, dict) and len(given) == 1 else None
+    if kind == "value_error" and loc[:1] == ("say",) and said_as not in (None, *SAY_KINDS):
+        return "unknown-key", (
+            f"'{said_as}' is not a way to say a variable{did_you_mean(said_as, SAY_KINDS)}; "
+            "write  {number: VARIABLE},  {digits: VARIABLE}  or  {prompt: VARIABLE}"
+        )
+    if given is not None and kind == "model_type" and loc[:1] == ("options",):
         return "wrong-value", (
             f"{label} must name the node it leads to, or be  {{next: NODE, set: {{...}}}}"
         )
-    if kind in ("dict_type", "model_type", "model_attributes_type"):
+    if given is not None and kind in ("dict_type", "model_type", "model_attributes_type"):
         example = GROUP_EXAMPLES.get(str(loc[-1]) if loc else "")
         if example:
             return "wrong-value", f"{label} must list {example}"
-        return "wrong-value", f"{label} must be a group of settings (name: value lines)"
-    if kind == "list_type":
-        return "wrong-value", f"{label} must be a list, such as [first, second]"
-    if kind == "string_type":
-        return "wrong-value", f"{label} must be a single word or text, not a list or group"
-    return "wrong-value", f"{label}: {detail['msg']}"
+    return explain(detail, label)
 
 
 # --- the flow as a whole --------------------------------------------------------------
@@ -356,10 +321,11 @@ def _check(flow: Flow, catalog: PromptCatalog, report: _Report, *, complete: boo
                 "the fewest digits a caller may type and 'max_digits' the most",
             )
         if isinstance(node, ActionNode):
-            _check_action(node, path, catalog, report)
+            _check_action(node, path, flow, catalog, report)
     if complete:
         _check_variables(flow, report)
         _check_voice(flow, report)
+        _check_order(flow, report)
     if (
         flow.limits.then is not None
         and flow.limits.then in flow.nodes
@@ -387,7 +353,7 @@ def _check_references(flow: Flow, report: _Report, *, broken_nodes: bool) -> Non
     # A misspelt target already reported with "did you mean" counts as leading to that node,
     # so one typo does not also make the rest of the menu "unreachable".
     def resolve(target: str) -> str | None:
-        return target if target in flow.nodes else _closest(target, flow.nodes)
+        return target if target in flow.nodes else closest(target, flow.nodes)
 
     seen = set()
     queue = deque(roots.values())
@@ -419,11 +385,12 @@ def _check_target(
         path,
         "unknown-target",
         f"{setting} leads to '{target}', but there is no node by that name"
-        f"{_suggest(target, flow.nodes)}",
+        f"{did_you_mean(target, flow.nodes)}",
     )
 
 
-def _said_prompts(node: Model) -> Iterator[tuple[tuple[Any, ...], str]]:
+def said_prompts(node: Model) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Every prompt id a node may say, with the place of each in the node."""
     for setting, index, item in _say_items(node):
         if item.kind == "prompt":
             yield (setting, index), item.ref
@@ -458,13 +425,13 @@ def _check_voice(flow: Flow, report: _Report) -> None:
 def _check_prompts(
     node: Model, path: tuple[Any, ...], catalog: PromptCatalog, report: _Report
 ) -> None:
-    for setting, prompt in _said_prompts(node):
+    for setting, prompt in said_prompts(node):
         if prompt not in catalog:
             report.add(
                 (*path, *setting),
                 "missing-prompt",
                 f"prompt '{prompt}' is not in the prompt catalog {catalog.path}"
-                f"{_suggest(prompt, catalog.texts)}; add its text there, or fix the id",
+                f"{did_you_mean(prompt, catalog.texts)}; add its text there, or fix the id",
             )
 
 
@@ -491,15 +458,19 @@ def _check_keys(node: Model, path: tuple[Any, ...], report: _Report) -> None:
 
 
 def _check_action(
-    node: ActionNode, path: tuple[Any, ...], catalog: PromptCatalog, report: _Report
+    node: ActionNode,
+    path: tuple[Any, ...],
+    flow: Flow,
+    catalog: PromptCatalog,
+    report: _Report,
 ) -> None:
-    spec = ACTIONS.get(node.action)
+    spec = flow.actions.get(node.action)
     if spec is None:
         report.add(
             (*path, "action"),
             "unknown-action",
-            f"there is no action '{node.action}'{_suggest(node.action, ACTIONS)}; the "
-            f"actions are {', '.join(ACTIONS)}",
+            f"there is no action '{node.action}'{did_you_mean(node.action, flow.actions)}; "
+            f"the actions are {', '.join(flow.actions)}",
         )
         return
     for outcome in sorted(set(node.outcomes) - spec.outcomes):
@@ -507,7 +478,7 @@ def _check_action(
             (*path, "outcomes", outcome),
             "unknown-outcome",
             f"action '{node.action}' never answers '{outcome}'"
-            f"{_suggest(outcome, spec.outcomes)}; its outcomes are "
+            f"{did_you_mean(outcome, spec.outcomes)}; its outcomes are "
             f"{', '.join(sorted(spec.outcomes))}",
         )
     missing = sorted(spec.outcomes - set(node.outcomes))
@@ -527,48 +498,71 @@ def _check_action(
 
 
 def _check_variables(flow: Flow, report: _Report) -> None:
-    produced: dict[str, set[str]] = {}
+    answered: dict[str, set[str]] = {}
+    """What the caller's answers hold, by variable: typed digits, or a word a menu sets."""
+    given: dict[str, set[str]] = {}
+    """What actions give to say, by variable, and which actions give it."""
+    kinds: dict[str, set[str]] = {}
+    choices: dict[str, frozenset[str]] = {}
+    for spec in flow.actions.values():
+        choices.update(spec.choices)
     for name, node in flow.nodes.items():
         if isinstance(node, InputNode):
-            produced.setdefault(node.into, set()).add("digits")
+            answered.setdefault(node.into, set()).add(name)
+            kinds.setdefault(node.into, set()).add("digits")
         if isinstance(node, MenuNode):
             for key, option in node.options.items():
                 for variable, value in option.set.items():
-                    produced.setdefault(variable, set()).add("word")
+                    answered.setdefault(variable, set()).add(name)
+                    kinds.setdefault(variable, set()).add("word")
                     _check_choice(
-                        ("nodes", name, "options", key, "set", variable), variable, value, report
+                        ("nodes", name, "options", key, "set", variable),
+                        variable,
+                        value,
+                        choices,
+                        report,
                     )
-        if isinstance(node, ActionNode) and node.action in ACTIONS:
-            for variable, kind in ACTIONS[node.action].sets.items():
-                produced.setdefault(variable, set()).add(kind)
+        if isinstance(node, ActionNode) and node.action in flow.actions:
+            for variable, kind in flow.actions[node.action].sets.items():
+                given.setdefault(variable, set()).add(node.action)
+                kinds.setdefault(variable, set()).add(kind)
     for name, node in flow.nodes.items():
         path = ("nodes", name)
-        if isinstance(node, InputNode) and not VARIABLE_NAME.match(node.into):
-            report.add(
-                (*path, "into"),
-                "wrong-value",
-                f"variable name '{node.into}' may use only small Latin letters, digits and _",
-            )
+        if isinstance(node, InputNode):
+            if not VARIABLE_NAME.match(node.into):
+                report.add(
+                    (*path, "into"),
+                    "wrong-value",
+                    f"variable name '{node.into}' may use only small Latin letters, digits and _",
+                )
+            elif node.into in given:
+                report.add(
+                    (*path, "into"),
+                    "variable-clash",
+                    f"'{node.into}' is already the name of what action "
+                    f"'{sorted(given[node.into])[0]}' gives to say, so {{number: {node.into}}} "
+                    "could mean either; keep the caller's answer under another name",
+                )
         for setting, index, item in _say_items(node):
             if item.kind == "prompt":
                 continue
-            if item.ref not in produced:
+            if item.ref not in kinds:
                 report.add(
                     (*path, setting, index),
                     "unknown-variable",
-                    f"nothing sets the variable '{item.ref}'{_suggest(item.ref, produced)}"
+                    f"nothing sets the variable '{item.ref}'{did_you_mean(item.ref, kinds)}"
                     "; variables come from an input's 'into', a menu option's 'set' or "
                     "an action",
                 )
-            elif not produced[item.ref] & SAYABLE[item.kind]:
+            elif not kinds[item.ref] & SAYABLE[item.kind]:
                 report.add(
                     (*path, setting, index),
                     "wrong-variable-kind",
-                    f"'{item.ref}' holds {_kinds(produced[item.ref])}, which cannot be said "
+                    f"'{item.ref}' holds {_kinds(kinds[item.ref])}, which cannot be said "
                     f"as {_WAYS[item.kind]}; {_FIX[item.kind]}",
                 )
-        if isinstance(node, ActionNode) and node.action in ACTIONS:
-            for variable in sorted(ACTIONS[node.action].reads - set(produced)):
+        if isinstance(node, ActionNode) and node.action in flow.actions:
+            for variable in sorted(flow.actions[node.action].reads - set(answered)):
                 report.add(
                     (*path, "action"),
                     "unknown-variable",
@@ -595,12 +589,76 @@ def _kinds(kinds: set[str]) -> str:
     return " or ".join(_KIND_WORDS[kind] for kind in sorted(kinds))
 
 
-def _check_choice(path: tuple[Any, ...], variable: str, value: str, report: _Report) -> None:
-    allowed = CHOICES.get(variable)
+def _check_choice(
+    path: tuple[Any, ...],
+    variable: str,
+    value: str,
+    choices: dict[str, frozenset[str]],
+    report: _Report,
+) -> None:
+    allowed = choices.get(variable)
     if allowed is not None and value not in allowed:
         report.add(
             path,
             "wrong-value",
-            f"'{value}' is not a {variable}{_suggest(value, allowed)}; it is one of "
+            f"'{value}' is not a {variable}{did_you_mean(value, allowed)}; it is one of "
             f"{', '.join(sorted(allowed))}",
         )
+
+
+# --- the order of actions ---------------------------------------------------------------
+
+
+def _check_order(flow: Flow, report: _Report) -> None:
+    """Every action runs only after what it needs, on every way a caller can get to it.
+
+    The stages a call has surely reached on entering each node are the ones reached on
+    every way in (a must-analysis over the flow's graph). The call starts with none, and
+    so do the nodes the engine may jump to from anywhere: `defaults: on_failure` and
+    `limits: then`.
+    """
+    everything = frozenset(
+        stage
+        for spec in flow.actions.values()
+        for stage in spec.needs | spec.undoes | frozenset().union(*spec.reaches.values())
+    )
+    entry: dict[str, frozenset[Stage]] = {}
+    roots = [flow.start, flow.defaults.on_failure, flow.limits.then]
+    pending: deque[tuple[str | None, frozenset[Stage]]] = deque(
+        (root, frozenset()) for root in roots
+    )
+    while pending:
+        name, reached = pending.popleft()
+        if name is None or name not in flow.nodes:
+            continue
+        known = entry.get(name, everything)
+        narrowed = known & reached
+        if name in entry and narrowed == known:
+            continue
+        entry[name] = narrowed
+        for setting, target in node_targets(flow.nodes[name]).items():
+            pending.append((target, _after(flow, flow.nodes[name], setting, narrowed)))
+    for name, node in flow.nodes.items():
+        if not isinstance(node, ActionNode) or name not in entry:
+            continue
+        spec = flow.actions.get(node.action)
+        if spec is None:
+            continue
+        for stage in sorted(spec.needs - entry[name], key=lambda stage: stage.name):
+            report.add(
+                ("nodes", name, "action"),
+                "action-order",
+                f"action '{node.action}' needs {stage.how} first, but a caller can reach "
+                f"node '{name}' another way; lead to '{name}' only from there, or from nodes "
+                "that come after it",
+            )
+
+
+def _after(flow: Flow, node: Model, setting: tuple[str, ...], reached: frozenset[Stage]):
+    """The stages reached after leaving `node` by `setting` (an action's outcome)."""
+    if not isinstance(node, ActionNode) or setting[0] != "outcomes":
+        return reached
+    spec = flow.actions.get(node.action)
+    if spec is None:
+        return reached
+    return (reached - spec.undoes) | spec.reaches.get(setting[1], frozenset())

@@ -7,10 +7,10 @@ touching the flow.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from agi.located_yaml import YamlSyntaxError, read_yaml_file
+from agi.located_yaml import STRUCTURE, YamlSyntaxError, read_yaml_file
 from agi.problems import Problem, ProblemsFound
 
 PROMPT_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -37,7 +37,7 @@ def load_catalog(path: Path) -> PromptCatalog:
         ) from None
     except YamlSyntaxError as error:
         raise ProblemsFound([Problem(path, error.line, "yaml-syntax", error.message)]) from None
-    problems = [Problem(path, p.line, "yaml-structure", p.message) for p in document.problems]
+    problems = [replace(problem, rule=STRUCTURE) for problem in document.problems]
     texts: dict[str, str] = {}
     if not isinstance(document.data, dict):
         problems.append(

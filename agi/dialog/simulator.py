@@ -77,6 +77,13 @@ def spoken_text(utterance: Utterance) -> str:
     raise TypeError(utterance)
 
 
+class ScriptedRecogniser:
+    """For the simulator and the tests: "hears" exactly the words the scripted caller said."""
+
+    def transcribe(self, recording: Recording) -> str:
+        return recording.words or ""
+
+
 class CallListener(Protocol):
     """Follows a simulated call, e.g. to record it (`agi.audio.call_recording`)."""
 

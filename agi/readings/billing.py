@@ -54,7 +54,7 @@ class RowError:
         return f"line {self.line}: {self.message}"
 
 
-class ImportRejected(Exception):
+class ContractsRejected(Exception):
     """The file has bad rows; nothing was imported."""
 
     def __init__(self, errors: list[RowError]) -> None:
@@ -77,7 +77,7 @@ BOM = "\ufeff"
 
 
 def read_contracts(stream: IO[str]) -> list[MeterRecord]:
-    """Parse the contracts CSV; raise ImportRejected listing every bad row.
+    """Parse the contracts CSV; raise ContractsRejected listing every bad row.
 
     Tolerates what spreadsheets do to a file: a UTF-8 byte-order mark, semicolons instead
     of commas (Excel in a Russian locale), names and resources in capitals, spaces around
@@ -86,7 +86,7 @@ def read_contracts(stream: IO[str]) -> list[MeterRecord]:
     lines = _lines(stream)
     header = lines[0] if lines else ""
     if not header.strip(BOM + " \t\r\n;,"):
-        raise ImportRejected(
+        raise ContractsRejected(
             [RowError(1, f"the file is empty; its first line must be the header {_HEADER}")]
         )
     delimiter = ";" if ";" in header and "," not in header else ","
@@ -94,7 +94,7 @@ def read_contracts(stream: IO[str]) -> list[MeterRecord]:
     names = [name.strip(BOM + " ").lower() for name in next(reader)]
     missing = [name for name in CONTRACT_COLUMNS if name not in names]
     if missing:
-        raise ImportRejected(
+        raise ContractsRejected(
             [
                 RowError(
                     1,
@@ -171,7 +171,7 @@ def read_contracts(stream: IO[str]) -> list[MeterRecord]:
             )
         )
     if errors:
-        raise ImportRejected(sorted(errors, key=lambda error: error.line))
+        raise ContractsRejected(sorted(errors, key=lambda error: error.line))
     return records
 
 
@@ -189,7 +189,7 @@ def _lines(stream: IO[str]) -> list[str]:
         line_number = len(lines) + 1
         if isinstance(error.object, bytes):
             line_number += error.object[: error.start].count(b"\n")
-        raise ImportRejected(
+        raise ContractsRejected(
             [
                 RowError(
                     line_number,

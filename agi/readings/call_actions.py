@@ -1,130 +1,167 @@
-"""The domain actions of one call: find the contract, walk its zones, check, keep and submit.
+"""The actions a phone call's flow can name, and what they do for one call: find the
+contract, walk its zones, check, keep and submit.
 
-Nothing is written until `submit_readings`, so a caller who hangs up earlier leaves no trace.
+`ACTIONS` is what `ivr check` validates a flow's action nodes against, order included (a
+flow cannot ask for a reading before a contract is found). Nothing is written until
+`submit_readings`, so a caller who hangs up earlier leaves no trace.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from datetime import datetime
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from agi.dialog.actions import ACTIONS, Variables, resource_menu_prompt
+from agi.dialog.actions import ActionResult, ActionSpec, Answers, Given, PromptRef, Stage
 from agi.readings.rules import (
-    AcceptanceWindow,
-    ConsumptionPolicy,
+    PHONE_CHANNEL,
     Contract,
-    Meter,
-    Register,
+    Reason,
     Resource,
     Zone,
-    check_value,
+    ZoneKey,
+    ZoneStep,
+    zone_steps,
 )
+from agi.readings.service import IncompleteSubmission, ReadingsService, Submitted
 from agi.redact import mask_digits, printable
-from agi.storage.repository import MeterReadings, Repository, Submission
+from agi.storage.database import StorageError
 
 log = logging.getLogger(__name__)
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Step:
-    """One zone of one meter of a contract, as it is asked."""
-
-    meter_index: int
-    meter: Meter
-    register: Register
+ZONE_PROMPTS = frozenset(f"zone_{zone.value}" for zone in Zone)
+REASON_PROMPTS = frozenset(reason.prompt for reason in Reason)
+RESOURCE_PROMPTS = frozenset(f"resource_{resource.value}" for resource in Resource)
 
 
-def steps_of(contract: Contract) -> list[Step]:
-    """Every zone of every meter of a contract, in the order a caller gives them."""
-    return [
-        Step(index, meter, register)
-        for index, meter in enumerate(contract.meters)
-        for register in meter.registers
-    ]
+def resource_menu_prompt(resources: Iterable[Resource]) -> str:
+    """The prompt that offers exactly these resources (keys 1, 2, 3 in `Resource` order)."""
+    chosen = set(resources)
+    return "choose_" + "_".join(r.value for r in Resource if r in chosen)
 
 
-def submission_of(
-    contract: Contract,
-    kept: Mapping[tuple[int, Zone], int],
-    *,
-    channel: str,
-    source_id: str,
-    caller: str | None,
-    period: str,
-    received_at: datetime,
-) -> Submission | None:
-    """The kept values of every zone, grouped by meter; None while any zone is missing."""
-    if len(kept) != len(steps_of(contract)):
-        return None
-    return Submission(
-        channel=channel,
-        source_id=source_id,
-        caller=caller,
-        period=period,
-        received_at=received_at,
-        meters=tuple(
-            MeterReadings(
-                meter_id=meter.id,
-                values=tuple((zone, kept[(meter.id, zone)]) for zone in meter.zones),
-            )
-            for meter in contract.meters
-        ),
-    )
+RESOURCE_MENU_PROMPTS = frozenset(
+    resource_menu_prompt(combination)
+    for size in (2, 3)
+    for combination in itertools.combinations(Resource, size)
+)
+
+LOOKED_UP = Stage("looked-up", "lookup_contract answering 'found' or 'several'")
+CONTRACT = Stage("contract", "lookup_contract or select_resource answering 'found'")
+ZONE = Stage("zone", "next_zone answering 'zone' or 'meter'")
+READING = Stage("reading", "check_reading answering 'ok' or 'high'")
+ALL_ZONES = Stage("all-zones", "next_zone answering 'done'")
+
+ACTIONS: dict[str, ActionSpec] = {
+    "check_window": ActionSpec(
+        outcomes=frozenset({"open", "closed"}),
+        sets={"first_day": "number", "last_day": "number"},
+    ),
+    "lookup_contract": ActionSpec(
+        outcomes=frozenset({"found", "several", "unknown"}),
+        failures=frozenset({"unknown"}),
+        reads=frozenset({"contract"}),
+        sets={"resource_name": "prompt", "resource_menu": "prompt"},
+        prompts=RESOURCE_PROMPTS | RESOURCE_MENU_PROMPTS,
+        reaches={
+            "found": frozenset({LOOKED_UP, CONTRACT}),
+            "several": frozenset({LOOKED_UP}),
+        },
+        undoes=frozenset({LOOKED_UP, CONTRACT, ZONE, READING, ALL_ZONES}),
+    ),
+    "select_resource": ActionSpec(
+        outcomes=frozenset({"found", "unknown"}),
+        failures=frozenset({"unknown"}),
+        reads=frozenset({"resource"}),
+        choices={"resource": frozenset(r.value for r in Resource)},
+        sets={"resource_name": "prompt"},
+        prompts=RESOURCE_PROMPTS,
+        needs=frozenset({LOOKED_UP}),
+        reaches={"found": frozenset({CONTRACT})},
+        undoes=frozenset({CONTRACT, ZONE, READING, ALL_ZONES}),
+    ),
+    "next_zone": ActionSpec(
+        outcomes=frozenset({"zone", "meter", "done"}),
+        sets={"zone": "prompt", "meter_number": "number"},
+        prompts=ZONE_PROMPTS,
+        needs=frozenset({CONTRACT}),
+        reaches={
+            "zone": frozenset({ZONE}),
+            "meter": frozenset({ZONE}),
+            "done": frozenset({ALL_ZONES}),
+        },
+        undoes=frozenset({ZONE, READING, ALL_ZONES}),
+    ),
+    "check_reading": ActionSpec(
+        outcomes=frozenset({"ok", "high", "rejected"}),
+        failures=frozenset({"rejected"}),
+        reads=frozenset({"value"}),
+        sets={"reading": "number", "reason": "prompt", "previous": "number"},
+        prompts=REASON_PROMPTS,
+        needs=frozenset({ZONE}),
+        reaches={"ok": frozenset({READING}), "high": frozenset({READING})},
+        undoes=frozenset({READING}),
+    ),
+    "keep_reading": ActionSpec(
+        outcomes=frozenset({"kept"}),
+        needs=frozenset({READING}),
+        undoes=frozenset({READING}),
+    ),
+    "submit_readings": ActionSpec(
+        outcomes=frozenset({"accepted", "closed", "failed"}),
+        needs=frozenset({ALL_ZONES}),
+    ),
+}
+"""The actions of the phone's flow. `next_zone` answers 'meter' at the first zone of
+another meter of the same contract; `check_reading` answers 'high' when the consumption is
+unusual and needs the caller's confirmation; `submit_readings` answers 'closed' if the
+window closed meanwhile and 'failed' if the database could not store the readings."""
 
 
-class ReadingsCall:
-    """The `Actions` of one call (or one text conversation) against the readings database."""
+class ActionOutOfOrder(RuntimeError):
+    """A flow ran an action before what it needs (`ivr check` refuses such flows)."""
+
+
+class CallActions:
+    """The `Actions` of one phone call against the readings service."""
 
     def __init__(
         self,
-        repository: Repository,
-        window: AcceptanceWindow,
-        policy: ConsumptionPolicy,
+        readings: ReadingsService,
         *,
         source_id: str,
         caller: str | None,
-        channel: str = "ivr",
-        now: Callable[[], datetime] = utc_now,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
-        self.repository = repository
-        self.window = window
-        self.policy = policy
+        self.readings = readings
         self.source_id = source_id
         self.caller = caller
-        self.channel = channel
-        self.now = now
+        self.now = now or readings.now
         self.contracts: list[Contract] = []
         self.contract: Contract | None = None
-        self.steps: list[Step] = []
+        self.steps: list[ZoneStep] = []
         self.position = -1
         self.pending: int | None = None
-        self.kept: dict[tuple[int, Zone], int] = {}
+        self.kept: dict[ZoneKey, int] = {}
         self.accepted = False
 
-    def run(self, name: str, variables: Variables) -> str:
+    def run(self, name: str, answers: Answers) -> ActionResult:
         if name not in ACTIONS:
             raise KeyError(f"unknown action {name}")
-        outcome: str = getattr(self, name)(variables)
-        assert outcome in ACTIONS[name].outcomes, (name, outcome)
-        return outcome
+        result: ActionResult = getattr(self, name)(answers)
+        assert result.outcome in ACTIONS[name].outcomes, (name, result.outcome)
+        return result
 
-    def check_window(self, variables: Variables) -> str:
-        variables["first_day"] = self.window.first_day
-        variables["last_day"] = self.window.last_day
-        return "open" if self.window.is_open(self.now()) else "closed"
+    def check_window(self, _answers: Answers) -> ActionResult:
+        window = self.readings.window
+        outcome = "open" if window.is_open(self.now()) else "closed"
+        return ActionResult(outcome, {"first_day": window.first_day, "last_day": window.last_day})
 
-    def lookup_contract(self, variables: Variables) -> str:
-        number = str(variables["contract"])
-        period = self.window.period(self.now())
-        self.contracts = [c for c in self.repository.find_contracts(number, period) if c.meters]
+    def lookup_contract(self, answers: Answers) -> ActionResult:
+        number = answers.get("contract", "")
+        self.contracts = self.readings.contracts(number, self.now())
+        self.contract = None
         log.info(
             "call=%s contract=%s found=%d",
             printable(self.source_id),
@@ -132,102 +169,92 @@ class ReadingsCall:
             len(self.contracts),
         )
         if not self.contracts:
-            return "unknown"
+            return ActionResult("unknown")
         if len(self.contracts) > 1:
-            variables["resource_menu"] = resource_menu_prompt(c.resource for c in self.contracts)
-            return "several"
-        self._select(self.contracts[0], variables)
-        return "found"
+            menu = resource_menu_prompt(c.resource for c in self.contracts)
+            return ActionResult("several", {"resource_menu": PromptRef(menu)})
+        return ActionResult("found", self._select(self.contracts[0]))
 
-    def select_resource(self, variables: Variables) -> str:
-        wanted = str(variables.get("resource", ""))
+    def select_resource(self, answers: Answers) -> ActionResult:
+        wanted = answers.get("resource", "")
         for contract in self.contracts:
             if contract.resource == wanted:
-                self._select(contract, variables)
-                return "found"
-        return "unknown"
+                return ActionResult("found", self._select(contract))
+        return ActionResult("unknown")
 
-    def _select(self, contract: Contract, variables: Variables) -> None:
+    def _select(self, contract: Contract) -> dict[str, Given]:
         self.contract = contract
-        self.steps = steps_of(contract)
+        self.steps = zone_steps(contract)
         self.position = -1
+        self.pending = None
         self.kept = {}
-        variables["resource_name"] = f"resource_{Resource(contract.resource).value}"
+        return {"resource_name": PromptRef(f"resource_{contract.resource.value}")}
 
-    def next_zone(self, variables: Variables) -> str:
+    def next_zone(self, _answers: Answers) -> ActionResult:
+        contract = self._contract()
         self.position += 1
+        self.pending = None
         if self.position >= len(self.steps):
-            return "done"
+            return ActionResult("done")
         step = self.steps[self.position]
-        variables["zone"] = f"zone_{step.register.zone.value}"
-        variables["meter_number"] = step.meter_index + 1
-        first_of_meter = step.register == step.meter.registers[0]
-        return "meter" if first_of_meter and len(self._contract().meters) > 1 else "zone"
+        values: dict[str, Given] = {
+            "zone": PromptRef(f"zone_{step.register.zone.value}"),
+            "meter_number": step.meter_index + 1,
+        }
+        another_meter = step.first_of_meter and len(contract.meters) > 1
+        return ActionResult("meter" if another_meter else "zone", values)
+
+    def check_reading(self, answers: Answers) -> ActionResult:
+        step = self._current()
+        verdict = self.readings.check(self._contract(), step, answers.get("value", ""))
+        values: dict[str, Given] = {}
+        if step.register.previous is not None:
+            values["previous"] = step.register.previous
+        self.pending = None
+        if verdict.reason is not None:
+            values["reason"] = PromptRef(verdict.reason.prompt)
+            return ActionResult("rejected", values)
+        assert verdict.value is not None
+        values["reading"] = verdict.value
+        self.pending = verdict.value
+        return ActionResult("high" if verdict.needs_confirmation else "ok", values)
+
+    def keep_reading(self, _answers: Answers) -> ActionResult:
+        step = self._current()
+        if self.pending is None:
+            raise ActionOutOfOrder("keep_reading without a reading check_reading accepted")
+        self.kept[step.key] = self.pending
+        self.pending = None
+        return ActionResult("kept")
+
+    def submit_readings(self, _answers: Answers) -> ActionResult:
+        contract = self._contract()
+        try:
+            submitted = self.readings.submit(
+                contract,
+                self.kept,
+                channel=PHONE_CHANNEL,
+                source_id=self.source_id,
+                caller=self.caller,
+                moment=self.now(),
+            )
+        except IncompleteSubmission:
+            log.error("call=%s submit before every zone was kept", printable(self.source_id))
+            return ActionResult("failed")
+        except StorageError:
+            log.exception("call=%s the readings could not be stored", printable(self.source_id))
+            return ActionResult("failed")
+        if submitted is Submitted.CLOSED:
+            return ActionResult("closed")
+        self.accepted = True
+        return ActionResult("accepted")
 
     def _contract(self) -> Contract:
         if self.contract is None:
-            raise RuntimeError("the flow asks for readings before a contract was found")
+            raise ActionOutOfOrder("an action that needs a contract ran before one was found")
         return self.contract
 
-    def _current(self) -> Step:
+    def _current(self) -> ZoneStep:
         if not 0 <= self.position < len(self.steps):
-            raise RuntimeError("the flow checks a reading before next_zone chose a zone")
+            raise ActionOutOfOrder("an action that needs a zone ran before next_zone chose one")
         return self.steps[self.position]
-
-    def check_reading(self, variables: Variables) -> str:
-        step = self._current()
-        verdict = check_value(
-            str(variables.get("value", "")),
-            resource=self._contract().resource,
-            digits=step.meter.digits,
-            register=step.register,
-            policy=self.policy,
-        )
-        if step.register.previous is not None:
-            variables["previous"] = step.register.previous
-        if verdict.reason is not None:
-            variables["reason"] = verdict.reason.prompt
-            self.pending = None
-            return "rejected"
-        assert verdict.value is not None
-        variables["value"] = verdict.value
-        self.pending = verdict.value
-        return "high" if verdict.needs_confirmation else "ok"
-
-    def keep_reading(self, variables: Variables) -> str:
-        step = self._current()
-        if self.pending is None:
-            raise RuntimeError("the flow keeps a reading that check_reading did not accept")
-        self.kept[(step.meter.id, step.register.zone)] = self.pending
-        self.pending = None
-        return "kept"
-
-    def submission(self, now: datetime) -> Submission | None:
-        """Every zone the caller confirmed, grouped by meter; None while any zone is missing."""
-        if self.contract is None:
-            return None
-        return submission_of(
-            self.contract,
-            self.kept,
-            channel=self.channel,
-            source_id=self.source_id,
-            caller=self.caller,
-            period=self.window.period(now),
-            received_at=now,
-        )
-
-    def submit_readings(self, variables: Variables) -> str:
-        now = self.now()
-        if not self.window.is_open(now):
-            return "closed"
-        submission = self.submission(now)
-        if submission is None:
-            log.error("call=%s submit before every zone was kept", printable(self.source_id))
-            return "failed"
-        try:
-            self.repository.submit(submission)
-        except SQLAlchemyError:
-            log.exception("call=%s the readings could not be stored", printable(self.source_id))
-            return "failed"
-        self.accepted = True
-        return "accepted"

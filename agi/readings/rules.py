@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -77,6 +78,92 @@ class Contract:
     number: str
     resource: Resource
     meters: tuple[Meter, ...] = field(default=())
+
+
+ZoneKey = tuple[int, Zone]
+"""One zone of one meter: (meter id, zone)."""
+
+
+@dataclass(frozen=True)
+class ZoneStep:
+    """One zone of one meter of a contract, as it is asked."""
+
+    meter_index: int
+    meter: Meter
+    register: Register
+
+    @property
+    def key(self) -> ZoneKey:
+        return (self.meter.id, self.register.zone)
+
+    @property
+    def first_of_meter(self) -> bool:
+        return self.register == self.meter.registers[0]
+
+
+def zone_steps(contract: Contract) -> list[ZoneStep]:
+    """Every zone of every meter of a contract, in the order a customer gives them."""
+    return [
+        ZoneStep(index, meter, register)
+        for index, meter in enumerate(contract.meters)
+        for register in meter.registers
+    ]
+
+
+# --- a submission ------------------------------------------------------------------------
+
+PHONE_CHANNEL = "ivr"
+"""The channel of readings given by phone (texts carry theirs: sms, viber, whatsapp)."""
+
+
+@dataclass(frozen=True)
+class MeterReadings:
+    """The values of every zone of one meter, in the meter's zone order."""
+
+    meter_id: int
+    values: tuple[tuple[Zone, int], ...]
+
+
+@dataclass(frozen=True)
+class Submission:
+    """Every zone of a contract's meters, given at once by one call or one message."""
+
+    channel: str
+    source_id: str
+    """The call id or message id: the same source stores once."""
+    caller: str | None
+    period: str
+    received_at: datetime
+    meters: tuple[MeterReadings, ...]
+
+
+def submission_of(
+    contract: Contract,
+    values: Mapping[ZoneKey, int],
+    *,
+    channel: str,
+    source_id: str,
+    caller: str | None,
+    period: str,
+    received_at: datetime,
+) -> Submission | None:
+    """The values of every zone, grouped by meter; None while any zone is missing."""
+    if set(values) != {step.key for step in zone_steps(contract)}:
+        return None
+    return Submission(
+        channel=channel,
+        source_id=source_id,
+        caller=caller,
+        period=period,
+        received_at=received_at,
+        meters=tuple(
+            MeterReadings(
+                meter_id=meter.id,
+                values=tuple((zone, values[(meter.id, zone)]) for zone in meter.zones),
+            )
+            for meter in contract.meters
+        ),
+    )
 
 
 # --- the acceptance window -------------------------------------------------------------
@@ -179,10 +266,6 @@ class Verdict:
     reason: Reason | None = None
     consumption: int | None = None
     needs_confirmation: bool = False
-
-    @property
-    def accepted(self) -> bool:
-        return self.reason is None
 
 
 def parse_value(text: str) -> int | Reason:

@@ -1,4 +1,4 @@
-"""Answers by voice: the word list, yes and no, and recognising a recording with Vosk.
+"""Answers by voice recognised with Vosk: the model, its check, and the recogniser.
 
 A Vosk model is loaded once per long-lived process (the FastAGI server, `load_speech`) and
 shared by every call it serves; each recognition makes its own small recogniser limited to
@@ -15,81 +15,24 @@ simulator never pay for it.
 from __future__ import annotations
 
 import json
-import logging
 import re
 import subprocess
 import sys
 import time
-import uuid
 import wave
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from agi.dialog.channel import Recording
-from agi.speech.number_parser import NUMBER_WORDS, UNCLEAR, words_of
+from agi.dialog.recogniser import Recogniser, SpeechError
+from agi.speech.spool import prepare_spool
+from agi.speech.words import WORD_LIST
 
-log = logging.getLogger(__name__)
-
-YES_WORDS = frozenset({"да", "ага", "верно", "правильно", "конечно"})
-NO_WORDS = frozenset({"нет", "неверно", "неправильно"})
-NOT = "не"
-"""«не верно», «не правильно»: a recogniser may write the negation as a word of its own."""
-
-WORD_LIST: tuple[str, ...] = (*sorted(NUMBER_WORDS | YES_WORDS | NO_WORDS | {NOT}), UNCLEAR)
-"""What every recognition may hear: Russian number words, yes and no words, and `[unk]`."""
-
-RECORDING_PREFIX = "ivr-"
-STALE_SECONDS = 15 * 60
-"""A recording older than this in the spool folder was left by a process that died: removed."""
 MAX_RECORDING_SECONDS = 120
 CHECK_SECONDS = 180
 MISSING_WORD = re.compile(r"Ignoring word missing in vocabulary: '([^']*)'")
-
-
-class SpeechError(Exception):
-    """A recording could not be recognised (no file, not a WAV, a recogniser failure)."""
-
-
-def parse_yes_no(text: str) -> bool | None:
-    """True for «да» (and «верно», «ага» ...), False for «нет» (and «не верно» ...), None when
-    the words are neither, or both."""
-    words = [word for word in words_of(text) if word != UNCLEAR]
-    if not words:
-        return None
-    answers = set()
-    position = 0
-    while position < len(words):
-        word = words[position]
-        if word == NOT and position + 1 < len(words) and words[position + 1] in YES_WORDS:
-            answers.add(False)
-            position += 2
-            continue
-        if word in YES_WORDS:
-            answers.add(True)
-        elif word in NO_WORDS:
-            answers.add(False)
-        else:
-            return None
-        position += 1
-    return answers.pop() if len(answers) == 1 else None
-
-
-class Recogniser(Protocol):
-    def transcribe(self, recording: Recording) -> str:
-        """The words heard in `recording` ("" for silence); SpeechError when it cannot tell.
-        It does not delete the recording: the caller of `transcribe` does, whatever happens."""
-
-
-class ScriptedRecogniser:
-    """For the simulator and the tests: "hears" exactly the words the scripted caller said."""
-
-    def transcribe(self, recording: Recording) -> str:
-        return recording.words or ""
-
-
-# --- Vosk ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -294,47 +237,3 @@ def load_speech(model_path: Path | None, spool_dir: Path) -> Speech:
         notes.append(f"it does not know the words {', '.join(missing[:12])}{more}")
     notes += problems
     return Speech(VoskRecogniser(model), "; ".join(notes))
-
-
-# --- the spool folder -------------------------------------------------------------------
-
-
-def prepare_spool(folder: Path, *, now: float | None = None) -> list[str]:
-    """Create the spool folder if needed (no access for others) and remove recordings that a
-    dead process left there; return warnings about its permissions."""
-    folder.mkdir(mode=0o770, parents=True, exist_ok=True)
-    warnings = []
-    if folder.stat().st_mode & 0o007:
-        warnings.append(
-            f"the spool folder {folder} is open to other users; recordings are caller "
-            f"data: chmod o-rwx {folder}"
-        )
-    moment = time.time() if now is None else now
-    for stale in folder.glob(f"{RECORDING_PREFIX}*"):
-        try:
-            if moment - stale.stat().st_mtime > STALE_SECONDS:
-                stale.unlink()
-        except OSError:
-            pass
-    return warnings
-
-
-def recording_name() -> str:
-    """A fresh name for one recording: random, so it says nothing about the call."""
-    return f"{RECORDING_PREFIX}{uuid.uuid4().hex}"
-
-
-@dataclass(frozen=True)
-class Spool:
-    """The private folder recordings go to: `folder` as this process reads it, and
-    `asterisk_folder` as Asterisk writes it (the same folder, seen from another host when
-    Asterisk runs elsewhere)."""
-
-    folder: Path
-    asterisk_folder: str
-
-    def new_recording(self) -> tuple[str, Path]:
-        """A fresh recording: the name to give RECORD FILE (no extension), and the WAV file
-        this process will read."""
-        name = recording_name()
-        return f"{self.asterisk_folder.rstrip('/')}/{name}", self.folder / f"{name}.wav"

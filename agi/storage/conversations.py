@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agi.readings.rules import Resource
+from agi.storage.database import reporting_failures
 from agi.storage.models import ConversationRow, TextMessageRow
 
 
@@ -49,6 +50,7 @@ class Conversations:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
+    @reporting_failures
     def delivery(self, channel: str, message_id: str) -> Delivery | None:
         with self._sessions() as session:
             row = session.scalar(_message(channel, message_id))
@@ -56,6 +58,7 @@ class Conversations:
                 return None
             return Delivery(fingerprint=row.fingerprint, reply=row.reply, accepted=row.accepted)
 
+    @reporting_failures
     def current(self, channel: str, sender: str) -> Conversation | None:
         with self._sessions() as session:
             row = session.scalar(_conversation(channel, sender))
@@ -68,6 +71,7 @@ class Conversations:
                 pending=tuple(row.pending.split()) if row.pending else None,
             )
 
+    @reporting_failures
     def record(
         self,
         *,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -17,6 +20,29 @@ MIGRATIONS = str(Path(__file__).with_name("migrations"))
 
 READ_ONLY = {"read_only": True}
 """Execution options of transactions that only read (SQLite then does not lock for writing)."""
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class StorageError(Exception):
+    """The readings database failed: unreachable, locked, or not as this IVR expects.
+
+    The one error storage lets out; each channel decides what the customer hears.
+    """
+
+
+def reporting_failures(method: Callable[P, R]) -> Callable[P, R]:
+    """Let a database failure out of `method` as `StorageError` (the cause stays chained)."""
+
+    @functools.wraps(method)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except SQLAlchemyError as error:
+            raise StorageError(f"the readings database failed ({type(error).__name__})") from error
+
+    return guarded
 
 
 def connect(url: str) -> Engine:
@@ -55,6 +81,14 @@ def _lock_sqlite_writes(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
+def absolute_url(url: str) -> str:
+    """`url` with a relative SQLite path made absolute, for a process started elsewhere."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        parsed = parsed.set(database=str(Path(parsed.database).resolve()))
+    return parsed.render_as_string(hide_password=False)
+
+
 def alembic_config(engine: Engine) -> Config:
     from alembic.config import Config
 
@@ -71,13 +105,17 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def schema_problem(engine: Engine) -> str | None:
-    """Why this database cannot take calls yet (no tables, an old schema), or None."""
+    """Why this database cannot take calls yet (unreachable, no tables, an old schema), or
+    None."""
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
-    with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except SQLAlchemyError:
+        return "the readings database is not reachable"
     if current is None:
         return "the database has no tables yet"
     if current != head:

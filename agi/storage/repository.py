@@ -14,27 +14,17 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from agi.readings.rules import Contract, Meter, Register, Resource, Zone, zones_for
-from agi.storage.database import READ_ONLY
+from agi.readings.rules import (
+    Contract,
+    Meter,
+    Register,
+    Resource,
+    Submission,
+    Zone,
+    zones_for,
+)
+from agi.storage.database import READ_ONLY, reporting_failures, schema_problem
 from agi.storage.models import ContractRow, MeterRow, ReadingRow, RegisterRow, SubmissionRow
-
-
-@dataclass(frozen=True)
-class MeterReadings:
-    """The values of every zone of one meter, in the meter's zone order."""
-
-    meter_id: int
-    values: tuple[tuple[Zone, int], ...]
-
-
-@dataclass(frozen=True)
-class Submission:
-    channel: str
-    source_id: str
-    caller: str | None
-    period: str
-    received_at: datetime
-    meters: tuple[MeterReadings, ...]
 
 
 @dataclass(frozen=True)
@@ -72,8 +62,13 @@ class Repository:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._reads = sessionmaker(engine.execution_options(**READ_ONLY), expire_on_commit=False)
 
+    def schema_problem(self) -> str | None:
+        """Why this database cannot take readings yet, or None (`schema_problem`)."""
+        return schema_problem(self.engine)
+
     # --- contracts ----------------------------------------------------------------------
 
+    @reporting_failures
     def find_contracts(self, number: str, period: str) -> list[Contract]:
         """Every contract with this number, one per resource, with meters ready for a call.
 
@@ -133,6 +128,7 @@ class Repository:
             for register in meter.registers
         )
 
+    @reporting_failures
     def import_meters(self, records: Iterable[MeterRecord], *, at: datetime | None = None) -> int:
         """Create or update contracts and meters from billing, all in one transaction."""
         imported_at = at or datetime.now(UTC)
@@ -180,6 +176,7 @@ class Repository:
 
     # --- submissions --------------------------------------------------------------------
 
+    @reporting_failures
     def submit(self, submission: Submission) -> SubmitResult:
         """Store every meter of a submission in one transaction, once per source.
 
@@ -251,6 +248,7 @@ class Repository:
 
     # --- billing export -----------------------------------------------------------------
 
+    @reporting_failures
     def export(self, period: str) -> list[ExportRow]:
         """The current readings of a period, one row per zone, in a stable order."""
         with self._reads() as session:
@@ -278,6 +276,7 @@ class Repository:
                 for contract, meter, submission, reading in rows
             ]
 
+    @reporting_failures
     def history(self, meter_id: int, period: str) -> Sequence[SubmissionRow]:
         """Every submission of a meter in a period, oldest first, superseded ones included.
 

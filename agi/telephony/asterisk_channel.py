@@ -1,9 +1,10 @@
-"""The `Channel` over Asterisk's AGI: the one module that talks to pyst2.
+"""The `Channel` over Asterisk's AGI: the one module that imports pyst2.
 
-pyst2 reads the AGI environment; commands are written and results read here, so that every
-argument is quoted and escaped, every result line is parsed whole (`agi.telephony.protocol`), and
-every sign of a hang-up (SIGHUP, a HANGUP line, result=-1, 511, a closed stream) becomes
-`CallerHungUp` at once instead of a blocked read.
+The AGI environment is read by a subclass of pyst2's `AGI` whose constructor and reader are
+replaced (`_EnvironmentReader` says why). Commands are written and results read here, so
+that every argument is quoted and escaped, every result line is parsed whole
+(`agi.telephony.protocol`), and every sign of a hang-up (SIGHUP, a HANGUP line, result=-1,
+511, a closed stream) becomes `CallerHungUp` at once instead of a blocked read.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from agi.dialog.channel import (
     Utterance,
     collect_keys,
 )
-from agi.redact import mask_digits, printable
-from agi.speech.recognition import Spool
+from agi.redact import printable
+from agi.speech.spool import Spool
+from agi.telephony import dialplan
 from agi.telephony.protocol import (
     DEAD_CHANNEL,
     AgiCommandError,
@@ -45,8 +47,6 @@ from agi.telephony.protocol import (
 
 log = logging.getLogger(__name__)
 
-TRANSFER_VARIABLE = "IVR_TRANSFER"
-ANSWERED_VARIABLE = "IVR_ANSWERED"
 UNKNOWN_CALLER = {"", "unknown", "anonymous"}
 ENV_NAME = re.compile(r"^agi_[a-z0-9_]+$")
 CALLER_CHARACTERS = re.compile(r"[^0-9+]")
@@ -210,14 +210,7 @@ class AsteriskChannel:
     def ask(self, utterances: Sequence[Utterance], request: KeyRequest) -> Keys:
         escape = "".join(sorted(request.allowed | {request.terminator} - {""}))
         first = self._first_key(utterances, escape)
-        keys = collect_keys(request, self._wait_for_digit, first=first)
-        log.info(
-            "call=%s keys=%s ending=%s",
-            printable(self.call_id),
-            mask_digits(keys.digits),
-            keys.ending,
-        )
-        return keys
+        return collect_keys(request, self._wait_for_digit, first=first)
 
     def listen(
         self, utterances: Sequence[Utterance], keys: KeyRequest, request: ListenRequest
@@ -232,14 +225,7 @@ class AsteriskChannel:
             if isinstance(recorded, Recording):
                 return recorded
             first = recorded
-        collected = collect_keys(keys, self._wait_for_digit, first=first)
-        log.info(
-            "call=%s keys=%s ending=%s",
-            printable(self.call_id),
-            mask_digits(collected.digits),
-            collected.ending,
-        )
-        return collected
+        return collect_keys(keys, self._wait_for_digit, first=first)
 
     def _record(self, escape: str, request: ListenRequest) -> Recording | str:
         """Record one answer: the Recording, or the key that interrupted it."""
@@ -328,11 +314,11 @@ class AsteriskChannel:
     def claim(self) -> None:
         """Tell the dialplan the IVR has taken this call, so that it does not run the call
         again elsewhere whatever AGISTATUS says (a failed command can make it FAILURE)."""
-        self.command("SET VARIABLE", ANSWERED_VARIABLE, "1")
+        self.command("SET VARIABLE", dialplan.ANSWERED, "1")
 
     def transfer(self, destination: str) -> None:
         """Name the destination for the dialplan, which alone decides where that leads."""
-        self.command("SET VARIABLE", TRANSFER_VARIABLE, destination)
+        self.command("SET VARIABLE", dialplan.TRANSFER, destination)
 
     def hang_up(self) -> None:
         self.command("HANGUP")

@@ -23,11 +23,11 @@ from agi.dialog.channel import CallerHungUp
 from agi.dialog.engine import Ending
 from agi.problems import ProblemsFound
 from agi.redact import printable
+from agi.telephony import dialplan
 from agi.telephony.asterisk_channel import AsteriskChannel
 
 log = logging.getLogger(__name__)
 
-BUSY_VARIABLE = "IVR_BUSY"
 LOOPBACK = ("127.0.0.0/8", "::1/128")
 
 
@@ -177,7 +177,7 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
         log.warning("at the limit of %d calls: a call goes to the fallback", self.options.max_calls)
         try:
             channel = AsteriskChannel(reader, writer, prompts_dir="")
-            channel.command("SET VARIABLE", BUSY_VARIABLE, "1")
+            channel.command("SET VARIABLE", dialplan.BUSY, "1")
         except (CallerHungUp, OSError):
             pass
 

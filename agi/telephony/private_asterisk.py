@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from agi.audio.number_words import ASTERISK_SOUNDS, RUSSIAN_SOUNDS
+
 CONFIG_FILES = ("asterisk.conf", "modules.conf", "logger.conf", "pjsip.conf", "extensions.conf")
 SYSTEM_DATA = Path("/usr/share/asterisk")
-SYSTEM_SOUNDS = SYSTEM_DATA / "sounds"
-RUSSIAN_SOUNDS = "ru_RU_f_IvrvoiceRU"
 MODULE_DIRS = (
     Path("/usr/lib/asterisk/modules"),
     Path("/usr/lib/x86_64-linux-gnu/asterisk/modules"),
@@ -83,8 +83,8 @@ def render(options: LineOptions) -> Path:
             raise AsteriskError(f"{name} has a placeholder that nothing fills in")
         (root / "etc" / name).write_text(text, encoding="utf-8")
     _link(root / "data/documentation", SYSTEM_DATA / "documentation")
-    _russian_sounds(root / "data/sounds/ru", SYSTEM_SOUNDS / RUSSIAN_SOUNDS, options.number_words)
-    _link(root / "data/sounds/en", SYSTEM_SOUNDS / "en")
+    _russian_sounds(root / "data/sounds/ru", ASTERISK_SOUNDS / RUSSIAN_SOUNDS, options.number_words)
+    _link(root / "data/sounds/en", ASTERISK_SOUNDS / "en")
     return root / "etc" / "asterisk.conf"
 
 

@@ -38,7 +38,7 @@ YES = frozenset({"да", "da", "yes"})
 NO = frozenset({"нет", "net", "no"})
 
 
-class Problem(enum.StrEnum):
+class Unreadable(enum.StrEnum):
     """Why a message that looks like a command cannot be read."""
 
     DECIMAL = "decimal"
@@ -75,7 +75,7 @@ class Decline:
 class Malformed:
     """A command (after `ПС`, or bare numbers when `command` is false) that cannot be read."""
 
-    problem: Problem
+    why: Unreadable
     command: bool
 
 
@@ -104,26 +104,26 @@ def parse(text: str) -> Command:
     if keyword and (len(fields[0]) == 2 or DIGITS.match(fields[0], 2)):
         rest = [fields[0][2:], *fields[1:]] if len(fields[0]) > 2 else fields[1:]
         if not rest:
-            return Malformed(Problem.NO_CONTRACT, command=True)
-        problem = _problem(rest, decimal)
-        if problem is not None:
-            return Malformed(problem, command=True)
+            return Malformed(Unreadable.NO_CONTRACT, command=True)
+        why = _unreadable(rest, decimal)
+        if why is not None:
+            return Malformed(why, command=True)
         return Start(contract=rest[0], values=tuple(rest[1:]))
     if not all(DIGITS.match(field) for field in fields):
         return Unknown()
-    problem = _problem(fields, decimal)
-    if problem is not None:
-        return Malformed(problem, command=False)
+    why = _unreadable(fields, decimal)
+    if why is not None:
+        return Malformed(why, command=False)
     return Values(tuple(fields))
 
 
-def _problem(fields: list[str], decimal: bool) -> Problem | None:
+def _unreadable(fields: list[str], decimal: bool) -> Unreadable | None:
     """A comma or point between two digits is a decimal part (and so, ambiguous: refused)."""
     if decimal:
-        return Problem.DECIMAL
+        return Unreadable.DECIMAL
     if all(DIGITS.fullmatch(field) for field in fields):
         return None
-    return Problem.NOT_DIGITS
+    return Unreadable.NOT_DIGITS
 
 
 def _visible(text: str) -> str:

@@ -13,22 +13,15 @@ readings asks for the zones of the multi-zone contract, as the seed describes.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from agi.readings.call_actions import Step, steps_of, submission_of, utc_now
-from agi.readings.rules import (
-    AcceptanceWindow,
-    ConsumptionPolicy,
-    Contract,
-    Reason,
-    Resource,
-    Zone,
-    check_value,
-)
+from agi.readings.rules import Contract, Reason, Resource, Zone, ZoneKey, ZoneStep, zone_steps
+from agi.readings.service import ReadingsService, Submitted, utc_now
 from agi.redact import mask_digits, printable
 from agi.settings import Settings
 from agi.storage.conversations import KEEP, Conversation, Conversations, Delivery, Keep
@@ -38,18 +31,23 @@ from agi.text.command import (
     Confirm,
     Decline,
     Malformed,
-    Problem,
     Start,
     Unknown,
+    Unreadable,
     Values,
     parse,
 )
 
 log = logging.getLogger(__name__)
 
-CHANNELS = ("sms", "viber", "whatsapp")
-MAX_CONTRACT = 32
-"""Digits of the longest contract number the database holds."""
+
+class TextChannel(enum.StrEnum):
+    """Where a text message came from; a reading sent by text is stored with its channel."""
+
+    SMS = "sms"
+    VIBER = "viber"
+    WHATSAPP = "whatsapp"
+
 
 ACCEPTED = "Показания приняты. Спасибо."
 SEED_EXAMPLE = "ПС 102057522 11638"
@@ -99,7 +97,7 @@ ZONES_OF = {
 
 @dataclass(frozen=True)
 class IncomingMessage:
-    channel: str
+    channel: TextChannel
     sender: str
     message_id: str
     text: str
@@ -131,30 +129,20 @@ class _Turn:
 
 
 class TextDialog:
-    """Answers text messages against the readings database; holds no state of its own."""
+    """Answers text messages through the readings service; holds no state of its own (the
+    conversations are in the database)."""
 
     def __init__(
-        self,
-        repository: Repository,
-        conversations: Conversations,
-        window: AcceptanceWindow,
-        policy: ConsumptionPolicy,
-        *,
-        expiry: timedelta,
-        now: Callable[[], datetime] = utc_now,
+        self, readings: ReadingsService, conversations: Conversations, *, expiry: timedelta
     ) -> None:
-        self.repository = repository
+        self.readings = readings
         self.conversations = conversations
-        self.window = window
-        self.policy = policy
         self.expiry = expiry
-        self.now = now
 
     def answer(self, message: IncomingMessage, *, at: datetime | None = None) -> Answer:
-        """The reply to one message; a redelivered message id gets its first reply again."""
-        if message.channel not in CHANNELS:
-            raise ValueError(f"a text channel is one of {', '.join(CHANNELS)}")
-        now = at or self.now()
+        """The reply to one message; a redelivered message id gets its first reply again.
+        StorageError when the database fails (the gateway delivers the message again)."""
+        now = at or self.readings.now()
         fingerprint = message.fingerprint
         earlier = self.conversations.delivery(message.channel, message.message_id)
         if earlier is None:
@@ -191,26 +179,26 @@ class TextDialog:
         if isinstance(command, Start):
             return self._start(command, message, now)
         if isinstance(command, Malformed) and command.command:
-            if command.problem is Problem.NO_CONTRACT:
+            if command.why is Unreadable.NO_CONTRACT:
                 return _Turn(HELP, "help")
-            if not self.window.is_open(now):
+            if not self.readings.is_open(now):
                 return self._closed()
-            reply = DECIMAL if command.problem is Problem.DECIMAL else NOT_DIGITS
-            return _Turn(reply, command.problem.value)
+            reply = DECIMAL if command.why is Unreadable.DECIMAL else NOT_DIGITS
+            return _Turn(reply, command.why.value)
         conversation = self.conversations.current(message.channel, message.sender)
         if conversation is None:
             return _Turn(HELP, "help")
         if now - conversation.updated_at > self.expiry:
             return _Turn(EXPIRED, "expired")
-        if not self.window.is_open(now):
+        if not self.readings.is_open(now):
             return self._closed()
         contract = self._contract_of(conversation, now)
         if contract is None:
             return _Turn(UNKNOWN_CONTRACT.format(number=conversation.contract), "unknown")
-        steps = steps_of(contract)
+        steps = zone_steps(contract)
         if isinstance(command, Malformed):
-            reply = DECIMAL_VALUES if command.problem is Problem.DECIMAL else NOT_DIGITS_VALUES
-            return _Turn(reply.format(expected=_expected(steps)), command.problem.value, KEEP)
+            reply = DECIMAL_VALUES if command.why is Unreadable.DECIMAL else NOT_DIGITS_VALUES
+            return _Turn(reply.format(expected=_expected(steps)), command.why.value, KEEP)
         if isinstance(command, Values):
             if len(command.values) != len(steps):
                 return _Turn(_count(contract), "count", KEEP)
@@ -223,10 +211,10 @@ class TextDialog:
         return _Turn(_ask(contract), "asked", waiting)
 
     def _start(self, command: Start, message: IncomingMessage, now: datetime) -> _Turn:
-        if not self.window.is_open(now):
+        if not self.readings.is_open(now):
             return self._closed()
         number = command.contract
-        contracts = self._contracts(number, now)
+        contracts = self.readings.contracts(number, now)
         log.info(
             "message=%s contract=%s found=%d",
             printable(message.message_id),
@@ -236,13 +224,13 @@ class TextDialog:
         if not contracts:
             return _Turn(UNKNOWN_CONTRACT.format(number=_shown(number)), "unknown")
         if not command.values:
-            multi = [c for c in contracts if len(steps_of(c)) > 1]
+            multi = [c for c in contracts if len(zone_steps(c)) > 1]
             candidates = multi or contracts
             if len(candidates) > 1:
                 return _Turn(SEVERAL.format(number=number), "several")
             (contract,) = candidates
             return _Turn(_ask(contract), "asked", Conversation(number, contract.resource, now))
-        matching = [c for c in contracts if len(steps_of(c)) == len(command.values)]
+        matching = [c for c in contracts if len(zone_steps(c)) == len(command.values)]
         if len(matching) > 1:
             return _Turn(SEVERAL.format(number=number), "several")
         if not matching:
@@ -262,54 +250,40 @@ class TextDialog:
         confirmed: bool,
     ) -> _Turn:
         """Check every value against its zone; store them all, or say what is wrong."""
-        steps = steps_of(contract)
+        steps = zone_steps(contract)
         waiting = Conversation(contract.number, contract.resource, now)
-        kept: dict[tuple[int, Zone], int] = {}
+        kept: dict[ZoneKey, int] = {}
         questioned = False
         for step, text in zip(steps, values, strict=True):
-            verdict = check_value(
-                text,
-                resource=contract.resource,
-                digits=step.meter.digits,
-                register=step.register,
-                policy=self.policy,
-            )
+            verdict = self.readings.check(contract, step, text)
             if verdict.reason is not None:
                 return _Turn(_refusal(verdict.reason, step, steps, text), verdict.reason, waiting)
             assert verdict.value is not None
-            kept[(step.meter.id, step.register.zone)] = verdict.value
+            kept[step.key] = verdict.value
             questioned = questioned or verdict.needs_confirmation
         if questioned and not confirmed:
-            shown = " ".join(str(kept[(s.meter.id, s.register.zone)]) for s in steps)
+            shown = " ".join(str(kept[step.key]) for step in steps)
             resource = RESOURCE_NAMES[contract.resource].capitalize()
             pending = Conversation(contract.number, contract.resource, now, tuple(values))
             return _Turn(HIGH.format(resource=resource, values=shown), "high", pending)
-        submission = submission_of(
+        submitted = self.readings.submit(
             contract,
             kept,
             channel=message.channel,
             source_id=message.message_id,
             caller=message.sender,
-            period=self.window.period(now),
-            received_at=now,
+            moment=now,
         )
-        assert submission is not None
-        self.repository.submit(submission)
+        if submitted is Submitted.CLOSED:
+            return self._closed()
         return _Turn(ACCEPTED, "accepted", None, accepted=True)
 
     def _closed(self) -> _Turn:
-        return _Turn(
-            CLOSED.format(first=self.window.first_day, last=self.window.last_day), "closed"
-        )
-
-    def _contracts(self, number: str, now: datetime) -> list[Contract]:
-        if len(number) > MAX_CONTRACT:
-            return []
-        period = self.window.period(now)
-        return [c for c in self.repository.find_contracts(number, period) if c.meters]
+        window = self.readings.window
+        return _Turn(CLOSED.format(first=window.first_day, last=window.last_day), "closed")
 
     def _contract_of(self, conversation: Conversation, now: datetime) -> Contract | None:
-        for contract in self._contracts(conversation.contract, now):
+        for contract in self.readings.contracts(conversation.contract, now):
             if contract.resource == conversation.resource:
                 return contract
         return None
@@ -320,12 +294,9 @@ def text_dialog_for(
 ) -> TextDialog:
     """The text dialog of an installation, on the database of `repository`."""
     return TextDialog(
-        repository,
+        ReadingsService.configured(settings, repository, now=now),
         Conversations(repository.engine),
-        settings.window,
-        settings.consumption_policy,
         expiry=timedelta(minutes=settings.conversation_expiry_minutes),
-        now=now,
     )
 
 
@@ -336,11 +307,11 @@ def _ask(contract: Contract) -> str:
     return ASK.format(
         number=contract.number,
         resource=RESOURCE_NAMES[contract.resource],
-        expected=_expected(steps_of(contract)),
+        expected=_expected(zone_steps(contract)),
     )
 
 
-def _expected(steps: Sequence[Step]) -> str:
+def _expected(steps: Sequence[ZoneStep]) -> str:
     """What to send: `одним числом`, or `через пробел: день, ночь`."""
     if len(steps) == 1:
         return "одним числом"
@@ -349,7 +320,7 @@ def _expected(steps: Sequence[Step]) -> str:
 
 def _count(*contracts: Contract) -> str:
     """How many readings each contract of the number needs."""
-    needs = [_needs(steps_of(contract)) for contract in contracts]
+    needs = [_needs(zone_steps(contract)) for contract in contracts]
     if len(contracts) == 1:
         return COUNT.format(number=contracts[0].number, needs=needs[0])
     listed = "; ".join(
@@ -358,7 +329,7 @@ def _count(*contracts: Contract) -> str:
     return COUNT_SEVERAL.format(number=contracts[0].number, needs=listed)
 
 
-def _needs(steps: Sequence[Step]) -> str:
+def _needs(steps: Sequence[ZoneStep]) -> str:
     if len(steps) == 1:
         return "одно число"
     return f"{_numbers(len(steps))} через пробел ({_zones(steps)})"
@@ -372,7 +343,7 @@ def _numbers(count: int) -> str:
     return f"{count} чисел"
 
 
-def _zones(steps: Sequence[Step]) -> str:
+def _zones(steps: Sequence[ZoneStep]) -> str:
     """The zones in the order they are sent: `день, ночь`; `счётчик 1, счётчик 2`."""
     several_meters = len({step.meter.id for step in steps}) > 1
     names = []
@@ -386,7 +357,7 @@ def _zones(steps: Sequence[Step]) -> str:
     return ", ".join(names)
 
 
-def _refusal(reason: Reason, step: Step, steps: Sequence[Step], text: str) -> str:
+def _refusal(reason: Reason, step: ZoneStep, steps: Sequence[ZoneStep], text: str) -> str:
     where = ZONES_OF[step.register.zone]
     if len({s.meter.id for s in steps}) > 1:
         where = f" счётчика {step.meter_index + 1}{where and ','}{where}"

@@ -12,15 +12,14 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Security
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import SQLAlchemyError
 
-from agi.storage.database import schema_problem
-from agi.text.dialog import IncomingMessage, MessageIdReused, TextDialog
+from agi.storage.database import StorageError
+from agi.text.dialog import IncomingMessage, MessageIdReused, TextChannel, TextDialog
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ class IncomingText(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    channel: Literal["sms", "viber", "whatsapp"]
+    channel: TextChannel
     sender: str = Field(min_length=1, max_length=64, pattern=TOKEN, examples=["+79120000000"])
     message_id: str = Field(
         min_length=1,
@@ -106,7 +105,7 @@ def create_app(dialog: TextDialog, *, secret: str, max_body_bytes: int = 32768) 
             )
         except MessageIdReused as error:
             raise HTTPException(409, str(error)) from None
-        except SQLAlchemyError:
+        except StorageError:
             log.exception("the readings database failed")
             raise HTTPException(503, "the readings database is not available") from None
         return TextReply(
@@ -119,10 +118,7 @@ def create_app(dialog: TextDialog, *, secret: str, max_body_bytes: int = 32768) 
     @api.get("/health")
     def health() -> dict[str, str]:
         """Whether the webhook can answer: the database is reachable and up to date."""
-        try:
-            problem = schema_problem(dialog.repository.engine)
-        except SQLAlchemyError:
-            problem = "the readings database is not reachable"
+        problem = dialog.readings.repository.schema_problem()
         if problem:
             raise HTTPException(503, problem)
         return {"status": "ok"}
@@ -195,3 +191,20 @@ async def _refuse(send: Send, status: int, detail: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def serve(app: ASGIApp, *, host: str, port: int) -> None:
+    """Serve the webhook until stopped (uvicorn), logging as verbosely as the `agi` loggers."""
+    import uvicorn
+
+    verbose = logging.getLogger("agi").isEnabledFor(logging.INFO)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info" if verbose else "warning",
+        server_header=False,
+        proxy_headers=False,
+        timeout_keep_alive=5,
+        limit_concurrency=200,
+    )

@@ -1,0 +1,53 @@
+"""What every `ivr` command shares: the command group, the settings and the application."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+import click
+
+from agi.application import Application
+from agi.problems import ProblemsFound
+from agi.settings import Settings, load_settings
+
+
+def settings_or_exit(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ProblemsFound as problems:
+        for problem in problems.problems:
+            click.echo(str(problem), err=True)
+        raise click.ClickException("the settings are not valid; nothing was done") from None
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log every call step to stderr.")
+def main(verbose: bool) -> None:
+    """The meter-readings IVR."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def call_moment(on: date | None, timezone: str) -> datetime | None:
+    if on is None:
+        return None
+    return datetime.combine(on, time(12, 0), tzinfo=ZoneInfo(timezone))
+
+
+def application() -> Application:
+    return Application(settings_or_exit())
+
+
+def ready_application() -> Application:
+    """The application, once its database has the schema this version needs."""
+    app = application()
+    problem = app.repository.schema_problem()
+    if problem:
+        raise click.ClickException(f"{problem}; run `ivr db upgrade` and `ivr db seed`")
+    return app

@@ -1,0 +1,63 @@
+"""`ivr db`: the readings database, and the billing files in and out."""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from agi.cli.common import application, main, ready_application
+from agi.readings import billing
+from agi.storage.database import upgrade
+
+PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+@main.group()
+def db() -> None:
+    """The readings database (IVR_DATABASE_URL, default a SQLite file in var/)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create the tables, or bring them to the latest version."""
+    app = application()
+    upgrade(app.repository.engine)
+    click.echo(f"database {app.repository.engine.url.render_as_string()} is up to date")
+
+
+@db.command("seed")
+def db_seed() -> None:
+    """Load the demo contracts (the examples of the readings leaflet and a three-zone meter)."""
+    app = ready_application()
+    count = billing.seed_demo(app.repository)
+    click.echo(f"demo data loaded: {count} meters")
+
+
+@db.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+def db_import(file: click.utils.LazyFile) -> None:
+    """Create or update contracts and meters from the billing CSV (see README for columns)."""
+    try:
+        records = billing.read_contracts(file)
+    except billing.ContractsRejected as rejected:
+        for error in rejected.errors:
+            click.echo(f"{file.name}: {error}", err=True)
+        raise click.ClickException(
+            f"{len({error.line for error in rejected.errors})} bad row(s); nothing was imported"
+        ) from None
+    count = ready_application().repository.import_meters(records)
+    click.echo(f"imported {count} meters")
+
+
+@db.command("export")
+@click.option("--period", required=True, help="The billing period, YYYY-MM.")
+@click.argument("file", type=click.File("w", encoding="utf-8", lazy=True), default="-")
+def db_export(period: str, file: click.utils.LazyFile) -> None:
+    """Write the current readings of a period as CSV (to FILE, or to the screen)."""
+    if not PERIOD.fullmatch(period):
+        raise click.BadParameter(
+            "write the period as YYYY-MM, e.g. 2026-11", param_hint="--period"
+        ) from None
+    count = billing.write_readings(ready_application().repository.export(period), file)
+    click.echo(f"exported {count} readings of {period}", err=True)

@@ -1,0 +1,155 @@
+"""The telephone line: `ivr serve`, `ivr call` and a private `ivr asterisk`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from agi.application import Application
+from agi.audio import library
+from agi.cli.common import main, settings_or_exit
+from agi.problems import ProblemsFound
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=4573, show_default=True, type=int)
+@click.option(
+    "--max-calls",
+    default=200,
+    show_default=True,
+    type=click.IntRange(1, 5000),
+    help="Calls served at once; more go to the dialplan's fallback.",
+)
+@click.option(
+    "--allow",
+    multiple=True,
+    help="Asterisk addresses or networks that may connect "
+    "(default: loopback only); repeat or separate with commas.",
+)
+@click.option(
+    "--debug-agi",
+    is_flag=True,
+    help="Log every AGI command and result (support only: it shows callers' numbers).",
+)
+def serve(host: str, port: int, max_calls: int, allow: tuple[str, ...], debug_agi: bool) -> None:
+    """Run the FastAGI server that answers the calls Asterisk sends to agi://HOST:PORT/."""
+    import signal
+
+    from agi.telephony.fastagi import LOOPBACK, FastAgiServer, ServerOptions, parse_allow
+
+    try:
+        networks = parse_allow(allow) if allow else LOOPBACK
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--allow") from None
+    if host not in ("127.0.0.1", "::1", "localhost") and not allow:
+        click.echo(
+            f"listening on {host}: only loopback may connect until --allow names "
+            "the Asterisk servers",
+            err=True,
+        )
+    if debug_agi:
+        logging.getLogger("agi.telephony.asterisk_channel").setLevel(logging.DEBUG)
+    app = Application(settings_or_exit())
+    try:
+        server = FastAgiServer(
+            app,
+            ServerOptions(
+                host=host, port=port, max_calls=max_calls, allow=networks, debug=debug_agi
+            ),
+        )
+    except ProblemsFound as problems:
+        raise click.ClickException(f"the flow has problems; run `ivr check`:\n{problems}") from None
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: server.stop())
+    click.echo(app.speech.status, err=True)
+    click.echo(f"FastAGI server on {host}:{server.port}; Ctrl-C stops it after calls end", err=True)
+    server.serve()
+
+
+@main.command("call")
+@click.option(
+    "--keys",
+    required=True,
+    help='Keys the caller presses, e.g. "*2 102057522# 11638# 1"'
+    " (groups separated by spaces are typed at once; '.' waits for the timeout).",
+)
+@click.option("--sip-port", default=5060, show_default=True, type=int)
+@click.option("--caller", default="79120000000", show_default=True)
+@click.option("--hang-up", is_flag=True, help="Hang up after the last keys.")
+def call(keys: str, sip_port: int, caller: str, hang_up: bool) -> None:
+    """Place a real SIP call to the line on 127.0.0.1 with SIPp (needs root)."""
+    from agi.telephony.sipp import CallScript, place_call
+
+    try:
+        result = place_call(
+            CallScript(keys, caller=caller, caller_hangs_up=hang_up), sip_port=sip_port
+        )
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--keys") from None
+    except FileNotFoundError as error:
+        raise click.ClickException(str(error)) from None
+    if not result.succeeded:
+        click.echo(result.output, err=True)
+        raise click.ClickException(f"the call failed (SIPp exit code {result.returncode})")
+    click.echo("the call went through: SIPp placed it, pressed the keys and the IVR hung up")
+
+
+@main.group()
+def asterisk() -> None:
+    """A private Asterisk for the readings line, from config/asterisk/ (see README)."""
+
+
+ASTERISK_ROOT = Path("var/asterisk")
+
+
+@asterisk.command("up")
+@click.option("--sip-port", default=5060, show_default=True, type=int)
+@click.option(
+    "--fastagi",
+    default="agi://127.0.0.1:4573/readings",
+    show_default=True,
+    help="The FastAGI server's URL.",
+)
+@click.option(
+    "--agi-script", default=None, help="The fallback AGI script (default: ivr-agi beside this ivr)."
+)
+@click.option("--root", default=ASTERISK_ROOT, show_default=True, type=click.Path(path_type=Path))
+def asterisk_up(sip_port: int, fastagi: str, agi_script: str | None, root: Path) -> None:
+    """Start (or restart) the private Asterisk, listening for SIP on 127.0.0.1."""
+    from agi.telephony import private_asterisk
+
+    script = agi_script or str(Path(sys.argv[0]).resolve().with_name("ivr-agi"))
+    settings = settings_or_exit()
+    options = private_asterisk.LineOptions(
+        root=root,
+        config_dir=Path("config/asterisk"),
+        sip_port=sip_port,
+        fastagi_url=fastagi,
+        agi_script=script,
+        environment=settings.as_environment(),
+        number_words=settings.prompts_audio_dir / library.NUMBER_WORDS,
+    )
+    try:
+        pid = private_asterisk.up(options)
+    except private_asterisk.AsteriskError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(
+        f"Asterisk is up (pid {pid}): SIP on udp 127.0.0.1:{sip_port}, any number "
+        f"reaches the IVR; logs in {root / 'log'}"
+    )
+
+
+@asterisk.command("down")
+@click.option("--root", default=ASTERISK_ROOT, show_default=True, type=click.Path(path_type=Path))
+def asterisk_down(root: Path) -> None:
+    """Stop the private Asterisk."""
+    from agi.telephony import private_asterisk
+
+    stopped = private_asterisk.down(root)
+    click.echo("Asterisk stopped" if stopped else "Asterisk was not running")

@@ -1,0 +1,74 @@
+"""`ivr sms` and `ivr web`: readings by text message."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from datetime import datetime
+
+import click
+
+from agi.cli.common import call_moment, main, ready_application
+from agi.text.dialog import TextChannel
+
+
+@main.command()
+@click.option("--from", "sender", required=True, help="The sender's number, e.g. +79120000000.")
+@click.option(
+    "--channel",
+    type=click.Choice([channel.value for channel in TextChannel]),
+    default=TextChannel.SMS.value,
+    show_default=True,
+)
+@click.option("--date", "on", type=click.DateTime(["%Y-%m-%d"]), help="Send it on this day.")
+@click.option("--message-id", default=None, help="The message's id (default: a new one).")
+@click.argument("text")
+def sms(sender: str, channel: str, on: datetime | None, message_id: str | None, text: str) -> None:
+    """Answer one text message, as the webhook would. Exits 0 only when readings were accepted.
+
+    A conversation goes on over several runs with the same --from: `ivr sms --from N "ПС 123859"`,
+    then `ivr sms --from N "45055 23186"`.
+    """
+    from agi.text.dialog import IncomingMessage, MessageIdReused, text_dialog_for
+
+    app = ready_application()
+    dialog = text_dialog_for(app.settings, app.repository)
+    message = IncomingMessage(
+        channel=TextChannel(channel),
+        sender=sender,
+        message_id=message_id or f"cli-{uuid.uuid4().hex}",
+        text=text,
+    )
+    moment = call_moment(on.date() if on else None, app.settings.timezone)
+    try:
+        answer = dialog.answer(message, at=moment)
+    except MessageIdReused as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(answer.reply)
+    sys.exit(0 if answer.accepted else 1)
+
+
+@main.command()
+@click.option("--host", default=None, help="The address to listen on (default: web_host).")
+@click.option("--port", type=int, default=None, help="The port (default: web_port).")
+def web(host: str | None, port: int | None) -> None:
+    """Serve the webhook for SMS and messenger gateways: POST /messages (see README)."""
+    from agi.text.dialog import text_dialog_for
+    from agi.text.webhook import create_app, serve
+
+    app = ready_application()
+    settings = app.settings
+    if settings.webhook_secret is None:
+        raise click.ClickException(
+            "set the shared secret first: IVR_WEBHOOK_SECRET (at least 16 characters), "
+            "the value gateways send in the X-IVR-Secret header"
+        )
+    asgi = create_app(
+        text_dialog_for(settings, app.repository),
+        secret=settings.webhook_secret.get_secret_value(),
+        max_body_bytes=settings.webhook_max_body_bytes,
+    )
+    host = host or settings.web_host
+    port = port or settings.web_port
+    click.echo(f"webhook on http://{host}:{port}/messages", err=True)
+    serve(asgi, host=host, port=port)

@@ -1,0 +1,16 @@
+"""The channel variables the IVR and the dialplan tell each other by, in one place.
+
+The IVR sets them with SET VARIABLE; `config/asterisk/extensions.conf` reads them after
+each AGI() to decide where the call goes next.
+"""
+
+ANSWERED = "IVR_ANSWERED"
+"""`1` once the IVR has taken the call: the dialplan does not run it again elsewhere,
+whatever AGISTATUS says."""
+
+TRANSFER = "IVR_TRANSFER"
+"""Where the IVR hands the call when it ends (a flow's `transfer: to`, such as `operator`);
+the dialplan alone decides what that name leads to."""
+
+BUSY = "IVR_BUSY"
+"""`1` when the FastAGI server is at its limit: the dialplan runs the per-call AGI script."""

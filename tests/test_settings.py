@@ -1,0 +1,110 @@
+"""The settings file and IVR_* variables: every mistake said with its place and what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agi.cli import main
+from agi.problems import ProblemsFound
+from agi.settings import load_settings
+
+GOOD = """\
+database_url: sqlite:///var/test.db
+accept_days: 20-24
+tts_speed: 160
+"""
+
+
+@pytest.fixture
+def settings_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "ivr.yaml"
+    monkeypatch.setenv("IVR_CONFIG", str(path))
+    for name in ("IVR_ACCEPT_DAYS", "IVR_TTS_SPEED", "IVR_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return path
+
+
+def test_the_file_sets_what_it_says(settings_file: Path) -> None:
+    settings_file.write_text(GOOD, encoding="utf-8")
+    settings = load_settings()
+    assert (settings.window.first_day, settings.window.last_day) == (20, 24)
+    assert settings.tts_speed == 160
+
+
+def test_an_environment_variable_wins_over_the_file(
+    settings_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings_file.write_text(GOOD, encoding="utf-8")
+    monkeypatch.setenv("IVR_ACCEPT_DAYS", "1-31")
+    assert load_settings().accept_days == "1-31"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "accept_days: 18-25\nacept_days: 18-25\n",
+            "line 2: 'acept_days' is not a setting (did you mean 'accept_days'?); fix its name "
+            "or delete the line (config/ivr.example.yaml lists every setting)",
+        ),
+        ("tts_speed: fast\n", "line 1: 'tts_speed' must be a whole number, not 'fast'"),
+        ("\n\nweb_port: 99999\n", "line 3: 'web_port' must be at most 65535, not 99999"),
+        (
+            "accept_days: 25-18\n",
+            "line 1: 'accept_days': acceptance days must be days of the month 1-31, the first "
+            "not after the last (for example 18-25), not 25-18",
+        ),
+        ("tts_engine: say\n", "line 1: 'tts_engine' must be one of 'espeak-ng' or 'festival'"),
+        ("accept_days: [18, 25\n", "line 1: the [ opened on this line is not closed"),
+        ("accept_days: 18-25\naccept_days: 20-25\n", "line 2: 'accept_days' is written twice"),
+        ("- database_url\n", "line 1: the settings file lists settings as  name: value"),
+    ],
+    ids=[
+        "misspelt",
+        "not-a-number",
+        "too-big",
+        "days-backwards",
+        "choice",
+        "yaml",
+        "twice",
+        "list",
+    ],
+)
+def test_a_mistake_in_the_file_is_said_with_its_line(
+    settings_file: Path, text: str, expected: str
+) -> None:
+    settings_file.write_text(text, encoding="utf-8")
+    with pytest.raises(ProblemsFound) as found:
+        load_settings()
+    (problem,) = found.value.problems
+    assert str(problem).startswith(f"{settings_file}, {expected}"), str(problem)
+
+
+def test_a_mistake_in_a_variable_names_the_variable(
+    settings_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IVR_TTS_SPEED", "fast")
+    with pytest.raises(ProblemsFound) as found:
+        load_settings()
+    assert str(found.value) == "environment: IVR_TTS_SPEED must be a whole number, not 'fast'"
+
+
+def test_every_mistake_is_listed_at_once(settings_file: Path) -> None:
+    settings_file.write_text("acept_days: 18-25\ntts_speed: fast\n", encoding="utf-8")
+    with pytest.raises(ProblemsFound) as found:
+        load_settings()
+    assert [(p.line, p.rule) for p in found.value.problems] == [
+        (1, "unknown-key"),
+        (2, "wrong-value"),
+    ]
+
+
+def test_the_command_prints_the_mistakes_and_does_nothing(settings_file: Path) -> None:
+    settings_file.write_text("acept_days: 18-25\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 1
+    assert f"{settings_file}, line 1: 'acept_days' is not a setting" in result.stderr
+    assert "the settings are not valid; nothing was done" in result.stderr

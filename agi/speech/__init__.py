@@ -1,0 +1,1 @@
+"""Answers by voice: Russian number words and yes or no, the Vosk recogniser, the spool."""

@@ -41,8 +41,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agi.readings import billing  # noqa: E402
 from agi.dialog.simulator import parse_keys  # noqa: E402
+from agi.readings import billing  # noqa: E402
 from agi.settings import Settings  # noqa: E402
 from agi.storage.database import connect, upgrade  # noqa: E402
 from agi.storage.repository import Repository  # noqa: E402

@@ -10,7 +10,8 @@ import io
 
 import pytest
 
-from agi.dialog.channel import CallerHungUp, Digits, KeyRequest, KeyStop, Number, Prompt
+from agi.dialog.channel import CallerHungUp, KeyRequest, KeyStop
+from agi.dialog.utterance import Digits, Number, Prompt
 from agi.telephony.asterisk_channel import AsteriskChannel
 
 ENV = (

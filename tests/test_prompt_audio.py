@@ -26,9 +26,9 @@ from agi.audio.library import audio_path, build, check, import_recordings
 from agi.audio.number_words import WORDS, sound_names
 from agi.audio.sound import AudioStyle, Voice, speech_level
 from agi.cli import main
-from agi.dialog.channel import Digits, Number, Prompt
 from agi.dialog.flow_loader import load_flow
 from agi.dialog.prompts import load_catalog
+from agi.dialog.utterance import Digits, Number, Prompt
 from agi.readings.call_actions import ACTIONS
 from agi.telephony import private_asterisk
 from tests.conftest import ROOT

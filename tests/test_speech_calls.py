@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from agi.application import Application
-from agi.dialog.channel import KeyRequest, Keys, ListenRequest, Recording, Utterance
+from agi.dialog.channel import KeyRequest, Keys, ListenRequest, Recording
 from agi.dialog.engine import Ending
 from agi.dialog.recogniser import SpeechError
 from agi.dialog.simulator import KeypadChannel, ScriptedRecogniser
+from agi.dialog.utterance import Utterance
 from agi.speech.recognition import Speech, speech_off
 from tests.conftest import IN_WINDOW, place_call
 from tests.test_dialog_calls import said_in_order

@@ -12,14 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from agi.dialog.channel import (
-    CallerHungUp,
-    KeyRequest,
-    KeyStop,
-    ListenFailed,
-    ListenRequest,
-    Prompt,
-)
+from agi.dialog.channel import CallerHungUp, KeyRequest, KeyStop, ListenFailed, ListenRequest
+from agi.dialog.utterance import Prompt
 from agi.speech import spool as speech_spool
 from agi.speech.spool import Spool
 from agi.telephony.asterisk_channel import AsteriskChannel

@@ -24,7 +24,7 @@ from agi.audio.number_words import (
     spoken_sound_names,
 )
 from agi.audio.sound import CHANNELS, SAMPLE_RATE, SAMPLE_WIDTH, AudioError, decode, wav_bytes
-from agi.dialog.channel import Digits, Number, Prompt, Utterance
+from agi.dialog.utterance import Digits, Number, Prompt, Utterance
 
 ASTERISK_RUSSIAN_SOUNDS = ASTERISK_SOUNDS / RUSSIAN_SOUNDS
 SOUND_FORMATS = (".wav", ".gsm")

@@ -12,33 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from agi.dialog.utterance import Utterance
+
 DTMF_KEYS = frozenset("0123456789*#")
 DIGITS = "0123456789"
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """A recorded prompt: the audio is found by `id`, `text` is what it says."""
-
-    id: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Number:
-    """A whole number said as words ("сорок пять тысяч пятьдесят пять")."""
-
-    value: int
-
-
-@dataclass(frozen=True)
-class Digits:
-    """A string of digits said one by one (a contract number)."""
-
-    digits: str
-
-
-Utterance = Prompt | Number | Digits
 
 
 class KeyStop(enum.StrEnum):

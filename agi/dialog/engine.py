@@ -18,16 +18,12 @@ from agi.dialog.channel import (
     DTMF_KEYS,
     CallerHungUp,
     Channel,
-    Digits,
     KeyRequest,
     Keys,
     KeyStop,
     ListenFailed,
     ListenRequest,
-    Number,
-    Prompt,
     Recording,
-    Utterance,
 )
 from agi.dialog.flow import (
     ActionNode,
@@ -45,6 +41,7 @@ from agi.dialog.flow import (
 )
 from agi.dialog.prompts import PromptCatalog
 from agi.dialog.recogniser import Recogniser, SpeechError
+from agi.dialog.utterance import Digits, Number, Prompt, Utterance
 from agi.redact import mask_digits, printable
 from agi.speech.number_parser import NumberRefused, parse_digits
 from agi.speech.words import parse_yes_no

@@ -18,16 +18,13 @@ from agi.audio.number_words import digit_words, number_words
 from agi.dialog.channel import (
     DTMF_KEYS,
     CallerHungUp,
-    Digits,
     KeyRequest,
     Keys,
     ListenRequest,
-    Number,
-    Prompt,
     Recording,
-    Utterance,
     collect_keys,
 )
+from agi.dialog.utterance import Digits, Number, Prompt, Utterance
 
 WAIT = "."
 PHRASE = re.compile(r'("[^"]*")')

@@ -21,17 +21,14 @@ from agi.audio.number_words import MAX_NUMBER
 from agi.dialog.channel import (
     DTMF_KEYS,
     CallerHungUp,
-    Digits,
     KeyRequest,
     Keys,
     ListenFailed,
     ListenRequest,
-    Number,
-    Prompt,
     Recording,
-    Utterance,
     collect_keys,
 )
+from agi.dialog.utterance import Digits, Number, Prompt, Utterance
 from agi.redact import printable
 from agi.speech.spool import Spool
 from agi.telephony import dialplan

@@ -13,15 +13,15 @@ and `ivr db seed`) unless --database-url names another. Then, once: where the ti
 inside the process (imports, settings, flow), and the slowest imports of
 `import agi.telephony.agi_script` from `python -X importtime`.
 
-This process imports nothing of the project: a child started with vfork+exec counts the
-parent's RSS at exec in its ru_maxrss, so a heavy parent would inflate the figure.
+This process imports nothing of the project (the test helpers it uses do not either): a
+child started with vfork+exec counts the parent's RSS at exec in its ru_maxrss, so a heavy
+parent would inflate the figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -31,6 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.agi_replies import environment as agi_environment  # noqa: E402
+from tests.agi_replies import reply  # noqa: E402
+from tests.support import checkout_environment, machine_line, percentile  # noqa: E402
+
 SCRIPT = Path(sys.executable).with_name("ivr-agi")
 IVR = Path(sys.executable).with_name("ivr")
 KEYS = "*2 102057522# 11638# 1"
@@ -58,29 +64,6 @@ def _own_rss() -> int:
     return 0
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def agi_environment(call_id: str) -> bytes:
-    lines = {
-        "agi_request": str(SCRIPT),
-        "agi_channel": f"PJSIP/caller-{call_id}",
-        "agi_language": "ru",
-        "agi_type": "PJSIP",
-        "agi_uniqueid": call_id,
-        "agi_version": "16.28.0",
-        "agi_callerid": "79120000000",
-        "agi_calleridname": "Caller",
-        "agi_context": "ivr-call",
-        "agi_extension": "s",
-        "agi_priority": "10",
-        "agi_threadid": "1",
-    }
-    return ("".join(f"{k}: {v}\n" for k, v in lines.items()) + "\n").encode()
-
-
 def _peak_so_far(pid: int) -> int:
     """VmHWM of a live process in KiB: the peak RSS of its own image since exec."""
     with open(f"/proc/{pid}/status") as stream:
@@ -88,21 +71,6 @@ def _peak_so_far(pid: int) -> int:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
-
-
-def _reply(command: str, keys: list[str]) -> bytes | None:
-    """Asterisk's answer to one command (as tests/asterisk_peer.py); None: hang up."""
-    if command.startswith(("STREAM FILE", "SAY ")):
-        return b"200 result=0 endpos=8000\n"
-    if command.startswith("WAIT FOR DIGIT"):
-        if not keys:
-            return None
-        return f"200 result={ord(keys.pop(0))}\n".encode()
-    if command.startswith("CHANNEL STATUS"):
-        return b"200 result=6\n"
-    if command.startswith(("SET VARIABLE", "HANGUP")):
-        return b"200 result=1\n"
-    return b"510 Invalid or unknown command\n"
 
 
 @dataclass
@@ -131,7 +99,9 @@ def one_start(environment: dict[str, str], cwd: str, call_id: str, full_call: bo
         cwd=cwd,
     )
     assert process.stdin and process.stdout and process.stderr
-    process.stdin.write(agi_environment(call_id))
+    process.stdin.write(
+        agi_environment(call_id, "79120000000", str(SCRIPT), network=False).encode()
+    )
     process.stdin.flush()
     first = process.stdout.readline()
     first_seconds = time.perf_counter() - started
@@ -143,11 +113,11 @@ def one_start(environment: dict[str, str], cwd: str, call_id: str, full_call: bo
         while line:
             command = line.decode().strip()
             accepted = accepted or "readings_accepted" in command
-            reply = _reply(command, keys)
-            if reply is None:
+            answer = reply(command, keys, {})
+            if answer is None:
                 process.stdin.write(b"HANGUP\n")
                 break
-            process.stdin.write(reply)
+            process.stdin.write(answer.encode() + b"\n")
             process.stdin.flush()
             line = process.stdout.readline()
         process.stdin.close()
@@ -231,15 +201,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ivr-agi-start-") as folder:
         url = args.database_url or f"sqlite:///{folder}/agi.db"
-        environment = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("IVR_")},
-            "IVR_CONFIG": str(Path(folder) / "no-config.yaml"),
-            "IVR_DATABASE_URL": url,
-            "IVR_ACCEPT_DAYS": "1-31",
-            "IVR_FLOW_PATH": str(ROOT / "ivr_flows.yaml"),
-            "IVR_PROMPTS_PATH": str(ROOT / "prompts" / "ru.yaml"),
-            "IVR_PROMPTS_AUDIO_DIR": str(ROOT / "prompts" / "ru"),
-        }
+        environment = checkout_environment(Path(folder), url)
         for step in ("upgrade", "seed"):
             done = subprocess.run(
                 [str(IVR), "db", step], env=environment, cwd=folder, capture_output=True, text=True
@@ -269,11 +231,7 @@ def main() -> None:
         rows = import_times(environment, folder)
     firsts = [s.first_seconds for s in starts]
     mib = 1024
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
-        f", database {url.split(':')[0]}"
-    )
+    print(f"{machine_line()}, database {url.split(':')[0]}")
     print(f"script: {SCRIPT} (this process: {own_rss / mib:.1f} MiB RSS)")
     print(
         f"first command: {starts[0].first_command}; "

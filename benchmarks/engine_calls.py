@@ -11,9 +11,8 @@ the single-tariff and the two-tariff examples; every call stores its readings.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
+import sys
 import tempfile
 import time
 from datetime import datetime
@@ -22,19 +21,15 @@ from zoneinfo import ZoneInfo
 
 from agi.application import Application
 from agi.dialog.simulator import KeypadChannel
-from agi.readings import billing
 from agi.settings import Settings
-from agi.storage.database import connect, upgrade
-from agi.storage.repository import Repository
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support import demo_database, machine_line, percentile  # noqa: E402
+
 CALLS = ["*2 102057522# 11638# 1", "*2 123859# 1 45055# 1 23186# 1"]
 WHEN = datetime(2026, 11, 20, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -44,10 +39,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = args.database_url or f"sqlite:///{folder}/bench.db"
-        engine = connect(url)
-        upgrade(engine)
-        repository = Repository(engine)
-        billing.seed_demo(repository)
+        repository = demo_database(url)
+        engine = repository.engine
         app = Application(
             Settings(
                 database_url=url,
@@ -75,10 +68,7 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         engine.dispose()
     assert accepted == args.calls, f"only {accepted} of {args.calls} calls were accepted"
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, database {url.split(':')[0]}"
-    )
+    print(f"{machine_line()}, database {url.split(':')[0]}")
     print(f"calls: {args.calls} in {elapsed:.2f} s = {args.calls / elapsed:.0f} calls/s")
     print(
         f"submission: p50 {statistics.median(submit_times) * 1000:.2f} ms, "

@@ -21,13 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import platform
-import random
 import resource
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,28 +37,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agi.dialog.simulator import parse_keys  # noqa: E402
-from agi.readings import billing  # noqa: E402
 from agi.settings import Settings  # noqa: E402
-from agi.storage.database import connect, upgrade  # noqa: E402
 from agi.storage.repository import Repository  # noqa: E402
 from agi.telephony.fastagi import wait_until_listening  # noqa: E402
-from tests.asterisk_peer import PeerCall, _reply, environment  # noqa: E402
+from tests.asterisk_peer import OpenCalls, PeerCall, play_call  # noqa: E402
+from tests.support import (  # noqa: E402
+    checkout_environment,
+    demo_database,
+    free_port,
+    machine_line,
+    percentile,
+)
 
 KEYS = "*2 102057522# 11638# 1"
 CONTRACT = "102057522"
-ACCEPTED_PROMPT = "readings_accepted"
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def raise_file_limit() -> tuple[int, int]:
@@ -71,88 +59,6 @@ def raise_file_limit() -> tuple[int, int]:
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)
-
-
-# --- the caller side ------------------------------------------------------------------
-
-
-@dataclass
-class TimedCall(PeerCall):
-    connect_seconds: float = 0.0
-    error: str = ""
-    accepted: bool = False
-    started: float = 0.0
-    ended: float = 0.0
-
-
-@dataclass
-class Open:
-    """Calls open on the client side, from connect to close."""
-
-    now: int = 0
-    peak: int = 0
-
-    def enter(self) -> None:
-        self.now += 1
-        self.peak = max(self.peak, self.now)
-
-    def leave(self) -> None:
-        self.now -= 1
-
-
-async def play_slow_call(
-    port: int, call_id: str, key_delay: tuple[float, float], gauge: Open
-) -> TimedCall:
-    """tests.asterisk_peer.play_call, with each WAIT FOR DIGIT answered after a delay.
-
-    The delay is spent before the reply is sent, so think times still measure the server
-    alone: from a reply sent to the next command received.
-    """
-    call = TimedCall(call_id)
-    call.started = time.perf_counter()
-    remaining = list(parse_keys(KEYS))
-    try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError as error:
-        call.error = f"connect: {error}"
-        call.ended = time.perf_counter()
-        return call
-    call.connect_seconds = time.perf_counter() - call.started
-    gauge.enter()
-    try:
-        writer.write(environment(call_id, "+79120000000").encode())
-        await writer.drain()
-        replied_at = time.perf_counter()
-        while True:
-            line = await reader.readline()
-            if not line:
-                call.hung_up_by = call.hung_up_by or "server"
-                break
-            call.think_times.append(time.perf_counter() - replied_at)
-            command = line.decode().strip()
-            call.commands.append(command)
-            if ACCEPTED_PROMPT in command:
-                call.accepted = True
-            if command.startswith("WAIT FOR DIGIT") and remaining and key_delay[1] > 0:
-                await asyncio.sleep(random.uniform(*key_delay))
-            reply = _reply(command, remaining, call)
-            if reply is None:
-                call.hung_up_by = "caller"
-                writer.write(b"HANGUP\n")
-                await writer.drain()
-                break
-            writer.write(reply.encode() + b"\n")
-            await writer.drain()
-            replied_at = time.perf_counter()
-    except OSError as error:
-        call.error = f"{type(error).__name__}: {error}"
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-        gauge.leave()
-        call.ended = time.perf_counter()
-    return call
 
 
 # --- the server side ------------------------------------------------------------------
@@ -247,13 +153,21 @@ class Sampler:
 
 async def _play_round(
     port: int, calls: int, tag: str, key_delay: tuple[float, float], ramp: float
-) -> tuple[list[TimedCall], Open, float]:
-    gauge = Open()
+) -> tuple[list[PeerCall], OpenCalls, float]:
+    gauge = OpenCalls()
 
-    async def one(number: int) -> TimedCall:
+    async def one(number: int) -> PeerCall:
         if ramp > 0:
             await asyncio.sleep(ramp * number / calls)
-        return await play_slow_call(port, f"{tag}-{number}", key_delay, gauge)
+        return await play_call(
+            "127.0.0.1",
+            port,
+            KEYS,
+            call_id=f"{tag}-{number}",
+            key_delay=key_delay,
+            gauge=gauge,
+            record_errors=True,
+        )
 
     started = time.perf_counter()
     results = await asyncio.gather(*(one(n) for n in range(calls)))
@@ -327,7 +241,7 @@ def run_round(
     }
 
 
-def _slowest_steps(results: list[TimedCall]) -> list[tuple[float, float, str]]:
+def _slowest_steps(results: list[PeerCall]) -> list[tuple[float, float, str]]:
     """(p50, p99, what) of the three steps with the slowest p99: the reply to a command
     (masked) and the server's next command."""
     steps: dict[int, list[float]] = {}
@@ -401,13 +315,6 @@ def report(result: dict[str, object], key_delay: tuple[float, float]) -> None:
     )
 
 
-def prepare_database(url: str) -> Repository:
-    repository = Repository(connect(url))
-    upgrade(repository.engine)
-    billing.seed_demo(repository)
-    return repository
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, nargs="+", default=[100, 1000])
@@ -430,19 +337,11 @@ def main() -> None:
     limits = raise_file_limit()
     with tempfile.TemporaryDirectory(prefix="ivr-fastagi-load-") as folder:
         url = args.database_url or f"sqlite:///{folder}/load.db"
-        repository = prepare_database(url)
+        repository = demo_database(url)
         settings = Settings(database_url=url, accept_days="1-31")
         period = settings.window.period(datetime.now(tz=UTC))
         port = free_port()
-        environment_vars = {
-            **os.environ,
-            "IVR_CONFIG": str(Path(folder) / "no-config.yaml"),
-            "IVR_DATABASE_URL": url,
-            "IVR_ACCEPT_DAYS": "1-31",
-            "IVR_FLOW_PATH": str(ROOT / "ivr_flows.yaml"),
-            "IVR_PROMPTS_PATH": str(ROOT / "prompts" / "ru.yaml"),
-            "IVR_PROMPTS_AUDIO_DIR": str(ROOT / "prompts" / "ru"),
-        }
+        environment_vars = checkout_environment(Path(folder), url)
         log_path = Path(folder) / "serve.log"
         command = [sys.executable, "-m", "agi", "serve", "--port", str(port)]
         command += ["--max-calls", str(args.max_calls)]
@@ -457,9 +356,7 @@ def main() -> None:
             warm = asyncio.run(_play_round(port, 1, f"warm-{os.getpid()}", (0, 0), 0))[0][0]
             assert warm.accepted, warm.commands
             print(
-                f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-                f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
-                f", database {url.split(':')[0]}, "
+                f"{machine_line()}, database {url.split(':')[0]}, "
                 f"RLIMIT_NOFILE {limits[0]}, somaxconn "
                 f"{Path('/proc/sys/net/core/somaxconn').read_text().strip()}"
             )

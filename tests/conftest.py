@@ -98,7 +98,7 @@ def cli(
 ) -> Callable[..., Result]:
     """`ivr ...` against the test database; a config/ivr.yaml in the checkout is ignored."""
     monkeypatch.setenv("IVR_DATABASE_URL", database_url)
-    monkeypatch.setenv("IVR_CONFIG", str(tmp_path / "no-config.yaml"))
+    monkeypatch.setenv("IVR_CONFIG", "")
     runner = CliRunner()
 
     def run(*args: str) -> Result:

@@ -42,7 +42,7 @@ def checkout_environment(
     or IVR_* variable of the machine's."""
     return {
         **{key: value for key, value in base.items() if not key.startswith("IVR_")},
-        "IVR_CONFIG": str(folder / "no-config.yaml"),
+        "IVR_CONFIG": "",
         "IVR_DATABASE_URL": database_url,
         "IVR_ACCEPT_DAYS": "1-31",
         "IVR_FLOW_PATH": str(ROOT / "ivr_flows.yaml"),

@@ -86,6 +86,7 @@ def test_a_mistake_in_the_file_is_said_with_its_line(
 def test_a_mistake_in_a_variable_names_the_variable(
     settings_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    settings_file.write_text(GOOD, encoding="utf-8")
     monkeypatch.setenv("IVR_TTS_SPEED", "fast")
     with pytest.raises(ProblemsFound) as found:
         load_settings()
@@ -108,3 +109,81 @@ def test_the_command_prints_the_mistakes_and_does_nothing(settings_file: Path) -
     assert result.exit_code == 1
     assert f"{settings_file}, line 1: 'acept_days' is not a setting" in result.stderr
     assert "the settings are not valid; nothing was done" in result.stderr
+
+
+# --- where the settings come from, and what a relative path means -----------------------
+
+
+def test_a_relative_path_in_a_file_is_relative_to_that_file(
+    settings_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings_file.write_text(
+        "flow_path: menus/ivr_flows.yaml\ndatabase_url: sqlite:///data/ivr.db\n", encoding="utf-8"
+    )
+    monkeypatch.chdir("/")
+    settings = load_settings()
+    assert settings.flow_path == settings_file.parent / "menus" / "ivr_flows.yaml"
+    assert settings.database_url == f"sqlite:///{settings_file.parent / 'data' / 'ivr.db'}"
+
+
+def test_files_in_ivr_d_override_the_file_in_the_order_of_their_names(
+    settings_file: Path,
+) -> None:
+    settings_file.write_text("accept_days: 18-25\ntts_speed: 120\n", encoding="utf-8")
+    overrides = settings_file.parent / "ivr.d"
+    overrides.mkdir()
+    (overrides / "20-later.yaml").write_text("accept_days: 20-22\n", encoding="utf-8")
+    (overrides / "10-site.yaml").write_text(
+        "accept_days: 19-24\nflow_path: site_flow.yaml\n", encoding="utf-8"
+    )
+    settings = load_settings()
+    assert (settings.accept_days, settings.tts_speed) == ("20-22", 120)
+    assert settings.flow_path == overrides / "site_flow.yaml"
+
+
+def test_a_mistake_in_an_override_names_the_override(settings_file: Path) -> None:
+    settings_file.write_text(GOOD, encoding="utf-8")
+    overrides = settings_file.parent / "ivr.d"
+    overrides.mkdir()
+    (overrides / "site.yaml").write_text("\ntts_speed: fast\n", encoding="utf-8")
+    with pytest.raises(ProblemsFound) as found:
+        load_settings()
+    assert (
+        str(found.value)
+        == f"{overrides / 'site.yaml'}, line 2: 'tts_speed' must be a whole number, not 'fast'"
+    )
+
+
+def test_ivr_config_naming_no_file_is_a_mistake_and_empty_means_none(
+    settings_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ProblemsFound) as found:
+        load_settings()
+    assert str(found.value).startswith(f"{settings_file}: IVR_CONFIG names this settings file")
+    monkeypatch.setenv("IVR_CONFIG", "")
+    assert load_settings().accept_days == "18-25"
+
+
+def test_the_defaults_do_not_depend_on_the_current_folder(
+    settings_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IVR_CONFIG", "")
+    here = load_settings()
+    monkeypatch.chdir("/")
+    there = load_settings()
+    assert (there.flow_path, there.prompts_path, there.database_url) == (
+        here.flow_path,
+        here.prompts_path,
+        here.database_url,
+    )
+    assert there.flow_path.is_file() and there.prompts_path.is_file()
+    assert there.prompts_audio_dir.is_absolute() and there.speech_spool_dir.is_absolute()
+
+
+def test_a_relative_path_in_a_variable_is_relative_to_the_current_folder(
+    settings_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("IVR_CONFIG", "")
+    monkeypatch.setenv("IVR_FLOW_PATH", "flows/x.yaml")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().flow_path == tmp_path / "flows" / "x.yaml"

@@ -12,6 +12,7 @@ from agi.application import Application
 from agi.audio import library
 from agi.cli.common import main, settings_or_exit
 from agi.problems import ProblemsFound
+from agi.settings import shipped, state_home
 
 
 @main.command()
@@ -105,7 +106,7 @@ def asterisk() -> None:
     """A private Asterisk for the readings line, from config/asterisk/ (see README)."""
 
 
-ASTERISK_ROOT = Path("var/asterisk")
+ASTERISK_ROOT = state_home() / "asterisk"
 
 
 @asterisk.command("up")
@@ -128,7 +129,7 @@ def asterisk_up(sip_port: int, fastagi: str, agi_script: str | None, root: Path)
     settings = settings_or_exit()
     options = private_asterisk.LineOptions(
         root=root,
-        config_dir=Path("config/asterisk"),
+        config_dir=shipped("config/asterisk"),
         sip_port=sip_port,
         fastagi_url=fastagi,
         agi_script=script,

@@ -81,14 +81,6 @@ def _lock_sqlite_writes(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
-def absolute_url(url: str) -> str:
-    """`url` with a relative SQLite path made absolute, for a process started elsewhere."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        parsed = parsed.set(database=str(Path(parsed.database).resolve()))
-    return parsed.render_as_string(hide_password=False)
-
-
 def alembic_config(engine: Engine) -> Config:
     from alembic.config import Config
 

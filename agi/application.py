@@ -92,7 +92,11 @@ class Application:
 
     @cached_property
     def repository(self) -> Repository:
-        return Repository(connect(self.settings.database_url))
+        return Repository(
+            connect(
+                self.settings.database_url, timeout_seconds=self.settings.database_timeout_seconds
+            )
+        )
 
     def answer(
         self,

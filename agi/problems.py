@@ -45,6 +45,15 @@ class ProblemsFound(Exception):
         super().__init__("\n".join(str(problem) for problem in self.problems))
 
 
+def shown(path: Path) -> Path:
+    """A path as a person at this prompt would write it: relative to the current folder
+    when the file is below it."""
+    try:
+        return path.relative_to(Path.cwd()) if path.is_absolute() else path
+    except ValueError:
+        return path
+
+
 def closest(word: object, known: Iterable[object]) -> str | None:
     """The known name `word` is most likely a misspelling of, or None."""
     close = difflib.get_close_matches(str(word), sorted(map(str, known)), n=1, cutoff=0.6)

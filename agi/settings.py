@@ -166,6 +166,9 @@ class Settings(BaseSettings):
     high_consumption_floor: dict[Resource, int] = Field(
         default_factory=lambda: dict(ConsumptionPolicy().floors)
     )
+    database_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    """The longest a call or a message waits for the database; then it is told the readings
+    cannot be taken now (the phone caller reaches the operator, a gateway gets 503)."""
     conversation_expiry_minutes: int = Field(default=60, gt=0)
     webhook_secret: SecretStr | None = None
     webhook_max_body_bytes: int = Field(default=32768, ge=1024)

@@ -7,12 +7,15 @@ PostgreSQL) database with the demo contracts; only the telephone is a keypad scr
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from agi.application import Application
 from agi.dialog.engine import Ending
 from agi.dialog.simulator import KeypadChannel
 from tests.conftest import IN_WINDOW, place_call
@@ -361,6 +364,46 @@ def test_a_database_failure_at_submit_reaches_the_operator(app, caplog):
     assert "could not be stored" in caplog.text
     for secret in ("102057522", "11638", "79121234567"):
         assert secret not in caplog.text  # the traceback's SQL parameters are hidden
+
+
+def test_a_database_that_fails_at_the_contract_says_so_and_reaches_the_operator(app, caplog):
+    with app.repository.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE meter_registers")
+    outcome, channel = place_call(app, "*2 102057522# 11638# 1")
+    assert outcome.report.ending == Ending.TRANSFERRED
+    assert outcome.report.path[-2:] == ["find_contract", "unavailable_to_operator"]
+    assert channel.transcript[-2:] == [
+        "IVR: Извините, сейчас мы не можем принять показания. Соединяю с оператором.",
+        "IVR transfers the call to: operator",
+    ]
+    assert "action lookup_contract cannot be done now" in caplog.text
+    assert "102057522" not in caplog.text
+    assert app.repository.export("2026-11") == []
+
+
+def test_a_sqlite_database_locked_at_submit_waits_only_the_timeout(settings, demo_repository):
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("a lock held by another process: SQLite's case")
+    app = Application(settings.model_copy(update={"database_timeout_seconds": 1.0}))
+    blocker = sqlite3.connect(settings.database_url.removeprefix("sqlite:///"))
+    typed = iter(["*2 102057522# 11638#", "1"])
+
+    def caller_while_another_process_writes() -> str | None:
+        keys = next(typed, None)
+        if keys == "1":
+            blocker.execute("BEGIN IMMEDIATE")
+        return keys
+
+    channel = KeypadChannel("locked", None, more_keys=caller_while_another_process_writes)
+    started = time.monotonic()
+    outcome = app.answer(channel, now=lambda: IN_WINDOW)
+    assert time.monotonic() - started < 5
+    blocker.rollback()
+    blocker.close()
+    assert outcome.report.ending == Ending.TRANSFERRED
+    assert said_in_order(channel.transcript, ["Не удалось сохранить показания", TO_OPERATOR]) == []
+    assert app.repository.export("2026-11") == []
+    app.repository.engine.dispose()
 
 
 def test_logs_mask_contract_numbers_and_typed_digits(app, caplog):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agi.dialog.actions import ActionResult, Answers
+from agi.dialog.actions import ActionResult, ActionUnavailable, Answers
 from agi.dialog.engine import Dialog, Ending
 from agi.dialog.flow import Flow
 from agi.dialog.flow_loader import load_flow
@@ -36,7 +36,9 @@ CATALOG = {
 }
 
 
-def build(tmp_path: Path, nodes: str, *, limits: str = "") -> tuple[Flow, PromptCatalog]:
+def build(
+    tmp_path: Path, nodes: str, *, limits: str = "", defaults: str = ""
+) -> tuple[Flow, PromptCatalog]:
     (tmp_path / "catalog.yaml").write_text(
         "\n".join(f'{k}: "{v}"' for k, v in CATALOG.items()), encoding="utf-8"
     )
@@ -47,14 +49,16 @@ def build(tmp_path: Path, nodes: str, *, limits: str = "") -> tuple[Flow, Prompt
             start: first
             defaults:
               on_failure: give_up
-            {limits}
+            {defaults}{limits}
             nodes:
             {nodes}
               give_up:
                 type: hangup
                 say: bye
             """
-        ).format(limits=limits, nodes=textwrap.indent(textwrap.dedent(nodes), "  ")),
+        ).format(
+            defaults=defaults, limits=limits, nodes=textwrap.indent(textwrap.dedent(nodes), "  ")
+        ),
         encoding="utf-8",
     )
     catalog = load_catalog(tmp_path / "catalog.yaml")
@@ -237,6 +241,30 @@ def test_an_actions_values_last_until_it_runs_again(tmp_path):
 
 def test_an_outcome_the_node_does_not_know_reaches_the_failure_node(tmp_path):
     report, _ = call(tmp_path, TWICE, "", Outcomes("ajar"))
+    assert report.path == ["first", "give_up"]
+
+
+def test_an_action_that_cannot_be_done_now_reaches_on_unavailable(tmp_path):
+    nodes = """\
+    first:
+      type: action
+      action: check_window
+      outcomes: {open: finish, closed: finish}
+    finish:
+      type: hangup
+      say: done
+    """
+    sorry = "sorry:\n  type: hangup\n  say: loop\n"
+    flow, catalog = build(
+        tmp_path, textwrap.dedent(nodes) + sorry, defaults="  on_unavailable: sorry\n"
+    )
+    channel = KeypadChannel("t-3", None)
+    unavailable = Outcomes(error=ActionUnavailable("the database does not answer"))
+    report = Dialog(flow, catalog, channel, unavailable).run()
+    assert report.path == ["first", "sorry"]
+    assert channel.transcript == ["IVR: Снова.", "IVR hangs up"]
+    # without on_unavailable: on_failure
+    report, channel = call(tmp_path, nodes, "", unavailable)
     assert report.path == ["first", "give_up"]
 
 

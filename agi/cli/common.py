@@ -12,6 +12,8 @@ import click
 from agi.application import Application
 from agi.problems import ProblemsFound
 from agi.settings import Settings, load_settings
+from agi.storage.database import connect
+from agi.storage.repository import Repository
 
 
 def settings_or_exit(**overrides: object) -> Settings:
@@ -40,13 +42,18 @@ def call_moment(on: date | None, timezone: str) -> datetime | None:
     return datetime.combine(on, time(12, 0), tzinfo=ZoneInfo(timezone))
 
 
-def application() -> Application:
-    return Application(settings_or_exit())
+def application(*, administration: bool = False) -> Application:
+    """The application of these settings; for `administration` (migrations, billing
+    files), with no deadline on the database: they may take long."""
+    app = Application(settings_or_exit())
+    if administration:
+        app.repository = Repository(connect(app.settings.database_url))
+    return app
 
 
-def ready_application() -> Application:
+def ready_application(*, administration: bool = False) -> Application:
     """The application, once its database has the schema this version needs."""
-    app = application()
+    app = application(administration=administration)
     problem = app.repository.schema_problem()
     if problem:
         raise click.ClickException(f"{problem}; run `ivr db upgrade` and `ivr db seed`")

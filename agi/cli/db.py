@@ -21,7 +21,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Create the tables, or bring them to the latest version."""
-    app = application()
+    app = application(administration=True)
     upgrade(app.repository.engine)
     click.echo(f"database {app.repository.engine.url.render_as_string()} is up to date")
 
@@ -29,7 +29,7 @@ def db_upgrade() -> None:
 @db.command("seed")
 def db_seed() -> None:
     """Load the demo contracts (the examples of the readings leaflet and a three-zone meter)."""
-    app = ready_application()
+    app = ready_application(administration=True)
     count = billing.seed_demo(app.repository)
     click.echo(f"demo data loaded: {count} meters")
 
@@ -46,7 +46,7 @@ def db_import(file: click.utils.LazyFile) -> None:
         raise click.ClickException(
             f"{len({error.line for error in rejected.errors})} bad row(s); nothing was imported"
         ) from None
-    count = ready_application().repository.import_meters(records)
+    count = ready_application(administration=True).repository.import_meters(records)
     click.echo(f"imported {count} meters")
 
 
@@ -59,5 +59,7 @@ def db_export(period: str, file: click.utils.LazyFile) -> None:
         raise click.BadParameter(
             "write the period as YYYY-MM, e.g. 2026-11", param_hint="--period"
         ) from None
-    count = billing.write_readings(ready_application().repository.export(period), file)
+    count = billing.write_readings(
+        ready_application(administration=True).repository.export(period), file
+    )
     click.echo(f"exported {count} readings of {period}", err=True)

@@ -14,7 +14,7 @@ from agi.cli.prompts import check_audio
 from agi.dialog.flow_loader import load_flow
 from agi.dialog.prompts import load_catalog
 from agi.dialog.simulator import KeypadChannel, parse_script
-from agi.problems import ProblemsFound
+from agi.problems import ProblemsFound, shown
 from agi.readings.call_actions import ACTIONS
 
 
@@ -26,9 +26,10 @@ from agi.readings.call_actions import ACTIONS
 def check(path: Path | None, prompts: Path | None) -> None:
     """Check a flow file (default: the configured ivr_flows.yaml) and its prompt catalog."""
     settings = settings_or_exit()
-    path = path or settings.flow_path
+    path = shown(path or settings.flow_path)
+    catalog_path = shown(prompts or settings.prompts_path)
     try:
-        flow = load_flow(path, load_catalog(prompts or settings.prompts_path), ACTIONS)
+        flow = load_flow(path, load_catalog(catalog_path), ACTIONS)
     except ProblemsFound as problems:
         for problem in problems.problems:
             click.echo(str(problem), err=True)
@@ -37,7 +38,7 @@ def check(path: Path | None, prompts: Path | None) -> None:
             f"{count} problem{'s' if count > 1 else ''} found; nothing was changed"
         ) from None
     click.echo(f"{path}: OK, {len(flow.nodes)} nodes")
-    check_audio(settings, load_catalog(prompts or settings.prompts_path), flow)
+    check_audio(settings, load_catalog(catalog_path), flow)
 
 
 @main.command()

@@ -11,7 +11,7 @@ from agi.cli.common import main, settings_or_exit
 from agi.dialog.flow import Flow
 from agi.dialog.flow_loader import load_flow
 from agi.dialog.prompts import PromptCatalog, load_catalog
-from agi.problems import ProblemsFound
+from agi.problems import ProblemsFound, shown
 from agi.readings.call_actions import ACTIONS
 from agi.settings import Settings
 
@@ -64,7 +64,7 @@ def prompts_build(ids: tuple[str, ...], force: bool) -> None:
     for key, why in report.kept:
         click.echo(f"kept {key}: {why} (--force {key} replaces it)")
     click.echo(
-        f"{folder}: {len(report.made)} made, {len(report.unchanged)} unchanged, "
+        f"{shown(folder)}: {len(report.made)} made, {len(report.unchanged)} unchanged, "
         f"{len(report.kept)} kept"
     )
 
@@ -118,6 +118,7 @@ def check_audio(settings: Settings, catalog: PromptCatalog, flow: Flow) -> None:
         )
     warnings = len(result.findings)
     click.echo(
-        f"{folder}: OK, audio for {result.prompts} prompts and {result.number_words} number words"
+        f"{shown(folder)}: OK, audio for {result.prompts} prompts and "
+        f"{result.number_words} number words"
         + (f"; {warnings} warning{'s' if warnings > 1 else ''}" if warnings else "")
     )

@@ -78,6 +78,11 @@ class ActionSpec:
 ActionTable = Mapping[str, ActionSpec]
 
 
+class ActionUnavailable(Exception):
+    """The company's side cannot do its work now (its database does not answer): the call
+    goes to the flow's `defaults: on_unavailable`, which says so and reaches the operator."""
+
+
 class Actions(Protocol):
     """Runs the named actions of one call."""
 

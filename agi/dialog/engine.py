@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from agi.dialog.actions import Actions, Given, PromptRef
+from agi.dialog.actions import Actions, ActionUnavailable, Given, PromptRef
 from agi.dialog.channel import (
     DIGITS,
     DTMF_KEYS,
@@ -201,6 +201,14 @@ class Dialog:
                 raise ValueError(f"action {node.action} answered {result!r}")
         except CallerHungUp:
             raise
+        except ActionUnavailable as unavailable:
+            log.error(
+                "call=%s action %s cannot be done now: %s",
+                self.call_label,
+                node.action,
+                unavailable,
+            )
+            return self.flow.defaults.on_unavailable or self.flow.defaults.on_failure
         except Exception:
             log.exception("call=%s action %s failed", self.call_label, node.action)
             return self.flow.defaults.on_failure

@@ -65,6 +65,9 @@ class Defaults(Model):
     attempts: Attempts = 3
     max_failures: Attempts = 3
     on_failure: str
+    on_unavailable: str | None = None
+    """Where a call goes when an action cannot be done now (the database does not answer);
+    None: to `on_failure`."""
     listen_seconds: Seconds = 15
     """The longest answer by voice that is recorded."""
     silence_seconds: Annotated[int, Field(ge=1, le=10)] = 2

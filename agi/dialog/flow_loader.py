@@ -340,6 +340,8 @@ def _check(flow: Flow, catalog: PromptCatalog, report: _Report, *, complete: boo
 
 def _check_references(flow: Flow, report: _Report, *, broken_nodes: bool) -> None:
     roots = {("start",): flow.start, ("defaults", "on_failure"): flow.defaults.on_failure}
+    if flow.defaults.on_unavailable:
+        roots[("defaults", "on_unavailable")] = flow.defaults.on_unavailable
     if flow.limits.then:
         roots[("limits", "then")] = flow.limits.then
     for path, target in roots.items():
@@ -614,8 +616,8 @@ def _check_order(flow: Flow, report: _Report) -> None:
 
     The stages a call has surely reached on entering each node are the ones reached on
     every way in (a must-analysis over the flow's graph). The call starts with none, and
-    so do the nodes the engine may jump to from anywhere: `defaults: on_failure` and
-    `limits: then`.
+    so do the nodes the engine may jump to from anywhere: `defaults: on_failure`,
+    `defaults: on_unavailable` and `limits: then`.
     """
     everything = frozenset(
         stage
@@ -623,7 +625,7 @@ def _check_order(flow: Flow, report: _Report) -> None:
         for stage in spec.needs | spec.undoes | frozenset().union(*spec.reaches.values())
     )
     entry: dict[str, frozenset[Stage]] = {}
-    roots = [flow.start, flow.defaults.on_failure, flow.limits.then]
+    roots = [flow.start, flow.defaults.on_failure, flow.defaults.on_unavailable, flow.limits.then]
     pending: deque[tuple[str | None, frozenset[Stage]]] = deque(
         (root, frozenset()) for root in roots
     )

@@ -13,7 +13,15 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from agi.dialog.actions import ActionResult, ActionSpec, Answers, Given, PromptRef, Stage
+from agi.dialog.actions import (
+    ActionResult,
+    ActionSpec,
+    ActionUnavailable,
+    Answers,
+    Given,
+    PromptRef,
+    Stage,
+)
 from agi.readings.rules import (
     PHONE_CHANNEL,
     Contract,
@@ -160,7 +168,10 @@ class CallActions:
 
     def lookup_contract(self, answers: Answers) -> ActionResult:
         number = answers.get("contract", "")
-        self.contracts = self.readings.contracts(number, self.now())
+        try:
+            self.contracts = self.readings.contracts(number, self.now())
+        except StorageError as error:
+            raise ActionUnavailable(str(error)) from error
         self.contract = None
         log.info(
             "call=%s contract=%s found=%d",

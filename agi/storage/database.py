@@ -1,11 +1,24 @@
-"""Connecting to the readings database and bringing its schema up to date with Alembic."""
+"""Connecting to the readings database and bringing its schema up to date with Alembic.
+
+A database that stalls must not stall the caller: every operation of a call or a message
+answers within the configured seconds, or fails with `StorageError`. SQLite waits at most
+that long for a lock; PostgreSQL gets connect, statement and lock timeouts, and, because a
+stopped server cannot time its own statements out, each operation also runs against a
+deadline kept here (`Deadline`).
+"""
 
 from __future__ import annotations
 
 import functools
+import math
+import threading
+import time
+import weakref
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -21,6 +34,9 @@ MIGRATIONS = str(Path(__file__).with_name("migrations"))
 READ_ONLY = {"read_only": True}
 """Execution options of transactions that only read (SQLite then does not lock for writing)."""
 
+DEADLINE_WORKERS = 32
+"""Operations in flight at once on one engine; more wait their turn, on the same clock."""
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -32,30 +48,103 @@ class StorageError(Exception):
     """
 
 
+class Deadline:
+    """Runs each operation on a database in a worker thread and waits at most `seconds`.
+
+    An operation that does not answer in time is left to its worker, to go on when the
+    database comes back; it then may not commit (`refuse_late_commit`), so what the caller
+    was told failed is not written after all. Only a stall in the middle of the COMMIT
+    itself can still end in rows the caller was told were not stored.
+    """
+
+    _current = threading.local()
+
+    def __init__(self, seconds: float, workers: int) -> None:
+        self.seconds = seconds
+        self._workers = ThreadPoolExecutor(workers, thread_name_prefix="database")
+
+    def run(self, work: Callable[[], R]) -> R:
+        if getattr(self._current, "until", None) is not None:
+            return work()  # an operation inside an operation: already on the clock
+        until = time.monotonic() + self.seconds
+        future = self._workers.submit(self._on_the_clock, work, until)
+        try:
+            return future.result(timeout=self.seconds)
+        except FutureTimeout:
+            future.cancel()
+            raise StorageError(
+                f"the readings database did not answer within {self.seconds:g} s"
+            ) from None
+
+    def _on_the_clock(self, work: Callable[[], R], until: float) -> R:
+        self._current.until = until
+        try:
+            return work()
+        finally:
+            self._current.until = None
+
+    @classmethod
+    def refuse_late_commit(cls, _connection: object) -> None:
+        """A transaction whose operation ran out of time is not committed."""
+        until = getattr(cls._current, "until", None)
+        if until is not None and time.monotonic() > until:
+            raise StorageError("too late to commit: the caller was told it failed")
+
+
+_DEADLINES: weakref.WeakKeyDictionary[Engine, Deadline] = weakref.WeakKeyDictionary()
+
+
 def reporting_failures(method: Callable[P, R]) -> Callable[P, R]:
-    """Let a database failure out of `method` as `StorageError` (the cause stays chained)."""
+    """Let a database failure out of `method` as `StorageError` (the cause stays chained),
+    within the deadline of the engine of `self` when it has one."""
 
     @functools.wraps(method)
     def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(*args, **kwargs)
-        except SQLAlchemyError as error:
-            raise StorageError(f"the readings database failed ({type(error).__name__})") from error
+        def work() -> R:
+            try:
+                return method(*args, **kwargs)
+            except SQLAlchemyError as error:
+                failed = type(error).__name__
+                raise StorageError(f"the readings database failed ({failed})") from error
+
+        deadline = _DEADLINES.get(getattr(args[0], "engine", None)) if args else None
+        return deadline.run(work) if deadline else work()
 
     return guarded
 
 
-def connect(url: str) -> Engine:
+def connect(url: str, *, timeout_seconds: float | None = None) -> Engine:
     """An engine for `url`; SQLite files get their folder created, WAL and write locking.
 
-    Statement parameters (contract and phone numbers) are kept out of error messages.
+    With `timeout_seconds`, no operation waits longer than that for the database (calls
+    and messages); without, only SQLite's lock wait is bounded, at 30 s (migrations and
+    billing imports may take long). Statement parameters (contract and phone numbers) are
+    kept out of error messages.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        options: dict[str, Any] = {}
+        connect_args: dict[str, Any] = {}
+        if timeout_seconds:
+            milliseconds = int(timeout_seconds * 1000)
+            options["pool_timeout"] = timeout_seconds
+            connect_args = {
+                "connect_timeout": max(1, math.ceil(timeout_seconds)),
+                "options": f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}"
+                f" -c idle_in_transaction_session_timeout={milliseconds * 2}",
+            }
+        engine = create_engine(
+            url, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args, **options
+        )
+        if timeout_seconds:
+            _DEADLINES[engine] = Deadline(timeout_seconds, DEADLINE_WORKERS)
+            event.listen(engine, "commit", Deadline.refuse_late_commit)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+    engine = create_engine(
+        url, connect_args={"timeout": timeout_seconds or 30}, hide_parameters=True
+    )
     _lock_sqlite_writes(engine)
     return engine
 

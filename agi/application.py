@@ -16,7 +16,7 @@ from agi.dialog.engine import CallReport, Dialog
 from agi.dialog.flow import Flow
 from agi.dialog.flow_loader import load_flow
 from agi.dialog.prompts import PromptCatalog, load_catalog
-from agi.readings.call_actions import ACTIONS, CallActions
+from agi.readings.call_actions import ACCEPTED, ACTIONS, CallActions
 from agi.readings.service import ReadingsService, utc_now
 from agi.settings import Settings
 from agi.speech.recognition import Speech, load_speech
@@ -107,7 +107,10 @@ class Application:
     ) -> CallOutcome:
         """Walk one call through the flow, from the first prompt to the hang-up."""
         actions = CallActions(
-            self.readings(now=now), source_id=channel.call_id, caller=channel.caller_number
+            self.readings(now=now),
+            source_id=channel.call_id,
+            caller=channel.caller_number,
+            on_accepted=lambda: channel.mark(ACCEPTED),
         )
         dialog = Dialog(
             self.flow,

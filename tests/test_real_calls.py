@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -212,6 +213,53 @@ def test_a_caller_id_with_a_quote_and_a_newline(stack_clean, path):
     assert submission.caller == "7912"
     assert "forged" not in submission.source_id
     assert "agi_uniqueid: forged" not in stack_clean.server_log.read_text()
+
+
+OUTCOMES = [
+    ("*2 102057522# 11638# 1", [], 0, "the readings were accepted"),
+    ("*2 999999# . 888888# . 777777#", [], 3, "the call was transferred to operator"),
+    ("*2 102057522# 116", ["--hang-up"], 4, "the line hung up with no outcome"),
+]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    ("keys", "options", "code", "said"), OUTCOMES, ids=["ok", "operator", "gone"]
+)
+def test_ivr_call_says_how_the_call_ended(stack_clean, path, keys, options, code, said):
+    line = stack_clean.lines[path]
+    done = _ivr_call(stack_clean, line, keys, *options)
+    assert (done.returncode, done.stdout.strip()) == (code, f"the call went through; {said}")
+
+
+def test_a_broken_flow_with_no_server_is_an_apology_and_the_operator(
+    stack_clean, tmp_path: Path
+) -> None:
+    """Neither the FastAGI server (none listens) nor the AGI script (the flow is broken) can
+    take the call: the dialplan apologises and connects the operator."""
+    broken = tmp_path / "ivr_flows.yaml"
+    broken.write_text("version: 1\nstart: nowhere\n", encoding="utf-8")
+    environment = {**stack_clean.environment, "IVR_FLOW_PATH": str(broken)}
+    line = Line("broken", tmp_path / "asterisk", free_port(socket.SOCK_DGRAM))
+    with private_asterisks([asterisk_options(line.root, line.sip_port, free_port(), environment)]):
+        done = _ivr_call(stack_clean, line, "*2 102057522# 11638# 1")
+        log = line.log_since(0)
+    assert (done.returncode, done.stdout.strip()) == (
+        3,
+        "the call went through; the call was transferred to operator",
+    )
+    assert "no outcome from the IVR" in log
+    assert_own_audio(log, "readings_unavailable")
+    assert TRANSFERRED in log
+    assert stack_clean.stored() == []
+
+
+def _ivr_call(stack: Stack, line: Line, keys: str, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "agi", "call", "--keys", keys, "--sip-port", str(line.sip_port),
+         "--asterisk-log", str(line.log), *options],
+        env=stack.environment, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
 
 
 def _assert_path(log: str, path: str) -> None:

@@ -13,6 +13,7 @@ from agi.audio import library
 from agi.cli.common import main, settings_or_exit
 from agi.problems import ProblemsFound
 from agi.settings import shipped, state_home
+from agi.telephony.call_log import CallEnd, wait_for_end
 
 
 @main.command()
@@ -73,6 +74,15 @@ def serve(host: str, port: int, max_calls: int, allow: tuple[str, ...], debug_ag
     server.serve()
 
 
+CALL_EXIT = {
+    CallEnd.ACCEPTED: 0,
+    CallEnd.TRANSFERRED: 3,
+    CallEnd.NO_OUTCOME: 4,
+    CallEnd.NOT_LOGGED: 5,
+}
+"""`ivr call`'s exit codes; 1 means the call itself failed (SIPp)."""
+
+
 @main.command("call")
 @click.option(
     "--keys",
@@ -81,15 +91,29 @@ def serve(host: str, port: int, max_calls: int, allow: tuple[str, ...], debug_ag
     " (groups separated by spaces are typed at once; '.' waits for the timeout).",
 )
 @click.option("--sip-port", default=5060, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, help="The Asterisk to call.")
 @click.option("--caller", default="79120000000", show_default=True)
 @click.option("--hang-up", is_flag=True, help="Hang up after the last keys.")
-def call(keys: str, sip_port: int, caller: str, hang_up: bool) -> None:
-    """Place a real SIP call to the line on 127.0.0.1 with SIPp (needs root)."""
+@click.option(
+    "--asterisk-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Asterisk's log, where the dialplan writes how the call ended (default: the "
+    "private line's; an installed server: /var/log/asterisk/messages).",
+)
+def call(
+    keys: str, sip_port: int, host: str, caller: str, hang_up: bool, asterisk_log: Path | None
+) -> None:
+    """Place a real SIP call with SIPp (needs root), and say how it ended: exit code 0 when
+    the readings were accepted, 3 transferred to the operator, 4 the line hung up with no
+    outcome, 5 the line logged nothing of the call, 1 the call failed."""
     from agi.telephony.sipp import CallScript, place_call
 
+    log = asterisk_log or ASTERISK_ROOT / "log" / "messages.log"
+    since = log.stat().st_size if log.is_file() else 0
     try:
         result = place_call(
-            CallScript(keys, caller=caller, caller_hangs_up=hang_up), sip_port=sip_port
+            CallScript(keys, caller=caller, caller_hangs_up=hang_up), sip_port=sip_port, host=host
         )
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--keys") from None
@@ -98,7 +122,12 @@ def call(keys: str, sip_port: int, caller: str, hang_up: bool) -> None:
     if not result.succeeded:
         click.echo(result.output, err=True)
         raise click.ClickException(f"the call failed (SIPp exit code {result.returncode})")
-    click.echo("the call went through: SIPp placed it, pressed the keys and the IVR hung up")
+    end, destination = wait_for_end(log, result.call_id, since=since)
+    said = f"{end.value} {destination}" if destination else end.value
+    click.echo(f"the call went through; {said}")
+    if end is CallEnd.NOT_LOGGED:
+        click.echo(f"(no line 'IVR call {result.call_id} ended' in {log})", err=True)
+    sys.exit(CALL_EXIT[end])
 
 
 @main.group()
@@ -135,6 +164,7 @@ def asterisk_up(sip_port: int, fastagi: str, agi_script: str | None, root: Path)
         agi_script=script,
         environment=settings.as_environment(),
         number_words=settings.prompts_audio_dir / library.NUMBER_WORDS,
+        prompts_dir=settings.prompts_audio_dir,
     )
     try:
         pid = private_asterisk.up(options)

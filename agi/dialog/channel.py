@@ -124,6 +124,9 @@ class Channel(Protocol):
         """Play with barge-in, then record the caller's spoken answer. A key pressed during the
         prompt or the recording ends it, and the keys are collected as `ask` does."""
 
+    def mark(self, outcome: str) -> None:
+        """Tell the line what the call achieved so far (`accepted`): the dialplan logs it."""
+
     def transfer(self, destination: str) -> None:
         """Hand the call to `destination` (a name from the flow, such as `operator`)."""
 

@@ -112,6 +112,8 @@ class KeypadChannel:
         self._listener = listener
         self.transcript: list[str] = []
         self.hung_up = False
+        self.outcome = ""
+        """What the IVR marked the call as (`accepted`), as the dialplan would log it."""
 
     @property
     def call_id(self) -> str:
@@ -194,6 +196,9 @@ class KeypadChannel:
     def _check_alive(self) -> None:
         if self.hung_up:
             raise CallerHungUp
+
+    def mark(self, outcome: str) -> None:
+        self.outcome = outcome
 
     def transfer(self, destination: str) -> None:
         self._check_alive()

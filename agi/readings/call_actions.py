@@ -127,6 +127,10 @@ unusual and needs the caller's confirmation; `submit_readings` answers 'closed' 
 window closed meanwhile and 'failed' if the database could not store the readings."""
 
 
+ACCEPTED = "accepted"
+"""How a call whose readings are stored is marked on its channel."""
+
+
 class ActionOutOfOrder(RuntimeError):
     """A flow ran an action before what it needs (`ivr check` refuses such flows)."""
 
@@ -141,8 +145,11 @@ class CallActions:
         source_id: str,
         caller: str | None,
         now: Callable[[], datetime] | None = None,
+        on_accepted: Callable[[], None] = lambda: None,
     ) -> None:
         self.readings = readings
+        self.on_accepted = on_accepted
+        """Called once the readings are stored, before the caller is told."""
         self.source_id = source_id
         self.caller = caller
         self.now = now or readings.now
@@ -258,6 +265,7 @@ class CallActions:
         if submitted is Submitted.CLOSED:
             return ActionResult("closed")
         self.accepted = True
+        self.on_accepted()
         return ActionResult("accepted")
 
     def _contract(self) -> Contract:

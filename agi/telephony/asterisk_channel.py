@@ -313,6 +313,9 @@ class AsteriskChannel:
         again elsewhere whatever AGISTATUS says (a failed command can make it FAILURE)."""
         self.command("SET VARIABLE", dialplan.ANSWERED, "1")
 
+    def mark(self, outcome: str) -> None:
+        self.command("SET VARIABLE", dialplan.OUTCOME, outcome)
+
     def transfer(self, destination: str) -> None:
         """Name the destination for the dialplan, which alone decides where that leads."""
         self.command("SET VARIABLE", dialplan.TRANSFER, destination)

@@ -14,3 +14,7 @@ the dialplan alone decides what that name leads to."""
 
 BUSY = "IVR_BUSY"
 """`1` when the FastAGI server is at its limit: the dialplan runs the per-call AGI script."""
+
+OUTCOME = "IVR_OUTCOME"
+"""What the call achieved: `accepted` once the caller's readings are stored. The dialplan
+logs it when the call ends, with IVR_TRANSFER; `ivr call` reads that line."""

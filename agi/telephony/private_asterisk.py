@@ -12,12 +12,23 @@ import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agi.audio.number_words import ASTERISK_SOUNDS, RUSSIAN_SOUNDS
+from agi.settings import shipped
 
-CONFIG_FILES = ("asterisk.conf", "modules.conf", "logger.conf", "pjsip.conf", "extensions.conf")
+CONFIG_FILES = (
+    "asterisk.conf",
+    "modules.conf",
+    "logger.conf",
+    "pjsip.conf",
+    "pjsip_ivr.conf",
+    "extensions.conf",
+    "extensions_ivr.conf",
+)
+SORRY_PROMPT = "readings_unavailable"
+"""What the dialplan says before the operator when the IVR gave the call no outcome."""
 SYSTEM_DATA = Path("/usr/share/asterisk")
 MODULE_DIRS = (
     Path("/usr/lib/asterisk/modules"),
@@ -40,6 +51,8 @@ class LineOptions:
     agi_script: str = "ivr-agi"
     call_seconds: int = 600
     operator_dial: str = "Playback(pls-hold-while-try)"
+    prompts_dir: Path = field(default_factory=lambda: shipped("prompts/ru"))
+    """The prompt recordings, for the dialplan's own apology (`SORRY_PROMPT`)."""
     environment: tuple[tuple[str, str], ...] = ()
     """Settings for the AGI script, which inherits Asterisk's environment."""
     number_words: Path | None = None
@@ -72,6 +85,7 @@ def render(options: LineOptions) -> Path:
         "AGI_SCRIPT": options.agi_script,
         "CALL_SECONDS": str(options.call_seconds),
         "OPERATOR_DIAL": options.operator_dial,
+        "SORRY": str(options.prompts_dir / SORRY_PROMPT),
     }
     for folder in ("etc", "lib", "data/sounds", "agi-bin", "spool", "run", "log", "cache"):
         (root / folder).mkdir(parents=True, exist_ok=True)

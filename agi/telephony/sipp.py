@@ -2,7 +2,9 @@
 
 Keys go as RFC 4733 events with `play_dtmf`. SIPp sends the digits of one `play_dtmf` one
 after another (about 0.4 s each) and a new `play_dtmf` cuts off the one still sending, so
-each group of keys waits until its digits are out before the next group starts.
+each group of keys waits until its digits are out before the next group starts. The line
+may hang up at any moment (an apology and the operator come sooner than the keys run
+out): a BYE is answered wherever it comes (`optional="global"`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -53,6 +56,7 @@ _INVITE = """\
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
+  <recv request="BYE" optional="global" next="ivr_hung_up"/>
   <recv response="200" rtd="true"/>
   <send>
     <![CDATA[
@@ -83,11 +87,15 @@ _CALLER_HANGS_UP = """\
       Content-Length: 0
     ]]>
   </send>
-  <recv response="200"/>
+  <recv response="200" next="done"/>
 """
 
-_IVR_HANGS_UP = """\
+_WAIT_FOR_THE_IVR = """\
   <recv request="BYE" timeout="{timeout_ms}"/>
+"""
+
+_ANSWER_BYE = """\
+  <label id="ivr_hung_up"/>
   <send>
     <![CDATA[
       SIP/2.0 200 OK
@@ -100,6 +108,7 @@ _IVR_HANGS_UP = """\
       Content-Length: 0
     ]]>
   </send>
+  <label id="done"/>
 """
 
 
@@ -145,7 +154,8 @@ def scenario(script: CallScript) -> str:
     if script.caller_hangs_up:
         steps.append(_CALLER_HANGS_UP.format(**header))
     else:
-        steps.append(_IVR_HANGS_UP.format(timeout_ms=int(script.wait_for_end * 1000)))
+        steps.append(_WAIT_FOR_THE_IVR.format(timeout_ms=int(script.wait_for_end * 1000)))
+    steps.append(_ANSWER_BYE)
     body = "".join(steps)
     return (
         '<?xml version="1.0" encoding="ISO-8859-1" ?>\n'
@@ -170,6 +180,8 @@ class CallResult:
     succeeded: bool
     returncode: int
     output: str
+    call_id: str = ""
+    """The call's SIP Call-ID, as the dialplan logs it."""
 
 
 def sipp_binary() -> str:
@@ -190,6 +202,7 @@ def place_call(
     timeout: float = 120,
 ) -> CallResult:
     """Place one real call to the IVR with SIPp (needs root: SIPp sends RTP from raw sockets)."""
+    token = f"ivr-call-{uuid.uuid4().hex}"
     with tempfile.TemporaryDirectory(prefix="ivr-sipp-") as folder:
         path = Path(folder) / "call.xml"
         path.write_text(scenario(script), encoding="iso-8859-1", errors="replace")
@@ -208,6 +221,8 @@ def place_call(
             f"{int(timeout)}",
             "-timeout_error",
             "-nostdin",
+            "-cid_str",
+            f"{token}@%s",
         ]
         if local_port:
             command += ["-p", str(local_port)]
@@ -217,4 +232,9 @@ def place_call(
             command, cwd=folder, capture_output=True, text=True, timeout=timeout + 30
         )
         errors = "".join(p.read_text(errors="replace") for p in Path(folder).glob("*errors.log"))
-    return CallResult(done.returncode == 0, done.returncode, done.stdout[-2000:] + errors[-2000:])
+    return CallResult(
+        done.returncode == 0,
+        done.returncode,
+        done.stdout[-2000:] + errors[-2000:],
+        call_id=f"{token}@127.0.0.1",
+    )

@@ -101,7 +101,7 @@ def own_postgres() -> Iterator[OwnPostgres]:
     )
     server = OwnPostgres(process, port)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while subprocess.run(
             [str(binaries / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port)]
         ).returncode:

@@ -17,18 +17,10 @@ from pathlib import Path
 
 from agi.audio.number_words import ASTERISK_SOUNDS, RUSSIAN_SOUNDS
 from agi.settings import shipped
+from agi.telephony.asterisk_config import LineConfig, TemplateError, fill, ivr_includes
 
-CONFIG_FILES = (
-    "asterisk.conf",
-    "modules.conf",
-    "logger.conf",
-    "pjsip.conf",
-    "pjsip_ivr.conf",
-    "extensions.conf",
-    "extensions_ivr.conf",
-)
-SORRY_PROMPT = "readings_unavailable"
-"""What the dialplan says before the operator when the IVR gave the call no outcome."""
+CONFIG_FILES = ("asterisk.conf", "modules.conf", "logger.conf", "pjsip.conf", "extensions.conf")
+"""The private line's own files; the IVR's include files come from `asterisk_config`."""
 SYSTEM_DATA = Path("/usr/share/asterisk")
 MODULE_DIRS = (
     Path("/usr/lib/asterisk/modules"),
@@ -52,7 +44,7 @@ class LineOptions:
     call_seconds: int = 600
     operator_dial: str = "Playback(pls-hold-while-try)"
     prompts_dir: Path = field(default_factory=lambda: shipped("prompts/ru"))
-    """The prompt recordings, for the dialplan's own apology (`SORRY_PROMPT`)."""
+    """The prompt recordings, for the dialplan's own apology."""
     environment: tuple[tuple[str, str], ...] = ()
     """Settings for the AGI script, which inherits Asterisk's environment."""
     number_words: Path | None = None
@@ -75,26 +67,27 @@ def render(options: LineOptions) -> Path:
     """Write the configuration into `root/etc` and lay out the folders; return asterisk.conf."""
     root = options.root.resolve()
     modules = next((d for d in MODULE_DIRS if d.is_dir()), MODULE_DIRS[0])
-    values = {
-        "ROOT": str(root),
-        "MODULES": str(modules),
-        "SIP_PORT": str(options.sip_port),
-        "SIP_BIND": options.sip_bind,
-        "SIP_PEER": options.sip_peer,
-        "FASTAGI_URL": options.fastagi_url,
-        "AGI_SCRIPT": options.agi_script,
-        "CALL_SECONDS": str(options.call_seconds),
-        "OPERATOR_DIAL": options.operator_dial,
-        "SORRY": str(options.prompts_dir / SORRY_PROMPT),
-    }
+    values = {"ROOT": str(root), "MODULES": str(modules)}
+    line = LineConfig(
+        fastagi_url=options.fastagi_url,
+        agi_script=options.agi_script,
+        call_seconds=options.call_seconds,
+        operator_dial=options.operator_dial,
+        prompts_dir=options.prompts_dir,
+        sip_bind=options.sip_bind,
+        sip_port=options.sip_port,
+        sip_peer=options.sip_peer,
+    )
     for folder in ("etc", "lib", "data/sounds", "agi-bin", "spool", "run", "log", "cache"):
         (root / folder).mkdir(parents=True, exist_ok=True)
-    for name in CONFIG_FILES:
-        text = (options.config_dir / name).read_text(encoding="utf-8")
-        for key, value in values.items():
-            text = text.replace(f"@@{key}@@", value)
-        if "@@" in text:
-            raise AsteriskError(f"{name} has a placeholder that nothing fills in")
+    try:
+        files = {
+            name: fill(name, (options.config_dir / name).read_text(encoding="utf-8"), values)
+            for name in CONFIG_FILES
+        } | ivr_includes(line, options.config_dir)
+    except TemplateError as error:
+        raise AsteriskError(str(error)) from None
+    for name, text in files.items():
         (root / "etc" / name).write_text(text, encoding="utf-8")
     _link(root / "data/documentation", SYSTEM_DATA / "documentation")
     _russian_sounds(root / "data/sounds/ru", ASTERISK_SOUNDS / RUSSIAN_SOUNDS, options.number_words)

@@ -267,9 +267,7 @@ def _russian_sounds(layout: Layout) -> Iterator[Entry]:
     for entry in sorted((system / "digits").glob("*")):
         yield Entry(ours / "digits" / entry.name, link=entry)
         present.add(entry.stem)
-    for entry in sorted((layout.audio / "digits").glob("*.wav")) or sorted(
-        shipped("prompts/ru/digits").glob("*.wav")
-    ):
+    for entry in sorted(shipped("prompts/ru/digits").glob("*.wav")):
         if entry.stem not in present:
             yield Entry(ours / "digits" / entry.name, link=layout.audio / "digits" / entry.name)
 

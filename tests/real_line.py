@@ -3,6 +3,7 @@ send their calls to it (or, with nothing listening, to the per-call AGI script).
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import sys
 import time
@@ -32,9 +33,16 @@ def fastagi_server(
     options: Sequence[str] = (),
     *,
     start_seconds: float = 60,
+    open_files: int | None = None,
 ) -> Iterator[Server]:
-    """`ivr -v serve` on `port` until the block ends; its log is `folder`/serve.log."""
+    """`ivr -v serve` on `port` until the block ends; its log is `folder`/serve.log.
+    `open_files` is the server's limit of open files (RLIMIT_NOFILE), soft and hard."""
     log_path = folder / "serve.log"
+
+    def limit_files() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "agi", "-v", "serve", "--port", str(port), *options],
@@ -42,6 +50,7 @@ def fastagi_server(
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=folder,
+            preexec_fn=limit_files,
         )
     try:
         deadline = time.monotonic() + start_seconds

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from pathlib import Path
 
 from agi.dialog.channel import Channel
 from agi.dialog.engine import CallReport, Dialog
@@ -69,10 +70,21 @@ class Application:
 
     def reload_flow(self) -> Flow:
         """Read the flow and its catalog again; on problems keep the ones in use and raise."""
-        catalog = load_catalog(self.settings.prompts_path)
-        flow = load_flow(self.settings.flow_path, catalog, ACTIONS)
-        self._loaded = (flow, catalog)
+        flow, catalog = self.read_menu()
+        self.use_menu(flow, catalog)
         return flow
+
+    def read_menu(
+        self, flow_path: Path | None = None, prompts_path: Path | None = None
+    ) -> tuple[Flow, PromptCatalog]:
+        """A flow and its catalog checked against this installation's actions (the
+        configured files unless others are named); ProblemsFound lists what is wrong."""
+        catalog = load_catalog(prompts_path or self.settings.prompts_path)
+        return load_flow(flow_path or self.settings.flow_path, catalog, ACTIONS), catalog
+
+    def use_menu(self, flow: Flow, catalog: PromptCatalog) -> None:
+        """Answer the next calls with this flow and catalog."""
+        self._loaded = (flow, catalog)
 
     def flow_stamp(self) -> tuple[float, ...]:
         """Changes whenever the flow file or the prompt catalog is saved."""
@@ -112,9 +124,10 @@ class Application:
             caller=channel.caller_number,
             on_accepted=lambda: channel.mark(ACCEPTED),
         )
+        flow, catalog = self._menu()
         dialog = Dialog(
-            self.flow,
-            self.catalog,
+            flow,
+            catalog,
             channel,
             actions,
             recogniser=self.speech.recogniser,

@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agi.audio.number_words import RUSSIAN_SOUNDS
-from agi.settings import shipped
+from agi.settings import Settings, shipped
 from agi.telephony.asterisk_config import LineConfig, ivr_includes
 
 USER = "ivr"
 ASTERISK_GROUP = "asterisk"
-DRAIN_SECONDS = 30
-"""How long `ivr serve` lets calls in progress finish when it is stopped."""
+STOP_MARGIN_SECONDS = 30
+"""`ivr serve` exits at most 20 s after its drain time; the unit waits a little longer."""
 
 
 @dataclass(frozen=True)
@@ -154,10 +154,11 @@ def _settings(options: Options, layout: Layout) -> bytes:
         "prompts_path": "prompts/ru.yaml",
         "prompts_audio_dir": str(layout.audio),
         "speech_spool_dir": str(layout.spool),
+        "state_dir": str(layout.state / "state"),
     }
     lines = []
     for line in shipped("config/ivr.example.yaml").read_text(encoding="utf-8").splitlines():
-        name, colon, _ = line.partition(":")
+        name, colon, _ = line.removeprefix("# ").partition(":")
         if colon and name in values:
             line = f"{name}: {values.pop(name)}"
         lines.append(line)
@@ -236,9 +237,10 @@ def _serve_unit(options: Options, layout: Layout) -> str:
         f"{options.code / 'ivr'} serve --host 127.0.0.1 --port {options.fastagi_port} "
         f"--max-calls {options.max_calls}"
     )
+    drain = Settings.model_fields["drain_seconds"].default
     limits = (
-        f"LimitNOFILE={max(4096, options.max_calls * 8)}\n"
-        f"TimeoutStopSec={DRAIN_SECONDS + 15}\n"
+        f"LimitNOFILE={max(4096, options.max_calls * 4 + 256)}\n"
+        f"TimeoutStopSec={int(drain) + STOP_MARGIN_SECONDS}\n"
         "KillSignal=SIGTERM\n"
     )
     return _unit("FastAGI server for Asterisk", command, layout, limits)

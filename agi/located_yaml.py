@@ -18,6 +18,12 @@ from agi.problems import Place, Problem
 
 HASH_KEY_LINE = re.compile(r"^\s*#:")
 STRUCTURE = "yaml-structure"
+MAX_DEPTH = 50
+"""Groups and lists nested deeper than this are refused: no menu needs it, and reading a
+file thousands of levels deep would exhaust the stack."""
+MAX_VALUES = 50_000
+"""The most values a file may hold once every alias (*name) is copied out: a few aliases
+that repeat each other can otherwise stand for billions of values."""
 
 
 @dataclass
@@ -42,14 +48,21 @@ class Document:
 
 
 class YamlSyntaxError(Exception):
-    def __init__(self, line: int, message: str) -> None:
+    """The file cannot be read as YAML at all; `rule` names why (`yaml-syntax` mostly)."""
+
+    def __init__(self, line: int, message: str, rule: str = "yaml-syntax") -> None:
         super().__init__(message)
         self.line = line
         self.message = message
+        self.rule = rule
+
+    def problem(self, file: Path) -> Problem:
+        return Problem(file, self.line, self.rule, self.message)
 
 
 def read_yaml(text: str, file: Path = Path("<text>")) -> Document:
     try:
+        _check_size(text)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
         line, message = _describe(error)
@@ -70,6 +83,58 @@ def read_yaml(text: str, file: Path = Path("<text>")) -> Document:
                 rule="bad-digit-key",
             )
     return document
+
+
+def _check_size(text: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH and aliases that refer to themselves or copy out
+    more than MAX_VALUES values, before anything is built from the file.
+
+    Reads PyYAML's event stream, which needs no recursion; composing the nodes and
+    converting them (`_convert`) recurse, and a converted alias is a full copy.
+    """
+    sizes: dict[str, int] = {}
+    """Values an anchor stands for, once its group or list has ended."""
+    open_anchors: list[str | None] = []
+    counts = [0]
+    """Values inside each group or list still open, the whole document first."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark else 1
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in open_anchors:
+                raise YamlSyntaxError(
+                    line,
+                    f"*{event.anchor} refers to the group or list it is inside (&{event.anchor}"
+                    "), so it would never end; write the settings out instead of *",
+                    rule="yaml-alias-loop",
+                )
+            counts[-1] += sizes.get(event.anchor or "", 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            counts[-1] += 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
+            if len(open_anchors) >= MAX_DEPTH:
+                raise YamlSyntaxError(
+                    line,
+                    f"groups and lists are nested more than {MAX_DEPTH} levels deep here; "
+                    "a menu needs only a few levels: check the indentation and the brackets",
+                    rule="yaml-too-deep",
+                )
+            open_anchors.append(event.anchor)
+            counts.append(1)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor = open_anchors.pop()
+            size = counts.pop()
+            if anchor:
+                sizes[anchor] = size
+            counts[-1] += size
+        if sum(counts) > MAX_VALUES:
+            raise YamlSyntaxError(
+                line,
+                f"the aliases (*name) here copy out more than {MAX_VALUES} values; write the "
+                "settings out instead of repeating them with & and *",
+                rule="yaml-alias-bomb",
+            )
 
 
 def read_yaml_file(path: Path) -> Document:

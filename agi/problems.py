@@ -107,3 +107,14 @@ def explain(detail: Any, label: str) -> tuple[str, str]:
 
 def _number(value: Any) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def unreadable(path: Path, what: str, error: OSError) -> Problem:
+    """A file that exists but cannot be read, such as a folder in its place."""
+    if isinstance(error, IsADirectoryError):
+        message = f"{what} is a folder, not a file: put the file itself in its place"
+    elif isinstance(error, PermissionError):
+        message = f"{what} cannot be read: its permissions do not allow it"
+    else:
+        message = f"{what} cannot be read ({error.strerror or error})"
+    return Problem(path, None, "unreadable-file", message)

@@ -174,9 +174,27 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = Field(default=32768, ge=1024)
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=1, le=65535)
+    state_dir: Path = Field(default_factory=lambda: state_home() / "state")
+    """What `ivr serve` keeps between runs: the last flow that passed the checks."""
+    status_host: str = "127.0.0.1"
+    status_port: int = Field(default=4574, ge=1, le=65535)
+    """Where `ivr serve` answers /health, /metrics and /status (for `ivr status`)."""
+    agi_environment_seconds: float = Field(default=5.0, gt=0, le=60)
+    """How long a FastAGI connection may take to send its whole AGI environment."""
+    agi_reply_seconds: float = Field(default=60.0, ge=5, le=3600)
+    """How long Asterisk may take to answer one command whole: the longest prompt, key wait
+    or answer by voice."""
+    drain_seconds: float = Field(default=60.0, ge=0, le=3600)
+    """On SIGTERM, how long `ivr serve` lets calls in progress finish before it hands the rest
+    to the operator; it exits at most 20 s after that."""
 
     @field_validator(
-        "flow_path", "prompts_path", "prompts_audio_dir", "speech_model", "speech_spool_dir"
+        "flow_path",
+        "prompts_path",
+        "prompts_audio_dir",
+        "speech_model",
+        "speech_spool_dir",
+        "state_dir",
     )
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
@@ -245,7 +263,14 @@ class Settings(BaseSettings):
 
 
 PATH_SETTINGS = frozenset(
-    {"flow_path", "prompts_path", "prompts_audio_dir", "speech_model", "speech_spool_dir"}
+    {
+        "flow_path",
+        "prompts_path",
+        "prompts_audio_dir",
+        "speech_model",
+        "speech_spool_dir",
+        "state_dir",
+    }
 )
 """The settings that name a file or folder: relative to the file that writes them."""
 

@@ -4,6 +4,7 @@ flow and catalog, and a way to place scripted calls."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,6 +91,26 @@ def app(settings: Settings, demo_repository: Repository) -> Application:
     application = Application(settings)
     application.repository = demo_repository
     return application
+
+
+@pytest.fixture
+def always_open(app: Application, tmp_path: Path) -> Application:
+    """The application taking readings on any day, keeping its state in `tmp_path`."""
+    app.settings = app.settings.model_copy(
+        update={"accept_days": "1-31", "state_dir": tmp_path / "state"}
+    )
+    return app
+
+
+@pytest.fixture
+def editable(always_open: Application, tmp_path: Path) -> Application:
+    """The application on copies of the shipped flow and catalog that a test may change."""
+    shutil.copy(ROOT / "ivr_flows.yaml", tmp_path / "ivr_flows.yaml")
+    shutil.copy(ROOT / "prompts" / "ru.yaml", tmp_path / "ru.yaml")
+    always_open.settings = always_open.settings.model_copy(
+        update={"flow_path": tmp_path / "ivr_flows.yaml", "prompts_path": tmp_path / "ru.yaml"}
+    )
+    return always_open
 
 
 @pytest.fixture

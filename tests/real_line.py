@@ -3,15 +3,18 @@ send their calls to it (or, with nothing listening, to the per-call AGI script).
 
 from __future__ import annotations
 
+import resource
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from agi.telephony import private_asterisk
+from tests.agi_replies import environment
 from tests.support import ROOT
 
 AGI_SCRIPT = str(Path(sys.executable).with_name("ivr-agi"))
@@ -32,9 +35,16 @@ def fastagi_server(
     options: Sequence[str] = (),
     *,
     start_seconds: float = 60,
+    open_files: int | None = None,
 ) -> Iterator[Server]:
-    """`ivr -v serve` on `port` until the block ends; its log is `folder`/serve.log."""
+    """`ivr -v serve` on `port` until the block ends; its log is `folder`/serve.log.
+    `open_files` is the server's limit of open files (RLIMIT_NOFILE), soft and hard."""
     log_path = folder / "serve.log"
+
+    def limit_files() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "agi", "-v", "serve", "--port", str(port), *options],
@@ -42,6 +52,7 @@ def fastagi_server(
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=folder,
+            preexec_fn=limit_files,
         )
     try:
         deadline = time.monotonic() + start_seconds
@@ -88,3 +99,15 @@ def private_asterisks(options: Sequence[private_asterisk.LineOptions]) -> Iterat
     finally:
         for line in options:
             private_asterisk.down(line.root)
+
+
+def hold_calls(port: int, count: int, stack: ExitStack) -> None:
+    """`count` calls that the server takes and that then wait, holding their slots until
+    `stack` closes."""
+    held = []
+    for number in range(count):
+        sock = stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=10))
+        sock.sendall(environment(f"held-{number}", "1").encode())
+        held.append(sock)
+    for sock in held:
+        assert sock.recv(100).startswith(b'SET VARIABLE "IVR_ANSWERED"')

@@ -38,8 +38,8 @@ def checkout_environment(
     folder: Path, database_url: str, base: Mapping[str, str] = os.environ
 ) -> dict[str, str]:
     """The environment of an `ivr` process run from this checkout in `folder`: the shipped
-    flow, prompts and audio, this database, readings taken on any day, and no settings file
-    or IVR_* variable of the machine's."""
+    flow, prompts and audio, this database, readings taken on any day, its state in
+    `folder`, and no settings file or IVR_* variable of the machine's."""
     return {
         **{key: value for key, value in base.items() if not key.startswith("IVR_")},
         "IVR_CONFIG": "",
@@ -48,6 +48,7 @@ def checkout_environment(
         "IVR_FLOW_PATH": str(ROOT / "ivr_flows.yaml"),
         "IVR_PROMPTS_PATH": str(ROOT / "prompts" / "ru.yaml"),
         "IVR_PROMPTS_AUDIO_DIR": str(ROOT / "prompts" / "ru"),
+        "IVR_STATE_DIR": str(folder / "state"),
     }
 
 

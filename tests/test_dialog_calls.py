@@ -18,7 +18,9 @@ import pytest
 from agi.application import Application
 from agi.dialog.engine import Ending
 from agi.dialog.simulator import KeypadChannel
-from tests.conftest import IN_WINDOW, place_call
+from agi.settings import Settings
+from tests.conftest import IN_WINDOW, ROOT, place_call
+from tests.support import demo_database
 
 MSK = ZoneInfo("Europe/Moscow")
 ACCEPTED = "Показания приняты. Спасибо."
@@ -381,11 +383,18 @@ def test_a_database_that_fails_at_the_contract_says_so_and_reaches_the_operator(
     assert app.repository.export("2026-11") == []
 
 
-def test_a_sqlite_database_locked_at_submit_waits_only_the_timeout(settings, demo_repository):
-    if not settings.database_url.startswith("sqlite"):
-        pytest.skip("a lock held by another process: SQLite's case")
-    app = Application(settings.model_copy(update={"database_timeout_seconds": 1.0}))
-    blocker = sqlite3.connect(settings.database_url.removeprefix("sqlite:///"))
+def test_a_sqlite_database_locked_at_submit_waits_only_the_timeout(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ivr.db'}"
+    demo_database(url).engine.dispose()
+    app = Application(
+        Settings(
+            database_url=url,
+            database_timeout_seconds=1.0,
+            flow_path=ROOT / "ivr_flows.yaml",
+            prompts_path=ROOT / "prompts" / "ru.yaml",
+        )
+    )
+    blocker = sqlite3.connect(tmp_path / "ivr.db")
     typed = iter(["*2 102057522# 11638#", "1"])
 
     def caller_while_another_process_writes() -> str | None:

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -22,12 +20,6 @@ from tests.asterisk_peer import environment, play_call
 from tests.conftest import ROOT
 
 SEED_CALL = "*2 102057522# 11638# 1"
-
-
-@pytest.fixture
-def always_open(app: Application) -> Application:
-    app.settings = app.settings.model_copy(update={"accept_days": "1-31"})
-    return app
 
 
 @contextmanager
@@ -41,6 +33,11 @@ def running(app: Application, **options) -> Iterator[FastAgiServer]:
         server.stop()
         thread.join(timeout=10)
         assert not thread.is_alive(), "the server did not stop"
+
+
+def sample(server: FastAgiServer, name: str, **labels: str) -> float:
+    """A metric of the server, as /metrics shows it."""
+    return server.metrics.registry.get_sample_value(name, labels) or 0.0
 
 
 def call(server: FastAgiServer, keys: str, call_id: str = "c-1", **options):
@@ -72,7 +69,7 @@ def test_many_calls_at_once_are_all_served(always_open):
 
     with running(always_open, max_calls=100) as server:
         peers = asyncio.run(many())
-        assert server.counters.answered == 40
+        assert sample(server, "ivr_calls_answered_total") == 40
     assert all(peer.hung_up_by == "ivr" for peer in peers)
     (contract,) = always_open.repository.find_contracts("102057522", this_period(always_open))
     history = always_open.repository.history(contract.meters[0].id, this_period(always_open))
@@ -95,7 +92,7 @@ def test_a_broken_call_does_not_disturb_the_others(always_open, caplog):
         broken.join()
     assert peer.hung_up_by == "ivr"
     assert stored(always_open) == [("102057522", "single", 11638)]
-    assert server.counters.failed == 1
+    assert sample(server, "ivr_calls_ended_total", ending="failed") == 1
 
 
 def test_at_the_cap_a_call_is_sent_to_the_fallback(always_open):
@@ -108,7 +105,7 @@ def test_at_the_cap_a_call_is_sent_to_the_fallback(always_open):
         refused = call(server, SEED_CALL, call_id="second")
         assert refused.variables == {"IVR_BUSY": "1"}
         assert len(refused.commands) == 1
-        assert server.counters.refused_busy == 1
+        assert sample(server, "ivr_calls_refused_busy_total", reason="max_calls") == 1
         holder.sendall(b"HANGUP\n")
 
 
@@ -116,7 +113,7 @@ def test_only_allowed_addresses_may_connect(always_open):
     with running(always_open, allow=parse_allow(["10.0.0.0/8"])) as server:
         peer = call(server, SEED_CALL)
         assert peer.commands == []
-        assert server.counters.refused_address == 1
+        assert sample(server, "ivr_connections_dropped_total", reason="not_allowed") == 1
     assert stored(always_open) == []
 
 
@@ -134,7 +131,7 @@ def test_a_caller_hanging_up_ends_the_call_at_once_and_stores_nothing(always_ope
     with running(always_open) as server:
         started = time.perf_counter()
         peer = call(server, "*2 102057522# 116")
-        while server.counters.active:
+        while sample(server, "ivr_calls_active"):
             time.sleep(0.01)
         ended = time.perf_counter() - started
     assert peer.hung_up_by == "caller"
@@ -149,17 +146,7 @@ def test_a_hangup_without_the_hangup_line_is_noticed_too(always_open):
     assert stored(always_open) == []
 
 
-@pytest.fixture
-def editable(always_open: Application, tmp_path: Path) -> Application:
-    shutil.copy(ROOT / "ivr_flows.yaml", tmp_path / "ivr_flows.yaml")
-    shutil.copy(ROOT / "prompts" / "ru.yaml", tmp_path / "ru.yaml")
-    always_open.settings = always_open.settings.model_copy(
-        update={"flow_path": tmp_path / "ivr_flows.yaml", "prompts_path": tmp_path / "ru.yaml"}
-    )
-    return always_open
-
-
-def _wait_for(condition, seconds: float = 5.0) -> bool:
+def wait_for(condition, seconds: float = 5.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
@@ -176,7 +163,7 @@ def test_a_changed_flow_is_used_by_the_next_call(editable, caplog):
         flow_file.write_text(
             flow_file.read_text().replace("    say: welcome\n", "    say: main_menu\n")
         )
-        assert _wait_for(lambda: "flow reloaded" in caplog.text)
+        assert wait_for(lambda: "flow reloaded" in caplog.text)
         second = call(server, "0", call_id="after")
     assert "/welcome" in first.commands[1]
     assert "/main_menu" in second.commands[1]
@@ -186,11 +173,36 @@ def test_a_broken_flow_is_refused_and_the_last_good_one_keeps_serving(editable, 
     flow_file = editable.settings.flow_path
     with running(editable) as server:
         flow_file.write_text(flow_file.read_text().replace("next: find_contract", "nxt: x"))
-        assert _wait_for(lambda: "the changed flow was refused" in caplog.text)
+        assert wait_for(lambda: "the changed flow was refused" in caplog.text)
         peer = call(server, SEED_CALL)
     assert "'nxt' is not a setting" in caplog.text
     assert peer.hung_up_by == "ivr"
     assert stored(editable) == [("102057522", "single", 11638)]
+
+
+@pytest.mark.parametrize("answer", ["HANGUP", "200 result=-1", "511 Dead channel", ""])
+def test_a_caller_who_hangs_up_at_the_first_command_is_a_hang_up_not_a_failure(
+    always_open, caplog, answer
+):
+    caplog.set_level(logging.INFO)
+    with (
+        running(always_open) as server,
+        socket.create_connection(("127.0.0.1", server.port)) as sock,
+    ):
+        sock.sendall(environment("early", "+79120000000").encode())
+        assert sock.recv(1000).startswith(b'SET VARIABLE "IVR_ANSWERED"')
+        if answer:
+            sock.sendall(answer.encode() + b"\n")
+        else:
+            sock.shutdown(socket.SHUT_WR)
+        assert wait_for(
+            lambda: sample(server, "ivr_calls_ended_total", ending="caller_hung_up") == 1
+        )
+    assert sample(server, "ivr_calls_ended_total", ending="failed") == 0
+    mine = [record for record in caplog.records if record.name.startswith("agi")]
+    assert [r.getMessage() for r in mine if r.levelno >= logging.ERROR] == []
+    assert not any(record.exc_info for record in mine)
+    assert "call=early the caller hung up before the IVR took the call" in caplog.messages
 
 
 def test_stopping_lets_calls_in_progress_finish(always_open):
@@ -224,14 +236,16 @@ def test_stopping_lets_calls_in_progress_finish(always_open):
 
 
 def test_an_asterisk_that_goes_silent_is_taken_for_gone(always_open):
-    server = FastAgiServer(always_open, ServerOptions(port=0, command_seconds=0.5))
+    server = FastAgiServer(always_open, ServerOptions(port=0, reply_seconds=0.5))
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()
     try:
         with socket.create_connection(("127.0.0.1", server.port)) as sock:
             sock.sendall(environment("silent", "1").encode())
             assert sock.recv(1000).startswith(b'SET VARIABLE "IVR_ANSWERED"')
-            assert _wait_for(lambda: server.counters.answered == 1, seconds=3)
+            assert wait_for(
+                lambda: sample(server, "ivr_calls_ended_total", ending="no_reply") == 1, seconds=3
+            )
     finally:
         server.stop()
         thread.join(timeout=10)

@@ -61,6 +61,9 @@ RULES = {
     "voice-never-listens",
     "action-order",
     "variable-clash",
+    "yaml-too-deep",
+    "yaml-alias-loop",
+    "yaml-alias-bomb",
 }
 
 
@@ -280,3 +283,39 @@ def test_every_setting_in_the_shipped_flow_is_known() -> None:
         for option in node.get("options", {}).values():
             if isinstance(option, dict):
                 assert set(option) <= KNOWN_KEYS["option"], f"node {name!r}: {option}"
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [("yaml_too_deep.yaml", 5), ("yaml_alias_loop.yaml", 6), ("yaml_alias_bomb.yaml", 10)],
+)
+def test_cli_check_reports_a_file_made_to_crash_the_reader_as_a_problem(
+    runner: CliRunner, name: str, line: int
+) -> None:
+    path = Path("tests/invalid_flows") / name
+    result = runner.invoke(main, ["check", str(path), "--prompts", "prompts/ru.yaml"])
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1
+    assert f"{path}, line {line}: " in result.stderr
+    assert "Traceback" not in result.output
+    assert "1 problem found" in result.stderr
+
+
+def test_a_folder_in_place_of_the_flow_is_a_problem(tmp_path: Path, catalog: PromptCatalog) -> None:
+    folder = tmp_path / "ivr_flows.yaml"
+    folder.mkdir()
+    with pytest.raises(ProblemsFound) as raised:
+        load_flow(folder, catalog, ACTIONS)
+    (problem,) = raised.value.problems
+    assert problem.rule == "unreadable-file"
+    assert (
+        str(problem)
+        == f"{folder}: the flow file is a folder, not a file: put the file itself in its place"
+    )
+
+
+def test_a_folder_in_place_of_the_catalog_is_a_problem(tmp_path: Path) -> None:
+    with pytest.raises(ProblemsFound) as raised:
+        load_catalog(tmp_path)
+    (problem,) = raised.value.problems
+    assert (problem.file, problem.rule) == (tmp_path, "unreadable-file")

@@ -19,6 +19,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from agi.storage.database import connect
 from agi.storage.repository import Repository
 from tests.own_postgres import MISSING as MISSING_POSTGRES
 from tests.own_postgres import own_postgres
+from tests.real_line import hold_calls
 from tests.support import ROOT, demo_database, free_port
 from tests.test_real_calls import MISSING, PERIOD, REQUIRED
 
@@ -287,6 +289,28 @@ def test_both_broken_reaches_the_operator(staged: Staged) -> None:
         assert "no outcome from the IVR" in staged.log.read_text(errors="replace")[since:]
     finally:
         staged.flow.write_bytes(shipped)
+        staged.start_server()
+
+
+def test_at_its_open_files_limit_the_server_leaves_the_call_to_the_agi_script(
+    staged: Staged,
+) -> None:
+    staged.stop_server()
+    staged.start_server(nofile=160)
+    try:
+        room = re.findall(r"leaves room for (\d+) calls", (staged.root / "serve.log").read_text())
+        with ExitStack() as stack:
+            hold_calls(4573, int(room[-1]), stack)
+            before = staged.stored()
+            done = staged.call("*2 102057522# 11642# 1")
+            assert (done.returncode, done.stdout.strip()) == (
+                0,
+                "the call went through; the readings were accepted",
+            ), done.stderr
+        assert staged.stored()[len(before) :] == [11642]
+        assert "a call went to the fallback" in (staged.root / "serve.log").read_text()
+    finally:
+        staged.stop_server()
         staged.start_server()
 
 

@@ -249,6 +249,7 @@ def test_a_broken_flow_with_no_server_is_an_apology_and_the_operator(
         "the call went through; the call was transferred to operator",
     )
     assert "no outcome from the IVR" in log
+    assert "running the AGI script" in log
     assert_own_audio(log, "readings_unavailable")
     assert TRANSFERRED in log
     assert stack_clean.stored() == []

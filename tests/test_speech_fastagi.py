@@ -17,7 +17,7 @@ from agi.application import Application
 from agi.dialog.channel import Recording
 from agi.speech.recognition import Speech, speech_off
 from tests.asterisk_peer import play_call
-from tests.test_fastagi import always_open, call, running, stored  # noqa: F401
+from tests.test_fastagi import call, running, stored
 
 VOICE_CALL = (
     '. "один ноль два ноль пять семь пять два два" "одиннадцать тысяч шестьсот тридцать восемь" '
@@ -45,7 +45,7 @@ def spool(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def voice_app(always_open: Application, spool: Path) -> Application:  # noqa: F811
+def voice_app(always_open: Application, spool: Path) -> Application:
     always_open.settings = always_open.settings.model_copy(update={"speech_spool_dir": spool})
     spool.mkdir(mode=0o700)
     always_open.speech = Speech(SpoolRecogniser(), "test recogniser")
@@ -77,7 +77,7 @@ def test_many_voice_calls_share_one_recogniser(voice_app, spool):
     assert list(spool.iterdir()) == []
 
 
-def test_without_a_model_the_server_never_records(always_open):  # noqa: F811
+def test_without_a_model_the_server_never_records(always_open):
     always_open.speech = speech_off("no model")
     with running(always_open) as server:
         peer = call(server, ". . .")

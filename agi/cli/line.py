@@ -37,7 +37,20 @@ from agi.telephony.call_log import CallEnd, wait_for_end
     is_flag=True,
     help="Log every AGI command and result (support only: it shows callers' numbers).",
 )
-def serve(host: str, port: int, max_calls: int, allow: tuple[str, ...], debug_agi: bool) -> None:
+@click.option(
+    "--status-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="The loopback port of /health, /metrics and /status (default: status_port).",
+)
+def serve(
+    host: str,
+    port: int,
+    max_calls: int,
+    allow: tuple[str, ...],
+    debug_agi: bool,
+    status_port: int | None,
+) -> None:
     """Run the FastAGI server that answers the calls Asterisk sends to agi://HOST:PORT/."""
     import signal
 
@@ -55,22 +68,40 @@ def serve(host: str, port: int, max_calls: int, allow: tuple[str, ...], debug_ag
         )
     if debug_agi:
         logging.getLogger("agi.telephony.asterisk_channel").setLevel(logging.DEBUG)
-    app = Application(settings_or_exit())
+    settings = settings_or_exit()
+    app = Application(settings)
+    options = ServerOptions(
+        host=host,
+        port=port,
+        max_calls=max_calls,
+        allow=networks,
+        debug=debug_agi,
+        environment_seconds=settings.agi_environment_seconds,
+        reply_seconds=settings.agi_reply_seconds,
+        drain_seconds=settings.drain_seconds,
+        status_host=settings.status_host,
+        status_port=settings.status_port if status_port is None else status_port,
+    )
     try:
-        server = FastAgiServer(
-            app,
-            ServerOptions(
-                host=host, port=port, max_calls=max_calls, allow=networks, debug=debug_agi
-            ),
-        )
+        server = FastAgiServer(app, options)
     except ProblemsFound as problems:
-        raise click.ClickException(f"the flow has problems; run `ivr check`:\n{problems}") from None
+        raise click.ClickException(
+            f"the flow has problems and no good flow was ever saved in {settings.state_dir}; "
+            f"run `ivr check`:\n{problems}"
+        ) from None
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: server.stop())
     click.echo(app.speech.status, err=True)
-    click.echo(f"FastAGI server on {host}:{server.port}; Ctrl-C stops it after calls end", err=True)
+    status = (
+        f"; status on http://{options.status_host}:{server.status.port}" if server.status else ""
+    )
+    click.echo(
+        f"FastAGI server on {host}:{server.port}{status}; Ctrl-C stops it after calls end "
+        f"(at most {options.drain_seconds:.0f} s), twice at once",
+        err=True,
+    )
     server.serve()
 
 

@@ -38,7 +38,7 @@ from agi.dialog.flow import (
 )
 from agi.dialog.prompts import PromptCatalog
 from agi.located_yaml import HASH_KEY_LINE, Document, YamlSyntaxError, read_yaml_file
-from agi.problems import Problem, ProblemsFound, closest, did_you_mean, explain
+from agi.problems import Problem, ProblemsFound, closest, did_you_mean, explain, unreadable
 
 FLOW_VERSION = "1"
 M = TypeVar("M", bound=Model)
@@ -79,7 +79,9 @@ def load_flow(path: Path, catalog: PromptCatalog, actions: ActionTable) -> Flow:
             [Problem(path, 1, "missing-file", "the flow file does not exist")]
         ) from None
     except YamlSyntaxError as error:
-        raise ProblemsFound([Problem(path, error.line, "yaml-syntax", error.message)]) from None
+        raise ProblemsFound([error.problem(path)]) from None
+    except OSError as error:
+        raise ProblemsFound([unreadable(path, "the flow file", error)]) from None
     report = _Report(path, document)
     for problem in document.problems:
         where = problem.place or _enclosing_node(document, problem.line)

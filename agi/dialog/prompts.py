@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from agi.located_yaml import STRUCTURE, YamlSyntaxError, read_yaml_file
-from agi.problems import Problem, ProblemsFound
+from agi.problems import Problem, ProblemsFound, unreadable
 
 PROMPT_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -36,7 +36,9 @@ def load_catalog(path: Path) -> PromptCatalog:
             [Problem(path, 1, "missing-file", "the prompt catalog file does not exist")]
         ) from None
     except YamlSyntaxError as error:
-        raise ProblemsFound([Problem(path, error.line, "yaml-syntax", error.message)]) from None
+        raise ProblemsFound([error.problem(path)]) from None
+    except OSError as error:
+        raise ProblemsFound([unreadable(path, "the prompt catalog", error)]) from None
     problems = [replace(problem, rule=STRUCTURE) for problem in document.problems]
     texts: dict[str, str] = {}
     if not isinstance(document.data, dict):

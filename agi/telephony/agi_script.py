@@ -2,6 +2,10 @@
 
 The simplest installation, and the dialplan's fallback when the FastAGI server does not
 answer. stdout is the AGI protocol: nothing else may be written there.
+
+The script takes the call (IVR_ANSWERED) only once it knows it can answer it: the settings,
+the flow and the database are checked first, and when one cannot be used it exits without
+a command, so the dialplan's operator branch takes the call instead.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+from typing import IO, Any
 
 from agi.application import Application
 from agi.dialog.channel import CallerHungUp
@@ -22,6 +27,36 @@ from agi.telephony.asterisk_channel import AsteriskChannel
 log = logging.getLogger(__name__)
 
 
+class _Stdin:
+    """The script's stdin, on which SIGHUP ends a read that waits for Asterisk.
+
+    Python retries a read that a signal interrupted, so a handler that only noted the
+    signal would leave the script waiting until Asterisk wrote something. The handler
+    raises instead, but only inside such a read: anywhere else the hang-up is noticed at
+    the next command.
+    """
+
+    def __init__(self, stream: IO[Any]) -> None:
+        self.stream = stream
+        self.hung_up = False
+        self._waiting = False
+
+    def readline(self) -> str:
+        if self.hung_up:
+            raise CallerHungUp("SIGHUP")
+        self._waiting = True
+        try:
+            return self.stream.readline()
+        finally:
+            self._waiting = False
+
+    def on_sighup(self, _signum: int, _frame: object) -> None:
+        self.hung_up = True
+        if self._waiting:
+            self._waiting = False
+            raise CallerHungUp("SIGHUP")
+
+
 def main() -> int:
     debug = os.environ.get("IVR_AGI_DEBUG", "") not in ("", "0")
     logging.basicConfig(
@@ -29,38 +64,53 @@ def main() -> int:
         format="ivr-agi %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
-    hung_up = False
-
-    def on_sighup(_signum: int, _frame: object) -> None:
-        nonlocal hung_up
-        hung_up = True
-
-    signal.signal(signal.SIGHUP, on_sighup)
+    stdin = _Stdin(sys.stdin)
+    signal.signal(signal.SIGHUP, stdin.on_sighup)
     try:
-        # A speech model takes seconds and hundreds of MB to load: never once per call.
-        app = Application(load_settings(), speech=speech_off("the per-call AGI script"))
+        settings = load_settings()
+    except ProblemsFound as problems:
+        log.error("the settings cannot be used; the call is left to the dialplan:\n%s", problems)
+        return 1
+    # A speech model takes seconds and hundreds of MB to load: never once per call.
+    app = Application(settings, speech=speech_off("the per-call AGI script"))
+    try:
         channel = AsteriskChannel(
-            sys.stdin,
+            stdin,
             sys.stdout,
             prompts_dir=app.prompts_audio_dir,
             debug=debug,
-            hangup_signalled=lambda: hung_up,
+            hangup_signalled=lambda: stdin.hung_up,
         )
     except CallerHungUp:
         return 0
-    except ProblemsFound as problems:
-        log.error("the flow cannot be used; run `ivr check`:\n%s", problems)
+    label = printable(channel.call_id)
+    problem = _unusable(app)
+    if problem:
+        log.error("call=%s is left to the dialplan (not taken): %s", label, problem)
         return 1
     try:
         channel.claim()
         outcome = app.answer(channel)
     except CallerHungUp:
+        log.info("call=%s the caller hung up", label)
         return 0
     except Exception:
-        log.exception("call=%s failed", printable(channel.call_id))
+        log.exception("call=%s failed", label)
         return 1
-    log.info("call=%s ended=%s", printable(channel.call_id), outcome.report.ending)
+    log.info("call=%s ended=%s", label, outcome.report.ending)
     return 0
+
+
+def _unusable(app: Application) -> str | None:
+    """Why this script cannot answer a call, or None: checked before it takes the call."""
+    try:
+        app.flow  # noqa: B018 - loads and checks the flow and its catalog
+    except ProblemsFound as problems:
+        return f"the flow cannot be used; run `ivr check`:\n{problems}"
+    try:
+        return app.repository.schema_problem()
+    except Exception as error:  # a URL that is no URL, a driver not installed ...
+        return f"the readings database cannot be used ({type(error).__name__})"
 
 
 if __name__ == "__main__":

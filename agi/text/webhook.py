@@ -14,17 +14,18 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Security
+from fastapi import FastAPI, HTTPException, Response, Security
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 
 from agi.storage.database import StorageError
 from agi.text.dialog import IncomingMessage, MessageIdReused, TextChannel, TextDialog
+from agi.text.webhook_metrics import CONTENT_TYPE, WebhookMetrics
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-IVR-Secret"
-OPEN_PATHS = frozenset({"/health", "/openapi.json"})
+OPEN_PATHS = frozenset({"/health", "/metrics", "/openapi.json"})
 MAX_TEXT = 4096
 """The longest message a messenger delivers (WhatsApp); longer bodies are malformed."""
 TOKEN = r"^[!-~]+$"
@@ -123,7 +124,14 @@ def create_app(dialog: TextDialog, *, secret: str, max_body_bytes: int = 32768) 
             raise HTTPException(503, problem)
         return {"status": "ok"}
 
-    return Guard(api, secret=secret, max_body_bytes=max_body_bytes)
+    metrics = WebhookMetrics()
+
+    @api.get("/metrics", include_in_schema=False)
+    def metrics_page() -> Response:
+        """The webhook's counters in Prometheus' text format (no secret, as /health)."""
+        return Response(metrics.text(), media_type=CONTENT_TYPE)
+
+    return metrics.counting(Guard(api, secret=secret, max_body_bytes=max_body_bytes))
 
 
 class Guard:

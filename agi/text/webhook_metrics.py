@@ -1,0 +1,94 @@
+"""The webhook's counters, served at /metrics in Prometheus' text format: the one module of
+the text side that imports prometheus-client.
+
+They are counted around the application, from the responses it sends, so that nothing in
+the answering of a message has to know about them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    disable_created_metrics,
+    generate_latest,
+)
+
+disable_created_metrics()
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+PATHS = ("/messages", "/health", "/metrics", "/openapi.json")
+OUTCOMES = ("accepted", "answered", "duplicate")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class WebhookMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.responses = Counter(
+            "ivr_webhook_responses",
+            "HTTP responses of the webhook, by path (other: any path it does not serve) and "
+            "status.",
+            ["path", "status"],
+            registry=self.registry,
+        )
+        self.messages = Counter(
+            "ivr_messages",
+            "Messages answered, by what became of them: accepted (readings stored), answered "
+            "(a reply without readings stored), duplicate (a message delivered again).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in OUTCOMES:
+            self.messages.labels(outcome)
+
+    def text(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def counting(self, app: ASGIApp) -> ASGIApp:
+        """`app`, with each of its responses counted."""
+
+        async def counted(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            path = scope["path"] if scope["path"] in PATHS else "other"
+            status: list[int] = []
+            body = bytearray()
+
+            async def observed(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status.append(message["status"])
+                elif message["type"] == "http.response.body" and path == "/messages":
+                    body.extend(message.get("body", b""))
+                await send(message)
+
+            await app(scope, receive, observed)
+            if status:
+                self.responses.labels(path, str(status[0])).inc()
+            if status == [200] and path == "/messages":
+                self._count_message(bytes(body))
+
+        return counted
+
+    def _count_message(self, body: bytes) -> None:
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            return
+        if answer.get("duplicate"):
+            self.messages.labels("duplicate").inc()
+        elif answer.get("accepted"):
+            self.messages.labels("accepted").inc()
+        else:
+            self.messages.labels("answered").inc()

@@ -85,7 +85,7 @@ def read_settings_file(path: Path) -> Document | None:
     try:
         return read_yaml_file(path)
     except YamlSyntaxError as error:
-        raise ProblemsFound([Problem(path, error.line, "yaml-syntax", error.message)]) from None
+        raise ProblemsFound([error.problem(path)]) from None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import sys
 from agi.application import Application
 from agi.dialog.channel import CallerHungUp
 from agi.problems import ProblemsFound
-from agi.redact import printable
+from agi.redact import configure_logging, printable
 from agi.settings import load_settings
 from agi.speech.recognition import speech_off
 from agi.telephony.asterisk_channel import AsteriskChannel
@@ -24,10 +24,9 @@ log = logging.getLogger(__name__)
 
 def main() -> int:
     debug = os.environ.get("IVR_AGI_DEBUG", "") not in ("", "0")
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
+    configure_logging(
+        logging.DEBUG if debug else logging.WARNING,
         format="ivr-agi %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
     )
     hung_up = False
 

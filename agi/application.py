@@ -103,7 +103,10 @@ class Application:
     ) -> CallOutcome:
         """Walk one call through the flow, from the first prompt to the hang-up."""
         actions = CallActions(
-            self.readings(now=now), source_id=channel.call_id, caller=channel.caller_number
+            self.readings(now=now),
+            source_id=channel.call_id,
+            caller=channel.caller_number,
+            correlation_id=channel.correlation_id,
         )
         dialog = Dialog(
             self.flow,

@@ -7,6 +7,7 @@ environment variable), the setting, and what to write instead.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from agi.located_yaml import Document, YamlSyntaxError, read_yaml_file
 from agi.problems import Problem, ProblemsFound, did_you_mean, explain
+from agi.readings.callers import DEFAULT_REGION, GuessLimits, is_region
 from agi.readings.rules import AcceptanceWindow, ConsumptionPolicy, Resource, parse_accept_days
 
 DEFAULT_CONFIG_FILE = Path("config/ivr.yaml")
@@ -91,6 +93,21 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = Field(default=32768, ge=1024)
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=1, le=65535)
+    caller_region: str = DEFAULT_REGION
+    """The country whose numbering a caller number without `+` is read in (ISO 3166 code)."""
+    guess_window_minutes: int = Field(default=60, gt=0, le=7 * 24 * 60)
+    max_unknown_contracts_per_caller: int = Field(default=5, gt=0)
+    max_unknown_contracts_without_caller_id: int = Field(default=3, gt=0)
+    """Shared by every call without a caller number."""
+    max_refused_readings_per_contract: int = Field(default=10, gt=0)
+    web_max_connections: int = Field(default=1000, ge=10)
+    """Connections `ivr web` keeps open at once, idle ones included."""
+    web_max_requests: int = Field(default=64, ge=1)
+    """Requests `ivr web` answers at once; more are refused with 503 at once."""
+    web_header_seconds: float = Field(default=10.0, gt=0, le=300)
+    """How long a client may take to send a request's headers."""
+    web_body_seconds: float = Field(default=10.0, gt=0, le=300)
+    """How long a client may take to send a request's body."""
 
     @field_validator("accept_days")
     @classmethod
@@ -103,6 +120,13 @@ class Settings(BaseSettings):
     def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError("the webhook secret needs at least 16 characters")
+        return value
+
+    @field_validator("caller_region")
+    @classmethod
+    def _check_caller_region(cls, value: str) -> str:
+        if not is_region(value):
+            raise ValueError("the caller region is a country code such as RU or KZ")
         return value
 
     @field_validator("timezone")
@@ -133,6 +157,15 @@ class Settings(BaseSettings):
         floors = dict(ConsumptionPolicy().floors) | self.high_consumption_floor
         return ConsumptionPolicy(
             multiple=self.high_consumption_multiple, floors=tuple(floors.items())
+        )
+
+    @cached_property
+    def guess_limits(self) -> GuessLimits:
+        return GuessLimits(
+            window=timedelta(minutes=self.guess_window_minutes),
+            unknown_per_caller=self.max_unknown_contracts_per_caller,
+            unknown_without_caller_id=self.max_unknown_contracts_without_caller_id,
+            refused_per_contract=self.max_refused_readings_per_contract,
         )
 
     def as_environment(self) -> tuple[tuple[str, str], ...]:

@@ -24,7 +24,6 @@ import pytest
 import uvicorn
 
 from agi.settings import Settings
-from agi.storage.database import StorageError
 from agi.storage.repository import Repository
 from agi.text.dialog import text_dialog_for
 from agi.text.webhook import SECRET_HEADER, create_app
@@ -36,6 +35,7 @@ from tests.test_text_dialog import (
     DAY_NIGHT_ROWS,
     HELP,
     SEED_ROW,
+    failing_store,
     stored,
 )
 
@@ -166,14 +166,9 @@ def test_a_message_id_reused_by_another_message_is_a_conflict(
 def test_a_database_failure_is_503_and_the_redelivery_is_answered(
     webhook: httpx.Client, demo_repository: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    submit = demo_repository.submit
-
-    def broken(*_: object) -> None:
-        raise StorageError("the readings database failed (OperationalError)")
-
-    monkeypatch.setattr(demo_repository, "submit", broken)
-    failed = webhook.post("/messages", json=message("ПС 102057522 11638", "gw-1"))
-    monkeypatch.setattr(demo_repository, "submit", submit)
+    with monkeypatch.context() as broken:
+        broken.setattr("agi.storage.conversations.store", failing_store)
+        failed = webhook.post("/messages", json=message("ПС 102057522 11638", "gw-1"))
 
     assert (failed.status_code, failed.json()) == (
         503,

@@ -165,6 +165,8 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
                 outcome.report.ending,
                 outcome.accepted,
             )
+        except CallerHungUp:
+            log.info("call=%s hung up before the IVR took it", printable(channel.call_id))
         except Exception:
             with self.counters.lock:
                 self.counters.failed += 1

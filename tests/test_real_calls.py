@@ -103,6 +103,7 @@ class Stack:
         with self.repository.engine.begin() as connection:
             connection.exec_driver_sql("DELETE FROM readings")
             connection.exec_driver_sql("DELETE FROM submissions")
+            connection.exec_driver_sql("DELETE FROM guess_attempts")  # SIPp's one caller ID
 
 
 @pytest.fixture(scope="module")

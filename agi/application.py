@@ -122,6 +122,7 @@ class Application:
             self.readings(now=now),
             source_id=channel.call_id,
             caller=channel.caller_number,
+            correlation_id=channel.correlation_id,
             on_accepted=lambda: channel.mark(ACCEPTED),
         )
         flow, catalog = self._menu()

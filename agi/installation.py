@@ -24,6 +24,7 @@ from pathlib import Path
 from agi.audio.number_words import RUSSIAN_SOUNDS
 from agi.settings import Settings, shipped
 from agi.telephony.asterisk_config import LineConfig, ivr_includes
+from agi.text.nginx_site import SITE_TEMPLATE, render_site
 
 USER = "ivr"
 ASTERISK_GROUP = "asterisk"
@@ -46,6 +47,10 @@ class Options:
     web_port: int = 8080
     max_calls: int = 200
     call_seconds: int = 600
+    server_name: str = "_"
+    """The name gateways call the webhook by (nginx's server_name; `_`: any)."""
+    web_listen: str = "80"
+    """Where nginx listens for the gateways (TLS in front is the operator's)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,10 @@ class Layout:
     @property
     def sounds(self) -> Path:
         return self.at("/usr/share/asterisk/sounds")
+
+    @property
+    def nginx(self) -> Path:
+        return self.at("/etc/nginx")
 
 
 @dataclass(frozen=True)
@@ -141,8 +150,23 @@ def plan(options: Options) -> list[Entry]:
             for name, text in ivr_includes(_line(options, layout)).items()
         ),
         *_russian_sounds(layout),
+        Entry(layout.nginx / "sites-available" / "ivr-webhook", _site(options, layout).encode()),
+        Entry(
+            layout.nginx / "sites-enabled" / "ivr-webhook",
+            link=layout.nginx / "sites-available" / "ivr-webhook",
+        ),
     ]
     return entries
+
+
+def _site(options: Options, layout: Layout) -> str:
+    return render_site(
+        shipped(str(SITE_TEMPLATE)).read_text(encoding="utf-8"),
+        server_name=options.server_name,
+        listen=options.web_listen,
+        webhook=f"127.0.0.1:{options.web_port}",
+        access_log=str(layout.at("/var/log/nginx/ivr-webhook.access.log")),
+    )
 
 
 def _settings(options: Options, layout: Layout) -> bytes:
@@ -401,7 +425,11 @@ def next_steps(options: Options) -> list[str]:
         f"the database: {ivr} db upgrade, then {ivr} db import contracts.csv (or {ivr} db "
         "seed for the demo contracts)",
         "start the services: systemctl daemon-reload && systemctl enable --now ivr-serve "
-        "ivr-web && asterisk -rx 'core reload'",
+        "ivr-web && asterisk -rx 'core reload' && nginx -t && systemctl reload nginx",
+        f"the webhook's nginx site ({layout.nginx / 'sites-available' / 'ivr-webhook'}) "
+        f"listens on {options.web_listen} for {options.server_name}: put TLS in front of it "
+        "(certbot --nginx, or listen 443 ssl with your certificate) before gateways post to "
+        "it, and give them the secret in ivr.d/50-webhook-secret.yaml",
         f"check: {ivr} check, and {ivr} call --keys '*2 102057522# 11638# 1' --sip-port "
         f"{options.sip_port} --asterisk-log {layout.at('/var/log/asterisk/messages')}",
     ]

@@ -14,9 +14,11 @@ environment variable), the setting, and what to write instead.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +29,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from agi.located_yaml import Document, YamlSyntaxError, read_yaml_file
 from agi.problems import Place, Problem, ProblemsFound, did_you_mean, explain
+from agi.readings.callers import DEFAULT_REGION, GuessLimits, is_region
 from agi.readings.rules import AcceptanceWindow, ConsumptionPolicy, Resource, parse_accept_days
 
 ENV_PREFIX = "IVR_"
@@ -188,6 +191,22 @@ class Settings(BaseSettings):
     """On SIGTERM, how long `ivr serve` lets calls in progress finish before it hands the rest
     to the operator; it exits at most 20 s after that."""
 
+    caller_region: str = DEFAULT_REGION
+    """The country whose numbering a caller number without `+` is read in (ISO 3166 code)."""
+    guess_window_minutes: int = Field(default=60, gt=0, le=7 * 24 * 60)
+    max_unknown_contracts_per_caller: int = Field(default=5, gt=0)
+    max_unknown_contracts_without_caller_id: int = Field(default=3, gt=0)
+    """Shared by every call without a caller number."""
+    max_refused_readings_per_contract: int = Field(default=10, gt=0)
+    web_max_connections: int = Field(default=1000, ge=10)
+    """Connections `ivr web` keeps open at once, idle ones included."""
+    web_max_requests: int = Field(default=64, ge=1)
+    """Requests `ivr web` answers at once; more are refused with 503 at once."""
+    web_header_seconds: float = Field(default=10.0, gt=0, le=300)
+    """How long a client may take to send a request's headers."""
+    web_body_seconds: float = Field(default=10.0, gt=0, le=300)
+    """How long a client may take to send a request's body."""
+
     @field_validator(
         "flow_path",
         "prompts_path",
@@ -219,6 +238,13 @@ class Settings(BaseSettings):
             raise ValueError("the webhook secret needs at least 16 characters")
         return value
 
+    @field_validator("caller_region")
+    @classmethod
+    def _check_caller_region(cls, value: str) -> str:
+        if not is_region(value):
+            raise ValueError("the caller region is a country code such as RU or KZ")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
@@ -248,19 +274,26 @@ class Settings(BaseSettings):
             multiple=self.high_consumption_multiple, floors=tuple(floors.items())
         )
 
-    def as_environment(self) -> tuple[tuple[str, str], ...]:
-        """These settings as IVR_* variables with absolute paths, for a process started
-        elsewhere (the AGI script that Asterisk runs)."""
-        return (
-            ("IVR_CONFIG", ""),
-            ("IVR_DATABASE_URL", self.database_url),
-            ("IVR_ACCEPT_DAYS", self.accept_days),
-            ("IVR_TIMEZONE", self.timezone),
-            ("IVR_FLOW_PATH", str(self.flow_path)),
-            ("IVR_PROMPTS_PATH", str(self.prompts_path)),
-            ("IVR_PROMPTS_AUDIO_DIR", str(self.prompts_audio_dir)),
+    @cached_property
+    def guess_limits(self) -> GuessLimits:
+        return GuessLimits(
+            window=timedelta(minutes=self.guess_window_minutes),
+            unknown_per_caller=self.max_unknown_contracts_per_caller,
+            unknown_without_caller_id=self.max_unknown_contracts_without_caller_id,
+            refused_per_contract=self.max_refused_readings_per_contract,
         )
 
+    def as_environment(self) -> tuple[tuple[str, str], ...]:
+        """These settings as IVR_* variables, for a process started elsewhere (the AGI script
+        that the private Asterisk runs): every one that is set, the webhook's secret aside."""
+        variables = [("IVR_CONFIG", "")]
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None or isinstance(value, SecretStr):
+                continue
+            text = json.dumps(value) if isinstance(value, dict) else str(value)
+            variables.append((ENV_PREFIX + name.upper(), text))
+        return tuple(variables)
 
 PATH_SETTINGS = frozenset(
     {

@@ -180,7 +180,7 @@ def stored_for(repository: Repository, period: str, tag: str) -> int:
     for contract in repository.find_contracts(CONTRACT, period):
         for meter in contract.meters:
             rows = repository.history(meter.id, period)
-            count += sum(1 for row in rows if row.source_id.startswith(f"{tag}-"))
+            count += sum(1 for row in rows if (row.correlation_id or "").startswith(f"{tag}-"))
     return count
 
 

@@ -25,19 +25,20 @@ AGI_ENVIRONMENT = {
 
 
 def environment(
-    call_id: str,
+    call_id: str | None,
     caller: str,
     request: str = "agi://127.0.0.1/readings",
     *,
     network: bool = True,
 ) -> str:
     """The AGI environment Asterisk sends first, ended by an empty line; `network` for a
-    FastAGI connection, otherwise as an AGI script gets it."""
+    FastAGI connection, otherwise as an AGI script gets it. `call_id` is the uniqueid (None:
+    an environment without one)."""
     lines = {
         **({"agi_network": "yes", "agi_network_script": "readings"} if network else {}),
         "agi_request": request,
         "agi_channel": f"PJSIP/caller-{call_id}",
-        "agi_uniqueid": call_id,
+        **({"agi_uniqueid": call_id} if call_id is not None else {}),
         "agi_callerid": caller,
         **AGI_ENVIRONMENT,
     }

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agi.dialog.simulator import parse_script
@@ -21,7 +22,7 @@ ACCEPTED_PROMPT = "readings_accepted"
 
 @dataclass
 class PeerCall:
-    call_id: str
+    call_id: str | None
     commands: list[str] = field(default_factory=list)
     think_times: list[float] = field(default_factory=list)
     """Seconds from each reply sent to the next command received."""
@@ -59,18 +60,19 @@ async def play_call(
     port: int,
     keys: str,
     *,
-    call_id: str,
+    call_id: str | None,
     caller: str = "+79120000000",
     send_hangup_line: bool = True,
     key_delay: tuple[float, float] = (0.0, 0.0),
     gauge: OpenCalls | None = None,
     record_errors: bool = False,
+    on_command: Callable[[str], None] | None = None,
 ) -> PeerCall:
     """One complete call against a FastAGI server; returns what the server did.
 
     `key_delay` makes the caller think before each key (a random number of seconds in that
     range); the delay is spent before the reply is sent, so think times still measure the
-    server alone."""
+    server alone. `on_command` sees each command before it is answered."""
     remaining = parse_script(keys)
     call = PeerCall(call_id, started=time.perf_counter())
     try:
@@ -95,6 +97,8 @@ async def play_call(
             call.think_times.append(time.perf_counter() - replied_at)
             command = line.decode().strip()
             call.commands.append(command)
+            if on_command is not None:
+                on_command(command)
             if command.startswith("WAIT FOR DIGIT") and remaining and key_delay[1] > 0:
                 await asyncio.sleep(random.uniform(*key_delay))
             answer = reply(command, remaining, call.variables)

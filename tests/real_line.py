@@ -4,6 +4,7 @@ send their calls to it (or, with nothing listening, to the per-call AGI script).
 from __future__ import annotations
 
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -111,3 +112,48 @@ def hold_calls(port: int, count: int, stack: ExitStack) -> None:
         held.append(sock)
     for sock in held:
         assert sock.recv(100).startswith(b'SET VARIABLE "IVR_ANSWERED"')
+
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+
+
+def listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def private_nginx(site: Path, prefix: Path, port: int) -> Iterator[None]:
+    """Debian's nginx in a private prefix, serving `site` (a file for nginx's http block)
+    until the block ends; it must listen on `port`."""
+    assert NGINX, "nginx is not installed"
+    prefix.mkdir(parents=True, exist_ok=True)
+    temp = "\n".join(
+        f"  {kind}_temp_path {prefix / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (prefix / "nginx.conf").write_text(
+        f"daemon off;\nworker_processes 1;\npid {prefix / 'nginx.pid'};\n"
+        f"error_log {prefix / 'error.log'} warn;\n"
+        "events { worker_connections 2048; }\n"
+        f"http {{\n{temp}\n  include {site};\n}}\n"
+    )
+    process = subprocess.Popen(
+        [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", "stderr"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not listening(port):
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "nginx did not listen within 10 s"
+            time.sleep(0.05)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

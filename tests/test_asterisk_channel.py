@@ -7,11 +7,13 @@ wrote. The same channel runs against a real Asterisk in test_real_calls.py.
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
 from agi.dialog.channel import CallerHungUp, KeyRequest, KeyStop
 from agi.dialog.utterance import Digits, Number, Prompt
+from agi.readings.callers import phone_number
 from agi.telephony.asterisk_channel import AsteriskChannel
 
 ENV = (
@@ -45,7 +47,34 @@ def sent(written: io.StringIO) -> list[str]:
 
 def test_the_environment_names_the_call():
     chan, _ = channel()
-    assert (chan.call_id, chan.caller_number) == ("1795710000.1", "+79120000000")
+    assert (chan.correlation_id, chan.caller_number) == ("1795710000.1", "+79120000000")
+
+
+def test_every_call_gets_an_id_of_its_own_whatever_asterisk_calls_it():
+    """Two Asterisks without a system name repeat each other's uniqueids; some give none."""
+    same = [channel()[0] for _ in range(3)]
+    none = [channel(env=ENV.replace("agi_uniqueid: 1795710000.1\n", ""))[0] for _ in range(3)]
+    ids = [chan.call_id for chan in same + none]
+
+    assert len(set(ids)) == 6
+    assert all(re.fullmatch("[a-z]{24}", call_id) for call_id in ids)
+    assert [chan.correlation_id for chan in same + none] == ["1795710000.1"] * 3 + [None] * 3
+
+
+@pytest.mark.parametrize(
+    ("arguments", "correlation_id"),
+    [
+        (["system=pbx-1", "linkedid=1795710000.1"], "pbx-1/1795710000.1"),
+        (["system=pbx-1", "linkedid=1795709999.7"], "pbx-1/1795709999.7/1795710000.1"),
+        (["system=", "linkedid="], "1795710000.1"),
+        (["linkedid=1795709999.7", "system=pbx-1"], "pbx-1/1795709999.7/1795710000.1"),
+        (["system=pbx 1; rm", "linkedid=x" * 30], "1795710000.1"),
+    ],
+)
+def test_the_dialplan_names_the_asterisk_for_the_logs(arguments, correlation_id):
+    given = "".join(f"agi_arg_{n}: {value}\n" for n, value in enumerate(arguments, 1))
+    chan, _ = channel(env=given + ENV)
+    assert chan.correlation_id == correlation_id
 
 
 @pytest.mark.parametrize(
@@ -54,14 +83,16 @@ def test_the_environment_names_the_call():
         ("unknown", None),
         ("", None),
         ("Anonymous", None),
-        ('7912"; EXEC', "7912"),
+        ('7912"; EXEC', None),
         ("+7 (912) 000-00-00", "+79120000000"),
+        ("89120000000", "+79120000000"),
+        ("79995551234231", None),
     ],
 )
-def test_the_caller_number_keeps_only_digits(callerid, number):
+def test_the_caller_number_is_stored_normalised_or_not_at_all(callerid, number):
     env = ENV.replace("agi_callerid: +79120000000", f"agi_callerid: {callerid}")
     chan, _ = channel(env=env)
-    assert chan.caller_number == number
+    assert phone_number(chan.caller_number) == number
 
 
 def test_a_caller_id_cannot_pose_as_another_environment_line():
@@ -73,7 +104,7 @@ def test_a_caller_id_cannot_pose_as_another_environment_line():
         "\n"
     )
     chan, _ = channel(env=env)
-    assert chan.call_id == "1795710000.1"
+    assert chan.correlation_id == "1795710000.1"
     assert "not_agi" not in chan.env
 
 

@@ -193,7 +193,7 @@ def test_failures_in_a_row_reach_on_failure_and_a_success_resets_the_count(tmp_p
     lookup:
       type: action
       action: lookup_contract
-      outcomes: {found: finish, several: finish, unknown: first}
+      outcomes: {found: finish, several: finish, unknown: first, locked: first}
     finish:
       type: hangup
       say: done

@@ -23,13 +23,15 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from agi.storage.database import connect
 from agi.storage.repository import Repository
+from agi.text.webhook import SECRET_HEADER
 from tests.own_postgres import MISSING as MISSING_POSTGRES
 from tests.own_postgres import own_postgres
-from tests.real_line import hold_calls
+from tests.real_line import NGINX, hold_calls, listening, private_nginx
 from tests.support import ROOT, demo_database, free_port
 from tests.test_real_calls import MISSING, PERIOD, REQUIRED
 
@@ -113,7 +115,7 @@ class Staged:
             cwd="/",
         )
         deadline = time.monotonic() + 30
-        while not _listening(4573):
+        while not listening(4573):
             assert self.server.poll() is None, (self.root / "serve.log").read_text()
             assert time.monotonic() < deadline, "ivr serve did not start"
             time.sleep(0.2)
@@ -137,11 +139,6 @@ class Staged:
             return [row[0] for row in connection.execute("SELECT value FROM readings")]
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
 def _stage_asterisk(root: Path) -> None:
     """A stock /etc/asterisk in the staging root, pointed at folders of the staging root,
     with the system's sounds and modules."""
@@ -154,6 +151,7 @@ def _stage_asterisk(root: Path) -> None:
     for entry in (SYSTEM_DATA / "sounds").iterdir():
         if entry.name != "ru":
             (data / "sounds" / entry.name).symlink_to(entry)
+    (root / "var" / "log" / "nginx").mkdir(parents=True)  # as Debian's nginx package has it
     conf = root / "etc" / "asterisk" / "asterisk.conf"
     text = conf.read_text().replace("[directories](!)", "[directories]")  # Debian's: a template
     for name, default in (
@@ -177,7 +175,7 @@ def _stage_asterisk(root: Path) -> None:
 def staged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staged]:
     if MISSING:
         pytest.fail(f"IVR_REQUIRE_TELEPHONY is set but this machine lacks {', '.join(MISSING)}")
-    if _listening(4573):
+    if listening(4573):
         pytest.fail("port 4573 is taken: the staged server listens where the units say")
     root = tmp_path_factory.mktemp("staged")
     _stage_asterisk(root)
@@ -188,6 +186,8 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staged]:
         "TRUNK": "127.0.0.1",
         "SIP_PORT": str(sip_port),
         "OPERATORS": "Playback(pls-hold-while-try)",
+        "WEBHOOK_NAME": "localhost",
+        "WEBHOOK_LISTEN": f"127.0.0.1:{free_port()}",
         "AS_IVR": "",
     }
     for block in readme_install_blocks():
@@ -242,7 +242,8 @@ def test_the_units_verify(staged: Staged) -> None:
 def test_a_second_install_changes_nothing(staged: Staged) -> None:
     done = subprocess.run(
         [staged.ivr, "install", "--root", str(staged.root), "--trunk", "127.0.0.1",
-         "--sip-port", str(staged.sip_port), "--operator-dial", "Playback(pls-hold-while-try)"],
+         "--sip-port", str(staged.sip_port), "--operator-dial", "Playback(pls-hold-while-try)",
+         "--server-name", "localhost", "--web-listen", staged.environment["WEBHOOK_LISTEN"]],
         env=staged.environment, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -312,6 +313,40 @@ def test_at_its_open_files_limit_the_server_leaves_the_call_to_the_agi_script(
     finally:
         staged.stop_server()
         staged.start_server()
+
+
+@pytest.mark.skipif(NGINX is None, reason="needs nginx")
+def test_a_message_through_the_installed_nginx_site_and_the_web_unit(staged: Staged) -> None:
+    web = unit(staged.root / "etc" / "systemd" / "system" / "ivr-web.service")
+    assert not listening(8080), "port 8080 is taken: the staged webhook listens where its unit says"
+    secret_file = staged.root / "etc" / "ivr" / "ivr.d" / "50-webhook-secret.yaml"
+    secret = secret_file.read_text().split(":", 1)[1].strip()
+    listen = staged.environment["WEBHOOK_LISTEN"]
+    site = staged.root / "etc" / "nginx" / "sites-enabled" / "ivr-webhook"
+    server = subprocess.Popen(
+        web.command, env={**staged.environment, **web.environment}, cwd="/",
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not listening(8080):
+            assert server.poll() is None and time.monotonic() < deadline, "ivr web did not start"
+            time.sleep(0.2)
+        with private_nginx(site, staged.root / "nginx-prefix", int(listen.rsplit(":", 1)[1])):
+            answer = httpx.post(
+                f"http://{listen}/messages",
+                headers={SECRET_HEADER: secret},
+                json={"channel": "sms", "sender": "+79120000009", "message_id": "staged-1",
+                      "text": "ПС 102057522 11650"},
+                timeout=30,
+            )  # fmt: skip
+            metrics = httpx.get(f"http://{listen}/metrics", timeout=10)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert (answer.status_code, answer.json()["reply"]) == (200, "Показания приняты. Спасибо.")
+    assert metrics.status_code == 404  # nginx keeps the counters to the machine
+    assert 11650 in staged.stored()
 
 
 @pytest.mark.skipif(bool(MISSING_POSTGRES), reason="needs root and PostgreSQL's binaries")

@@ -8,6 +8,7 @@ IVR_REQUIRE_TELEPHONY is set (CI sets it), where their absence is a failure.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -103,6 +104,7 @@ class Stack:
         with self.repository.engine.begin() as connection:
             connection.exec_driver_sql("DELETE FROM readings")
             connection.exec_driver_sql("DELETE FROM submissions")
+            connection.exec_driver_sql("DELETE FROM guess_attempts")  # SIPp's one caller ID
 
 
 @pytest.fixture(scope="module")
@@ -210,8 +212,9 @@ def test_a_caller_id_with_a_quote_and_a_newline(stack_clean, path):
     assert stack_clean.stored() == [("102057522", "single", 11638, "ivr")]
     (contract,) = stack_clean.repository.find_contracts("102057522", PERIOD)
     (submission,) = stack_clean.repository.history(contract.meters[0].id, PERIOD)
-    assert submission.caller == "7912"
+    assert submission.caller is None  # «7912» is no phone number: dropped, not stored
     assert "forged" not in submission.source_id
+    assert "forged" not in (submission.correlation_id or "")
     assert "agi_uniqueid: forged" not in stack_clean.server_log.read_text()
 
 
@@ -261,6 +264,16 @@ def _ivr_call(stack: Stack, line: Line, keys: str, *options: str) -> subprocess.
          "--asterisk-log", str(line.log), *options],
         env=stack.environment, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_the_ivr_names_the_call_and_keeps_asterisks_id(stack_clean, path):
+    stack_clean.call(path, CallScript("*2 102057522# 11638# 1", caller="89120000000"))
+    (contract,) = stack_clean.repository.find_contracts("102057522", PERIOD)
+    (submission,) = stack_clean.repository.history(contract.meters[0].id, PERIOD)
+    assert re.fullmatch("[a-z]{24}", submission.source_id)
+    assert re.fullmatch(r"[0-9]+\.[0-9]+", submission.correlation_id or "")
+    assert submission.caller == "+79120000000"
 
 
 def _assert_path(log: str, path: str) -> None:

@@ -187,3 +187,22 @@ def test_a_relative_path_in_a_variable_is_relative_to_the_current_folder(
     monkeypatch.setenv("IVR_FLOW_PATH", "flows/x.yaml")
     monkeypatch.chdir(tmp_path)
     assert load_settings().flow_path == tmp_path / "flows" / "x.yaml"
+
+
+def test_the_settings_travel_to_a_process_started_elsewhere_as_variables(
+    settings_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the private Asterisk hands the AGI script: the same settings, every one."""
+    settings_file.write_text(
+        GOOD + "high_consumption_floor: {electricity: 700}\nmax_refused_readings_per_contract: 4\n",
+        encoding="utf-8",
+    )
+    here = load_settings()
+    monkeypatch.setenv("IVR_WEBHOOK_SECRET", "a-secret-of-twenty-chars")
+    for name, value in load_settings().as_environment():
+        monkeypatch.setenv(name, value)
+    assert "IVR_WEBHOOK_SECRET" not in dict(load_settings().as_environment())
+    there = load_settings()
+    assert there.model_dump(exclude={"webhook_secret"}) == here.model_dump(
+        exclude={"webhook_secret"}
+    )

@@ -11,6 +11,7 @@ import sys
 import urllib.error
 import urllib.request
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from agi.cli import main
 from agi.telephony.live_flow import content_version
 from tests.asterisk_peer import play_call
+from tests.conftest import place_call
 from tests.real_line import fastagi_server
 from tests.support import ROOT, checkout_environment, demo_database, free_port
 from tests.test_fastagi import SEED_CALL, call, running, sample, wait_for
@@ -64,6 +66,17 @@ def test_metrics_count_the_calls_and_the_time_from_a_reply_to_the_next_command(a
     replies = shown[("ivr_reply_to_command_seconds_count", ())]
     assert replies >= 20
     assert shown[("ivr_reply_to_command_seconds_bucket", (("le", "+Inf"),))] == replies
+
+
+def test_metrics_show_the_lockouts_in_force_on_the_whole_line(always_open):
+    """Counted from the database every server shares, so another server's lockouts too."""
+    now = datetime.now(UTC)
+    place_call(always_open, "*2 999991# . 999992# . 999993#", caller="+79120000000", at=now)
+    place_call(always_open, "*2 999994# . 999995#", caller="+79120000000", at=now)
+    with running(always_open, status_port=0) as server:
+        shown = metrics(server.status.port)
+    assert shown[("ivr_lockouts", (("limit", "caller"),))] == 1
+    assert shown[("ivr_lockouts", (("limit", "anonymous"),))] == 0
 
 
 def test_health_says_whether_calls_can_be_answered(always_open):

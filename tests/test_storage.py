@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from agi.readings.rules import Contract, Meter, MeterReadings, Register, Resource, Submission, Zone
 from agi.storage.database import StorageError, alembic_config, connect, upgrade
 from agi.storage.models import Base, ReadingRow, SubmissionRow
-from agi.storage.repository import MeterRecord, Repository, SubmitResult
+from agi.storage.repository import MeterRecord, Repository, SourceReused, SubmitResult
 from tests.conftest import BILLING_IMPORTED
 
 PERIOD = "2026-11"
@@ -171,18 +171,42 @@ def test_a_local_time_is_stored_as_the_same_instant(demo_repository: Repository)
     assert exported.received_at.utcoffset() == timedelta(0)
 
 
-def test_the_same_call_id_stores_once(demo_repository: Repository) -> None:
+def test_the_same_submission_again_stores_once(demo_repository: Repository) -> None:
     meter = meter_of(demo_repository, "123859")
     first = demo_repository.submit(submission(readings(meter, 45055, 23186)))
 
     again = demo_repository.submit(
-        submission(readings(meter, 45999, 23999), at=AT + timedelta(minutes=1))
+        submission(readings(meter, 45055, 23186), at=AT + timedelta(minutes=1))
     )
 
     assert first.stored is True
     assert again.stored is False
     (row,) = demo_repository.history(meter.id, PERIOD)
     assert row.superseded_at is None
+    assert [value for _, _, value in values_of(row)] == [45055, 23186]
+    assert count_readings(demo_repository) == 2
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"values": (45999, 23999)},
+        {"values": (45055, 23186), "caller": "+79130000000"},
+        {"values": (45055, 23186), "period": "2026-12"},
+    ],
+    ids=["other values", "another caller", "another period"],
+)
+def test_another_submission_from_the_same_source_is_refused_not_dropped(
+    demo_repository: Repository, other: dict
+) -> None:
+    meter = meter_of(demo_repository, "123859")
+    demo_repository.submit(submission(readings(meter, 45055, 23186)))
+    values, rest = other["values"], {k: v for k, v in other.items() if k != "values"}
+
+    with pytest.raises(SourceReused):
+        demo_repository.submit(submission(readings(meter, *values), **rest))
+
+    (row,) = demo_repository.history(meter.id, PERIOD)
     assert [value for _, _, value in values_of(row)] == [45055, 23186]
     assert count_readings(demo_repository) == 2
 
@@ -536,7 +560,7 @@ def test_db_upgrade_twice_is_harmless(
         assert "is up to date" in result.output
 
     with demo_repository.engine.connect() as connection:
-        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0003"
+        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0004"
     assert [r.value for r in demo_repository.export(PERIOD)] == [11638]
     assert len(demo_repository.find_contracts("123859", PERIOD)) == 2
     assert schema_differences(database_url) == []

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,6 @@ import pytest
 import uvicorn
 
 from agi.settings import Settings
-from agi.storage.database import StorageError
 from agi.storage.repository import Repository
 from agi.text.dialog import text_dialog_for
 from agi.text.webhook import SECRET_HEADER, create_app
@@ -36,6 +36,7 @@ from tests.test_text_dialog import (
     DAY_NIGHT_ROWS,
     HELP,
     SEED_ROW,
+    failing_store,
     stored,
 )
 
@@ -166,14 +167,9 @@ def test_a_message_id_reused_by_another_message_is_a_conflict(
 def test_a_database_failure_is_503_and_the_redelivery_is_answered(
     webhook: httpx.Client, demo_repository: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    submit = demo_repository.submit
-
-    def broken(*_: object) -> None:
-        raise StorageError("the readings database failed (OperationalError)")
-
-    monkeypatch.setattr(demo_repository, "submit", broken)
-    failed = webhook.post("/messages", json=message("ПС 102057522 11638", "gw-1"))
-    monkeypatch.setattr(demo_repository, "submit", submit)
+    with monkeypatch.context() as broken:
+        broken.setattr("agi.storage.conversations.store", failing_store)
+        failed = webhook.post("/messages", json=message("ПС 102057522 11638", "gw-1"))
 
     assert (failed.status_code, failed.json()) == (
         503,
@@ -312,38 +308,62 @@ def environment(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_ivr_web_serves_the_webhook_on_loopback(environment: dict[str, str]) -> None:
+@dataclass
+class WebProcess:
+    url: str
+    port: int
+    log_file: Path
+
+    def log(self) -> str:
+        return self.log_file.read_text(encoding="utf-8", errors="replace")
+
+
+@contextmanager
+def ivr_web(environment: dict[str, str], *options: str, **settings: str) -> Iterator[WebProcess]:
+    """`ivr [OPTIONS] web` on a free port of 127.0.0.1, with these settings (`IVR_*`), until
+    the block ends; what it writes to stderr is `log()`."""
     port = free_port()
-    env = {**environment, "IVR_WEBHOOK_SECRET": SECRET, "IVR_WEB_PORT": str(port)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "agi", "web"],
-        cwd=ROOT,
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
+    env = {
+        **environment,
+        "IVR_WEBHOOK_SECRET": SECRET,
+        "IVR_WEB_PORT": str(port),
+        **{f"IVR_{name.upper()}": value for name, value in settings.items()},
+    }
+    log_file = Path(environment["IVR_DATABASE_URL"].removeprefix("sqlite:///")).with_name(
+        f"web-{port}.log"
     )
+    with log_file.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "agi", *options, "web"], cwd=ROOT, env=env, stderr=log
+        )
+    process = WebProcess(f"http://127.0.0.1:{port}", port, log_file)
     try:
-        url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
-            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            assert server.poll() is None, process.log()
             try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{process.url}/health", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             assert time.monotonic() < deadline, "ivr web did not answer in 30 s"
             time.sleep(0.1)
+        yield process
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_ivr_web_serves_the_webhook_on_loopback(environment: dict[str, str]) -> None:
+    with ivr_web(environment) as web:
         response = httpx.post(
-            f"{url}/messages",
+            f"{web.url}/messages",
             json=message("ПС 102057522 11638", "gw-1"),
             headers={SECRET_HEADER: SECRET},
         )
         assert (response.status_code, response.json()["reply"]) == (200, ACCEPTED)
-    finally:
-        server.terminate()
-        _, errors = server.communicate(timeout=30)
-    assert f"webhook on http://127.0.0.1:{port}/messages" in errors
+    errors = web.log()
+    assert f"webhook on http://127.0.0.1:{web.port}/messages" in errors
     assert SECRET not in errors
     assert "102057522" not in errors
     period = datetime.now(ZoneInfo("Europe/Moscow")).strftime("%Y-%m")

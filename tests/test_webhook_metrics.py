@@ -87,3 +87,12 @@ def test_metrics_count_the_messages_and_the_responses(web):
 def test_metrics_need_no_secret_and_the_rest_still_does(web):
     assert httpx.get(f"{web}/metrics").status_code == 200
     assert httpx.get(f"{web}/messages").status_code == 401
+
+
+def test_metrics_show_a_sender_locked_out_for_guessing(web):
+    """The webhook's window is the real day: the demo line takes readings on any day."""
+    for number in range(5):
+        assert send(web, f"guess-{number}", f"ПС 99999{number} 100").status_code == 200
+    shown = samples(web)
+    assert shown[("ivr_lockouts", (("limit", "caller"),))] == 1
+    assert shown[("ivr_lockouts", (("limit", "contract"),))] == 0

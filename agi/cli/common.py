@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -11,6 +10,7 @@ import click
 
 from agi.application import Application
 from agi.problems import ProblemsFound
+from agi.redact import configure_logging
 from agi.settings import Settings, load_settings
 from agi.storage.database import connect
 from agi.storage.repository import Repository
@@ -29,11 +29,7 @@ def settings_or_exit(**overrides: object) -> Settings:
 @click.option("-v", "--verbose", is_flag=True, help="Log every call step to stderr.")
 def main(verbose: bool) -> None:
     """The meter-readings IVR."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(logging.INFO if verbose else logging.WARNING)
 
 
 def call_moment(on: date | None, timezone: str) -> datetime | None:

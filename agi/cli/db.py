@@ -63,3 +63,35 @@ def db_export(period: str, file: click.utils.LazyFile) -> None:
         ready_application(administration=True).repository.export(period), file
     )
     click.echo(f"exported {count} readings of {period}", err=True)
+
+
+@db.command("unlock")
+@click.argument("contract", required=False)
+@click.option("--caller", help="A caller's number, or a messenger sender as CHANNEL:ID.")
+@click.option(
+    "--without-caller-id", is_flag=True, help="The limit shared by calls without a number."
+)
+def db_unlock(contract: str | None, caller: str | None, without_caller_id: bool) -> None:
+    """Lift a guessing lockout now: a CONTRACT, a --caller, or --without-caller-id."""
+    from agi.readings.callers import ANONYMOUS_KEY, Limit
+
+    if sum(bool(given) for given in (contract, caller, without_caller_id)) != 1:
+        raise click.UsageError("name one: a CONTRACT, --caller N or --without-caller-id")
+    readings = ready_application().readings()
+    if contract is not None:
+        if not (contract.isascii() and contract.isdigit()):
+            raise click.BadParameter("a contract number is digits", param_hint="CONTRACT")
+        limit, key, named = Limit.CONTRACT, contract, f"contract {contract}"
+    elif caller is not None:
+        number = readings.caller_number(caller)
+        if number is None and ":" not in caller:
+            raise click.BadParameter(
+                f"{caller!r} is not a phone number (a messenger sender is CHANNEL:ID)",
+                param_hint="--caller",
+            )
+        limit, key = Limit.CALLER, number or caller
+        named = f"caller {key}"
+    else:
+        limit, key, named = Limit.ANONYMOUS, ANONYMOUS_KEY, "calls without a caller number"
+    cleared = readings.unlock(limit, key)
+    click.echo(f"{named}: {cleared} failed attempt(s) forgotten; the limit starts again")

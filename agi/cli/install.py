@@ -38,6 +38,12 @@ from agi.cli.common import main
 @click.option("--fastagi-port", default=4573, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--web-port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--max-calls", default=200, show_default=True, type=click.IntRange(1, 5000))
+@click.option(
+    "--server-name", default="_", show_default=True, help="The webhook's name in nginx's site."
+)
+@click.option(
+    "--web-listen", default="80", show_default=True, help="Where nginx listens for the gateways."
+)
 def install(
     root: Path,
     dry_run: bool,
@@ -49,6 +55,8 @@ def install(
     fastagi_port: int,
     web_port: int,
     max_calls: int,
+    server_name: str,
+    web_listen: str,
 ) -> None:
     """Install the IVR on this server: the ivr user, /etc/ivr, its state and spool folders,
     systemd units, Asterisk include files and the Russian sounds. Run it again at any time:
@@ -63,10 +71,16 @@ def install(
         fastagi_port=fastagi_port,
         web_port=web_port,
         max_calls=max_calls,
+        server_name=server_name,
+        web_listen=web_listen,
     )
+    try:
+        entries = installation.plan(options)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
     click.echo(installation.ensure_user(options.root, dry_run=dry_run))
     layout = installation.Layout(options.root)
-    changes = installation.apply(installation.plan(options), dry_run=dry_run)
+    changes = installation.apply(entries, dry_run=dry_run)
     grouped = (layout.audio, layout.sounds / "ru")
     counts: Counter[tuple[Path, str]] = Counter()
     for change in changes:

@@ -67,8 +67,16 @@ def web(host: str | None, port: int | None) -> None:
         text_dialog_for(settings, app.repository),
         secret=settings.webhook_secret.get_secret_value(),
         max_body_bytes=settings.webhook_max_body_bytes,
+        body_seconds=settings.web_body_seconds,
+        max_requests=settings.web_max_requests,
     )
     host = host or settings.web_host
     port = port or settings.web_port
     click.echo(f"webhook on http://{host}:{port}/messages", err=True)
-    serve(asgi, host=host, port=port)
+    serve(
+        asgi,
+        host=host,
+        port=port,
+        max_connections=settings.web_max_connections,
+        header_seconds=settings.web_header_seconds,
+    )

@@ -106,10 +106,18 @@ class CallerHungUp(Exception):
 
 class Channel(Protocol):
     @property
-    def call_id(self) -> str: ...
+    def call_id(self) -> str:
+        """The IVR's own id of this call, unique across every server and telephone system:
+        the source of what the call submits."""
 
     @property
-    def caller_number(self) -> str | None: ...
+    def correlation_id(self) -> str | None:
+        """What the telephone system calls this call (Asterisk's `system/uniqueid`), to find
+        it in that system's logs; not unique (two Asterisks may repeat it)."""
+
+    @property
+    def caller_number(self) -> str | None:
+        """The caller's number as the network sent it; None when it sent none."""
 
     def play(self, utterances: Sequence[Utterance], *, barge_in: bool = False) -> None:
         """Play to the end; keys pressed meanwhile are discarded. With `barge_in` (the next

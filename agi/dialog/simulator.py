@@ -120,6 +120,10 @@ class KeypadChannel:
         return self._call_id
 
     @property
+    def correlation_id(self) -> str | None:
+        return None
+
+    @property
     def caller_number(self) -> str | None:
         return self._caller_number
 

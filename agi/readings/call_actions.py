@@ -32,7 +32,7 @@ from agi.readings.rules import (
     ZoneStep,
     zone_steps,
 )
-from agi.readings.service import IncompleteSubmission, ReadingsService, Submitted
+from agi.readings.service import IncompleteSubmission, LockedOut, ReadingsService, Submitted
 from agi.redact import mask_digits, printable
 from agi.storage.database import StorageError
 
@@ -67,7 +67,7 @@ ACTIONS: dict[str, ActionSpec] = {
         sets={"first_day": "number", "last_day": "number"},
     ),
     "lookup_contract": ActionSpec(
-        outcomes=frozenset({"found", "several", "unknown"}),
+        outcomes=frozenset({"found", "several", "unknown", "locked"}),
         failures=frozenset({"unknown"}),
         reads=frozenset({"contract"}),
         sets={"resource_name": "prompt", "resource_menu": "prompt"},
@@ -102,7 +102,7 @@ ACTIONS: dict[str, ActionSpec] = {
         undoes=frozenset({ZONE, READING, ALL_ZONES}),
     ),
     "check_reading": ActionSpec(
-        outcomes=frozenset({"ok", "high", "rejected"}),
+        outcomes=frozenset({"ok", "high", "rejected", "locked"}),
         failures=frozenset({"rejected"}),
         reads=frozenset({"value"}),
         sets={"reading": "number", "reason": "prompt", "previous": "number"},
@@ -124,7 +124,11 @@ ACTIONS: dict[str, ActionSpec] = {
 """The actions of the phone's flow. `next_zone` answers 'meter' at the first zone of
 another meter of the same contract; `check_reading` answers 'high' when the consumption is
 unusual and needs the caller's confirmation; `submit_readings` answers 'closed' if the
-window closed meanwhile and 'failed' if the database could not store the readings."""
+window closed meanwhile and 'failed' if the readings were not stored (the database failed,
+the call's id submitted other readings, or the contract was locked out meanwhile).
+`lookup_contract` and `check_reading` answer 'locked' when the caller (too many unknown
+contract numbers) or the contract (too many refused readings) is locked out: the operator
+takes over, and nothing says whether the number exists."""
 
 
 ACCEPTED = "accepted"
@@ -144,6 +148,7 @@ class CallActions:
         *,
         source_id: str,
         caller: str | None,
+        correlation_id: str | None = None,
         now: Callable[[], datetime] | None = None,
         on_accepted: Callable[[], None] = lambda: None,
     ) -> None:
@@ -151,7 +156,9 @@ class CallActions:
         self.on_accepted = on_accepted
         """Called once the readings are stored, before the caller is told."""
         self.source_id = source_id
-        self.caller = caller
+        self.correlation_id = correlation_id
+        self.caller = readings.caller_number(caller)
+        self.guesser = readings.guesser(caller, channel=PHONE_CHANNEL)
         self.now = now or readings.now
         self.contracts: list[Contract] = []
         self.contract: Contract | None = None
@@ -175,11 +182,15 @@ class CallActions:
 
     def lookup_contract(self, answers: Answers) -> ActionResult:
         number = answers.get("contract", "")
+        self.contract = None
+        self.contracts = []
         try:
-            self.contracts = self.readings.contracts(number, self.now())
+            self.contracts = self.readings.lookup(number, self.now(), by=self.guesser)
+        except LockedOut as locked:
+            log.info("call=%s locked out (%s)", printable(self.source_id), locked.limit)
+            return ActionResult("locked")
         except StorageError as error:
             raise ActionUnavailable(str(error)) from error
-        self.contract = None
         log.info(
             "call=%s contract=%s found=%d",
             printable(self.source_id),
@@ -224,7 +235,16 @@ class CallActions:
 
     def check_reading(self, answers: Answers) -> ActionResult:
         step = self._current()
-        verdict = self.readings.check(self._contract(), step, answers.get("value", ""))
+        try:
+            verdict = self.readings.check(
+                self._contract(), step, answers.get("value", ""), moment=self.now()
+            )
+        except LockedOut as locked:
+            self.pending = None
+            log.info("call=%s locked out (%s)", printable(self.source_id), locked.limit)
+            return ActionResult("locked")
+        except StorageError as error:
+            raise ActionUnavailable(str(error)) from error
         values: dict[str, Given] = {}
         if step.register.previous is not None:
             values["previous"] = step.register.previous
@@ -248,22 +268,29 @@ class CallActions:
     def submit_readings(self, _answers: Answers) -> ActionResult:
         contract = self._contract()
         try:
-            submitted = self.readings.submit(
+            submission = self.readings.submission(
                 contract,
                 self.kept,
                 channel=PHONE_CHANNEL,
                 source_id=self.source_id,
                 caller=self.caller,
                 moment=self.now(),
+                correlation_id=self.correlation_id,
             )
+            if submission is None:
+                return ActionResult("closed")
+            submitted = self.readings.submit(submission)
         except IncompleteSubmission:
             log.error("call=%s submit before every zone was kept", printable(self.source_id))
             return ActionResult("failed")
         except StorageError:
             log.exception("call=%s the readings could not be stored", printable(self.source_id))
             return ActionResult("failed")
-        if submitted is Submitted.CLOSED:
-            return ActionResult("closed")
+        except LockedOut:
+            log.info("call=%s the contract was locked out meanwhile", printable(self.source_id))
+            return ActionResult("failed")
+        if submitted is Submitted.REFUSED:
+            return ActionResult("failed")
         self.accepted = True
         self.on_accepted()
         return ActionResult("accepted")

@@ -130,11 +130,22 @@ class Submission:
 
     channel: str
     source_id: str
-    """The call id or message id: the same source stores once."""
+    """The IVR's id of the call, or the message id: the same source stores once."""
     caller: str | None
     period: str
     received_at: datetime
     meters: tuple[MeterReadings, ...]
+    correlation_id: str | None = None
+    """What the telephone system calls the call (Asterisk's `system/uniqueid`), for its logs."""
+
+    def content(self) -> dict[int, SubmittedContent]:
+        """What another submission from the same source must hold, meter by meter, to be a
+        replay of this one rather than a different submission that reuses its id."""
+        return {meter.meter_id: (self.caller, self.period, meter.values) for meter in self.meters}
+
+
+SubmittedContent = tuple[str | None, str, tuple[tuple[Zone, int], ...]]
+"""One meter of a submission as a replay must repeat it: the caller, the period, the values."""
 
 
 def submission_of(
@@ -146,6 +157,7 @@ def submission_of(
     caller: str | None,
     period: str,
     received_at: datetime,
+    correlation_id: str | None = None,
 ) -> Submission | None:
     """The values of every zone, grouped by meter; None while any zone is missing."""
     if set(values) != {step.key for step in zone_steps(contract)}:
@@ -156,6 +168,7 @@ def submission_of(
         caller=caller,
         period=period,
         received_at=received_at,
+        correlation_id=correlation_id,
         meters=tuple(
             MeterReadings(
                 meter_id=meter.id,

@@ -14,10 +14,12 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
+from agi.readings.callers import DEFAULT_REGION, Guesser, GuessLimits, Limit, guesser, phone_number
 from agi.readings.rules import (
     AcceptanceWindow,
     ConsumptionPolicy,
     Contract,
+    Submission,
     Verdict,
     ZoneKey,
     ZoneStep,
@@ -26,7 +28,8 @@ from agi.readings.rules import (
 )
 from agi.redact import mask_digits, printable
 from agi.settings import Settings
-from agi.storage.repository import Repository
+from agi.storage.attempts import Attempts
+from agi.storage.repository import Repository, SourceReused
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +43,21 @@ def utc_now() -> datetime:
 
 class Submitted(enum.Enum):
     ACCEPTED = "accepted"
-    CLOSED = "closed"
-    """The window closed before the readings were given: nothing is stored."""
+    REFUSED = "refused"
+    """The call or message id already submitted other readings: nothing is stored."""
 
 
 class IncompleteSubmission(ValueError):
     """A submission without a value for every zone of the contract."""
+
+
+class LockedOut(Exception):
+    """Too many failed attempts within the window: this caller, or this contract, is served
+    by the operator only until the window has passed (`ivr db unlock` lifts it sooner)."""
+
+    def __init__(self, limit: Limit) -> None:
+        super().__init__(f"locked out: {limit.value}")
+        self.limit = limit
 
 
 class ReadingsService:
@@ -55,22 +67,48 @@ class ReadingsService:
         window: AcceptanceWindow,
         policy: ConsumptionPolicy,
         *,
+        limits: GuessLimits | None = None,
+        region: str = DEFAULT_REGION,
         now: Callable[[], datetime] = utc_now,
     ) -> None:
         self.repository = repository
         self.window = window
         self.policy = policy
+        self.limits = limits or GuessLimits()
+        self.region = region
+        self.attempts = Attempts(repository.engine)
         self.now = now
 
     @classmethod
     def configured(
         cls, settings: Settings, repository: Repository, *, now: Callable[[], datetime] = utc_now
     ) -> ReadingsService:
-        """The service with the window and the consumption policy of `settings`."""
-        return cls(repository, settings.window, settings.consumption_policy, now=now)
+        """The service with the window, the consumption policy and the guessing limits of
+        `settings`."""
+        return cls(
+            repository,
+            settings.window,
+            settings.consumption_policy,
+            limits=settings.guess_limits,
+            region=settings.caller_region,
+            now=now,
+        )
 
     def is_open(self, moment: datetime) -> bool:
         return self.window.is_open(moment)
+
+    # --- who asks ---------------------------------------------------------------------------
+
+    def caller_number(self, raw: str | None) -> str | None:
+        """The caller's number as it is stored (E.164), or None when it is not a valid one."""
+        return phone_number(raw, self.region)
+
+    def guesser(self, raw: str | None, *, channel: str, sender: bool = False) -> Guesser:
+        """Whose unknown contract numbers these are; a text `sender` without a phone number
+        is counted by its own id."""
+        return guesser(self.caller_number(raw), channel=channel, sender=raw if sender else None)
+
+    # --- contracts --------------------------------------------------------------------------
 
     def contracts(self, number: str, moment: datetime) -> list[Contract]:
         """Every contract with this number that has meters, one per resource, with the
@@ -80,17 +118,76 @@ class ReadingsService:
         period = self.window.period(moment)
         return [c for c in self.repository.find_contracts(number, period) if c.meters]
 
-    def check(self, contract: Contract, step: ZoneStep, text: str) -> Verdict:
-        """Check the value a customer gave for one zone."""
-        return check_value(
+    def lookup(self, number: str, moment: datetime, *, by: Guesser) -> list[Contract]:
+        """The contracts of `number` for a caller who typed or sent it. An unknown number
+        counts towards the caller's limit; LockedOut when the caller has reached it (before
+        anything is looked up), or the contract its own."""
+        self._refuse_if_locked(by.limit, by.key, moment)
+        contracts = self.contracts(number, moment)
+        if not contracts:
+            self._count_failure(by.limit, by.key, moment)
+            return []
+        self._refuse_if_locked(Limit.CONTRACT, number, moment)
+        return contracts
+
+    def check(self, contract: Contract, step: ZoneStep, text: str, *, moment: datetime) -> Verdict:
+        """Check the value a customer gave for one zone. A refused value counts towards the
+        contract's limit; LockedOut when the contract has reached it."""
+        self._refuse_if_locked(Limit.CONTRACT, contract.number, moment)
+        verdict = check_value(
             text,
             resource=contract.resource,
             digits=step.meter.digits,
             register=step.register,
             policy=self.policy,
         )
+        if verdict.reason is not None:
+            self._count_failure(Limit.CONTRACT, contract.number, moment)
+        return verdict
 
-    def submit(
+    def locked(self, limit: Limit, key: str, moment: datetime) -> bool:
+        since = moment - self.limits.window
+        return self.limits.reached(limit, self.attempts.count(limit, key, since=since))
+
+    def unlock(self, limit: Limit, key: str) -> int:
+        """Lift a lockout now: forget the failed attempts of `key`; how many there were."""
+        cleared = self.attempts.clear(limit, key)
+        log.warning("unlocked %s=%s (%d failed attempts forgotten)", limit, _shown(key), cleared)
+        return cleared
+
+    def lockouts(self, moment: datetime) -> dict[Limit, int]:
+        """How many callers and contracts are locked out at `moment`, by limit."""
+        counts = self.attempts.counts(since=moment - self.limits.window)
+        return {
+            limit: sum(
+                1
+                for (kind, _), failures in counts.items()
+                if kind is limit and self.limits.reached(limit, failures)
+            )
+            for limit in Limit
+        }
+
+    def _refuse_if_locked(self, limit: Limit, key: str, moment: datetime) -> None:
+        if self.locked(limit, key, moment):
+            raise LockedOut(limit)
+
+    def _count_failure(self, limit: Limit, key: str, moment: datetime) -> None:
+        failures = self.attempts.add(limit, key, at=moment, window=self.limits.window)
+        if self.limits.reached(limit, failures):
+            if failures == self.limits.allowed(limit):
+                log.warning(
+                    "lockout: %s=%s after %d failed attempts within %d minutes; "
+                    "the operator serves it",
+                    limit,
+                    _shown(key),
+                    failures,
+                    self.limits.window.total_seconds() // 60,
+                )
+            raise LockedOut(limit)
+
+    # --- submissions ------------------------------------------------------------------------
+
+    def submission(
         self,
         contract: Contract,
         values: Mapping[ZoneKey, int],
@@ -99,11 +196,14 @@ class ReadingsService:
         source_id: str,
         caller: str | None,
         moment: datetime,
-    ) -> Submitted:
-        """Store the checked values of every zone of `contract` at once, if the window is
-        open at `moment`; IncompleteSubmission when a zone has no value."""
+        correlation_id: str | None = None,
+    ) -> Submission | None:
+        """The submission of the checked values of every zone of `contract`, ready to store;
+        None when the window is closed at `moment`. IncompleteSubmission when a zone has no
+        value; LockedOut when the contract is locked out."""
         if not self.window.is_open(moment):
-            return Submitted.CLOSED
+            return None
+        self._refuse_if_locked(Limit.CONTRACT, contract.number, moment)
         submission = submission_of(
             contract,
             values,
@@ -112,14 +212,32 @@ class ReadingsService:
             caller=caller,
             period=self.window.period(moment),
             received_at=moment,
+            correlation_id=correlation_id,
         )
         if submission is None:
             raise IncompleteSubmission("a submission needs a value for every zone")
-        result = self.repository.submit(submission)
+        return submission
+
+    def submit(self, submission: Submission) -> Submitted:
+        """Store a submission (`submission()` made it); ACCEPTED only once its rows are
+        committed, or were, by this very submission before (a replay)."""
+        try:
+            result = self.repository.submit(submission)
+        except SourceReused:
+            log.warning(
+                "source=%s: this id already submitted other readings; refused",
+                printable(submission.source_id),
+            )
+            return Submitted.REFUSED
         if not result.stored:
             log.info(
-                "source=%s contract=%s: submitted before, nothing stored again",
-                printable(source_id),
-                mask_digits(contract.number),
+                "source=%s: submitted before, nothing stored again",
+                printable(submission.source_id),
             )
         return Submitted.ACCEPTED
+
+
+def _shown(key: str) -> str:
+    """A lockout's key as a log line may show it: a number masked, a messenger id's channel."""
+    channel, _, rest = key.rpartition(":")
+    return f"{channel}:{mask_digits(rest)}" if channel else mask_digits(key)

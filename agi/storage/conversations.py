@@ -1,5 +1,5 @@
 """Where the text channel keeps what it needs between two messages: the conversation with
-each sender, and the messages it has already answered.
+each sender, and the messages it has already answered, with the readings they gave.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from agi.readings.rules import Resource
+from agi.readings.rules import Resource, Submission
 from agi.storage.database import reporting_failures
 from agi.storage.models import ConversationRow, TextMessageRow
+from agi.storage.repository import store
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,15 @@ class Conversations:
         answer: Delivery,
         received_at: datetime,
         conversation: Conversation | Keep | None,
+        submission: Submission | None = None,
     ) -> tuple[Delivery, bool]:
-        """Keep the answer to a message and the sender's next state, in one transaction.
+        """Keep the answer to a message, the readings it gave and the sender's next state,
+        in one transaction, the message id first: its uniqueness decides which of two
+        messages with one id is answered, and the other stores nothing.
 
         Returns the delivery that is kept and whether it is this one: when another instance
         answered the same message id first, its answer wins and nothing here is written.
+        SourceReused when readings of this message id are stored without its answer.
         """
         for attempt in range(2):
             try:
@@ -101,6 +106,8 @@ class Conversations:
                         )
                     )
                     session.flush()
+                    if submission is not None:
+                        store(session, submission)
                     if conversation is not KEEP:
                         self._replace(session, channel, sender, conversation)
                 return answer, True

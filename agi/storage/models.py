@@ -102,9 +102,11 @@ class RegisterRow(Base):
 class SubmissionRow(Base):
     """All zones of one meter given in one call or message.
 
-    `source_id` is the call's unique id (or the message id): the same source submits a meter
-    once. Only one submission per meter and period is current (`superseded_at` is null);
-    a later one supersedes it and the earlier one stays as history.
+    `source_id` is the call id the IVR gave the call (or the message id): the same source
+    submits a meter once. `correlation_id` is what Asterisk calls the call
+    (`system/uniqueid`), to find it in Asterisk's logs; it need not be unique. Only one
+    submission per meter and period is current (`superseded_at` is null); a later one
+    supersedes it and the earlier one stays as history.
     """
 
     __tablename__ = "submissions"
@@ -125,6 +127,7 @@ class SubmissionRow(Base):
     period: Mapped[str] = mapped_column(String(7))
     channel: Mapped[str] = mapped_column(String(16))
     source_id: Mapped[str] = mapped_column(String(128))
+    correlation_id: Mapped[str | None] = mapped_column(String(160))
     caller: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     superseded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -188,3 +191,18 @@ class TextMessageRow(Base):
     reply: Mapped[str] = mapped_column(String(512))
     accepted: Mapped[bool]
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class GuessAttemptRow(Base):
+    """One failed attempt that counts towards a guessing limit: an unknown contract number
+    given by a caller (`limit` caller or anonymous, `key` the caller), or a refused reading
+    of a contract (`limit` contract, `key` its number). Rows older than the window no longer
+    count and are deleted as new ones come."""
+
+    __tablename__ = "guess_attempts"
+    __table_args__ = (Index("ix_guess_attempts_key", "limit_kind", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    limit_kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(96))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())

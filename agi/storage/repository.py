@@ -30,7 +30,12 @@ from agi.storage.models import ContractRow, MeterRow, ReadingRow, RegisterRow, S
 @dataclass(frozen=True)
 class SubmitResult:
     stored: bool
-    """False when this source had already submitted these meters: nothing was written twice."""
+    """False when this source had already submitted exactly this: nothing was written twice."""
+
+
+class SourceReused(Exception):
+    """A call id or message id already submitted other readings (or another caller's): the
+    new ones are not stored, and the customer must be told so."""
 
 
 @dataclass(frozen=True)
@@ -180,71 +185,18 @@ class Repository:
     def submit(self, submission: Submission) -> SubmitResult:
         """Store every meter of a submission in one transaction, once per source.
 
-        A second submission from the same source (the same call id) stores nothing. A new
-        source supersedes the current submission of the same meter and period.
+        The same submission again from the same source (a replay) stores nothing; another
+        submission from that source is refused with `SourceReused`. A new source supersedes
+        the current submission of the same meter and period.
         """
         try:
             with self._sessions.begin() as session:
-                return self._store(session, submission)
+                return store(session, submission)
         except IntegrityError:
-            if self._already_stored(submission):
-                return SubmitResult(stored=False)
+            with self._reads() as session:
+                if _replayed(session, submission):
+                    return SubmitResult(stored=False)
             raise
-
-    def _store(self, session: Session, submission: Submission) -> SubmitResult:
-        meter_ids = sorted(meter.meter_id for meter in submission.meters)
-        session.execute(
-            select(MeterRow.id)
-            .where(MeterRow.id.in_(meter_ids))
-            .order_by(MeterRow.id)
-            .with_for_update()
-        )
-        if self._stored_in(session, submission):
-            return SubmitResult(stored=False)
-        received_at = submission.received_at
-        for meter in submission.meters:
-            current = session.scalars(
-                select(SubmissionRow).where(
-                    SubmissionRow.meter_id == meter.meter_id,
-                    SubmissionRow.period == submission.period,
-                    SubmissionRow.superseded_at.is_(None),
-                )
-            ).all()
-            for row in current:
-                row.superseded_at = received_at
-            session.flush()
-            session.add(
-                SubmissionRow(
-                    meter_id=meter.meter_id,
-                    period=submission.period,
-                    channel=submission.channel,
-                    source_id=submission.source_id,
-                    caller=submission.caller,
-                    received_at=received_at,
-                    readings=[
-                        ReadingRow(zone=zone.value, position=position, value=value)
-                        for position, (zone, value) in enumerate(meter.values, 1)
-                    ],
-                )
-            )
-            session.flush()
-        return SubmitResult(stored=True)
-
-    def _stored_in(self, session: Session, submission: Submission) -> bool:
-        return (
-            session.scalar(
-                select(SubmissionRow.id).where(
-                    SubmissionRow.channel == submission.channel,
-                    SubmissionRow.source_id == submission.source_id,
-                    SubmissionRow.meter_id.in_([m.meter_id for m in submission.meters]),
-                )
-            )
-            is not None
-        )
-
-    def _already_stored(self, submission: Submission) -> bool:
-        with self._reads() as session:
-            return self._stored_in(session, submission)
 
     # --- billing export -----------------------------------------------------------------
 
@@ -289,3 +241,77 @@ class Repository:
                 .options(selectinload(SubmissionRow.readings))
                 .order_by(SubmissionRow.id)
             ).all()
+
+
+def store(session: Session, submission: Submission) -> SubmitResult:
+    """Store a submission in `session`'s transaction: the meters are locked first, so that
+    of two submissions for one meter exactly one ends up current. A replay stores nothing;
+    a different submission from the same source raises `SourceReused`."""
+    meter_ids = sorted(meter.meter_id for meter in submission.meters)
+    session.execute(
+        select(MeterRow.id)
+        .where(MeterRow.id.in_(meter_ids))
+        .order_by(MeterRow.id)
+        .with_for_update()
+    )
+    if _replayed(session, submission):
+        return SubmitResult(stored=False)
+    received_at = submission.received_at
+    for meter in submission.meters:
+        current = session.scalars(
+            select(SubmissionRow).where(
+                SubmissionRow.meter_id == meter.meter_id,
+                SubmissionRow.period == submission.period,
+                SubmissionRow.superseded_at.is_(None),
+            )
+        ).all()
+        for row in current:
+            row.superseded_at = received_at
+        session.flush()
+        session.add(
+            SubmissionRow(
+                meter_id=meter.meter_id,
+                period=submission.period,
+                channel=submission.channel,
+                source_id=submission.source_id,
+                correlation_id=submission.correlation_id,
+                caller=submission.caller,
+                received_at=received_at,
+                readings=[
+                    ReadingRow(zone=zone.value, position=position, value=value)
+                    for position, (zone, value) in enumerate(meter.values, 1)
+                ],
+            )
+        )
+        session.flush()
+    return SubmitResult(stored=True)
+
+
+def _replayed(session: Session, submission: Submission) -> bool:
+    """True when this source stored exactly this submission before; False when it stored
+    nothing for these meters; SourceReused when it stored something else."""
+    rows = session.scalars(
+        select(SubmissionRow)
+        .where(
+            SubmissionRow.channel == submission.channel,
+            SubmissionRow.source_id == submission.source_id,
+            SubmissionRow.meter_id.in_([m.meter_id for m in submission.meters]),
+        )
+        .options(selectinload(SubmissionRow.readings))
+    ).all()
+    if not rows:
+        return False
+    stored = {
+        row.meter_id: (
+            row.caller,
+            row.period,
+            tuple((Zone(reading.zone), reading.value) for reading in row.readings),
+        )
+        for row in rows
+    }
+    if stored != submission.content():
+        raise SourceReused(
+            f"source {submission.source_id!r} of channel {submission.channel} already "
+            "submitted other readings"
+        )
+    return True

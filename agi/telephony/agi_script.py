@@ -19,7 +19,7 @@ from typing import IO, Any
 from agi.application import Application
 from agi.dialog.channel import CallerHungUp
 from agi.problems import ProblemsFound
-from agi.redact import printable
+from agi.redact import configure_logging, printable
 from agi.settings import load_settings
 from agi.speech.recognition import speech_off
 from agi.telephony.asterisk_channel import AsteriskChannel
@@ -59,10 +59,9 @@ class _Stdin:
 
 def main() -> int:
     debug = os.environ.get("IVR_AGI_DEBUG", "") not in ("", "0")
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
+    configure_logging(
+        logging.DEBUG if debug else logging.WARNING,
         format="ivr-agi %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
     )
     stdin = _Stdin(sys.stdin)
     signal.signal(signal.SIGHUP, stdin.on_sighup)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
+import string
 from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 from typing import IO, Any
@@ -46,7 +48,16 @@ log = logging.getLogger(__name__)
 
 UNKNOWN_CALLER = {"", "unknown", "anonymous"}
 ENV_NAME = re.compile(r"^agi_[a-z0-9_]+$")
-CALLER_CHARACTERS = re.compile(r"[^0-9+]")
+ASTERISK_ID = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
+"""What a part of Asterisk's id of a call may hold (a system name, a uniqueid)."""
+CALL_ID_LETTERS = 24
+
+
+def new_call_id() -> str:
+    """A call id of the IVR's own: random letters, unique across every server and Asterisk
+    without any coordination (26**24 values), and with no digits for the log redaction to
+    take for a number."""
+    return "".join(secrets.choice(string.ascii_lowercase) for _ in range(CALL_ID_LETTERS))
 
 
 class _Trace:
@@ -124,17 +135,34 @@ class AsteriskChannel:
         self.env = _EnvironmentReader(reader, writer, _Trace(debug)).env
         if not self.env:
             raise CallerHungUp("no AGI environment: the stream closed at once")
+        self._call_id = new_call_id()
 
     @property
     def call_id(self) -> str:
-        return self.env.get("agi_uniqueid", "") or "unknown"
+        """The IVR's own id of the call: Asterisk's uniqueid is not unique across Asterisks
+        (two without a `systemname` repeat each other's), and may be missing."""
+        return self._call_id
+
+    @property
+    def correlation_id(self) -> str | None:
+        """`system/linkedid/uniqueid` as far as Asterisk gave them: the dialplan passes
+        `system=${SYSTEMNAME}` and `linkedid=${CHANNEL(linkedid)}` as AGI arguments."""
+        arguments = (value for name, value in self.env.items() if name.startswith("agi_arg_"))
+        given = {key: value for key, _, value in (a.partition("=") for a in arguments)}
+        uniqueid = self.env.get("agi_uniqueid", "")
+        parts = [given.get("system", ""), given.get("linkedid", ""), uniqueid]
+        if parts[1] == uniqueid:
+            parts[1] = ""
+        kept = [part for part in parts if ASTERISK_ID.match(part)]
+        return "/".join(kept) or None
 
     @property
     def caller_number(self) -> str | None:
-        number = self.env.get("agi_callerid", "").strip()
+        """The caller ID as Asterisk gave it, or None; `agi.readings.callers` reads it."""
+        number = printable(self.env.get("agi_callerid", "").strip())[:64]
         if number.lower() in UNKNOWN_CALLER:
             return None
-        return CALLER_CHARACTERS.sub("", number)[:32] or None
+        return number
 
     @property
     def request(self) -> str:

@@ -34,6 +34,7 @@ from agi.application import Application
 from agi.dialog.channel import CallerHungUp
 from agi.dialog.engine import Ending
 from agi.dialog.flow import TransferNode
+from agi.readings.service import utc_now
 from agi.redact import printable
 from agi.telephony import dialplan
 from agi.telephony.asterisk_channel import AsteriskChannel
@@ -258,6 +259,7 @@ class FastAgiServer:
             refusals=(AT_MAX_CALLS, OUT_OF_FILES),
             drops=(NOT_ALLOWED, NO_ENVIRONMENT, STOPPING),
         )
+        self.metrics.count_lockouts(lambda: app.readings().lockouts(utc_now()))
         self.flow = LiveFlow(app, options.state_dir or app.settings.state_dir, self.metrics)
         self.flow.start()
         level = logging.INFO if app.speech.available else logging.WARNING

@@ -10,7 +10,7 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -25,6 +25,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from agi.lockout_metrics import LockoutGauge
 from agi.redact import printable
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,10 @@ class LineMetrics:
             self.connections_dropped.labels(reason)
         for result in ("accepted", "refused"):
             self.flow_reloads.labels(result)
+
+    def count_lockouts(self, lockouts: Callable[[], Mapping[str, int]]) -> None:
+        """Serve the lockouts in force (`ivr_lockouts`), read at each scrape."""
+        self.registry.register(LockoutGauge(lockouts))
 
     def text(self) -> bytes:
         """The metrics in Prometheus' text format."""

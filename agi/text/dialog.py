@@ -2,8 +2,9 @@
 
 The same rules as the phone (`agi.readings.rules`) and the same storage
 (`agi.storage.repository`): a reading sent by text is a submission with the message's
-channel (`sms`, `viber`, `whatsapp`) and the message id as its source, so a redelivered
-message stores once.
+channel (`sms`, `viber`, `whatsapp`) and the message id as its source. The message id,
+its readings and the reply are recorded in one transaction, the id first: a redelivered
+message stores once, and of two messages that share an id only the one answered stores.
 
 Which contract a message means, when one number has several (123859 is electricity with
 day and night, and hot water): the one whose zone count equals the number of readings sent
@@ -20,12 +21,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from agi.readings.rules import Contract, Reason, Resource, Zone, ZoneKey, ZoneStep, zone_steps
-from agi.readings.service import ReadingsService, Submitted, utc_now
+from agi.readings.callers import Guesser
+from agi.readings.rules import (
+    Contract,
+    Reason,
+    Resource,
+    Submission,
+    Zone,
+    ZoneKey,
+    ZoneStep,
+    zone_steps,
+)
+from agi.readings.service import LockedOut, ReadingsService, utc_now
 from agi.redact import mask_digits, printable
 from agi.settings import Settings
 from agi.storage.conversations import KEEP, Conversation, Conversations, Delivery, Keep
-from agi.storage.repository import Repository
+from agi.storage.repository import Repository, SourceReused
 from agi.text.command import (
     Command,
     Confirm,
@@ -73,6 +84,14 @@ NOT_DIGITS = f"Номер договора и показания пишутся 
 DECIMAL_VALUES = "Отправьте показания без цифр после запятой, {expected}."
 NOT_DIGITS_VALUES = "Показания пишутся только цифрами. Отправьте их {expected}."
 EXPIRED = "Время ожидания показаний истекло. Отправьте заново: ПС номер договора."
+LOCKED = (
+    "Слишком много неудачных попыток. Попробуйте позже или передайте показания "
+    "через оператора контакт-центра."
+)
+NOT_STORED = (
+    "Показания не сохранены: сообщение с этим номером уже передало другие показания. "
+    "Отправьте их новым сообщением."
+)
 
 RESOURCE_NAMES = {
     Resource.ELECTRICITY: "электроэнергия",
@@ -104,7 +123,8 @@ class IncomingMessage:
 
     @property
     def fingerprint(self) -> str:
-        return hashlib.sha256(f"{self.sender}\n{self.text}".encode()).hexdigest()
+        text = f"{self.sender}\n{self.text}"
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -125,7 +145,12 @@ class _Turn:
     reply: str
     outcome: str
     conversation: Conversation | Keep | None = None
-    accepted: bool = False
+    submission: Submission | None = None
+    """The readings to store with the message, in the transaction that records it."""
+
+    @property
+    def accepted(self) -> bool:
+        return self.submission is not None
 
 
 class TextDialog:
@@ -146,15 +171,12 @@ class TextDialog:
         fingerprint = message.fingerprint
         earlier = self.conversations.delivery(message.channel, message.message_id)
         if earlier is None:
-            turn = self._turn(parse(message.text), message, now)
-            kept, fresh = self.conversations.record(
-                channel=message.channel,
-                sender=message.sender,
-                message_id=message.message_id,
-                answer=Delivery(fingerprint, turn.reply, turn.accepted),
-                received_at=now,
-                conversation=turn.conversation,
-            )
+            turn = self._locked_or_turn(message, now)
+            try:
+                kept, fresh = self._record(message, turn, now)
+            except SourceReused:
+                turn = _Turn(NOT_STORED, "refused", KEEP)
+                kept, fresh = self._record(message, turn, now)
             outcome = turn.outcome if fresh else "duplicate"
         else:
             kept, fresh, outcome = earlier, False, "duplicate"
@@ -171,7 +193,38 @@ class TextDialog:
             )
         return Answer(reply=kept.reply, accepted=kept.accepted, duplicate=not fresh)
 
+    def _record(
+        self, message: IncomingMessage, turn: _Turn, now: datetime
+    ) -> tuple[Delivery, bool]:
+        """The message id, its readings and the sender's next state, in one transaction:
+        the reply is given only once they are committed, and a concurrent message with the
+        same id stores nothing of its own."""
+        return self.conversations.record(
+            channel=message.channel,
+            sender=message.sender,
+            message_id=message.message_id,
+            answer=Delivery(message.fingerprint, turn.reply, turn.accepted),
+            received_at=now,
+            conversation=turn.conversation,
+            submission=turn.submission,
+        )
+
     # --- one message --------------------------------------------------------------------
+
+    def _locked_or_turn(self, message: IncomingMessage, now: datetime) -> _Turn:
+        try:
+            return self._turn(parse(message.text), message, now)
+        except LockedOut as locked:
+            log.info(
+                "message=%s sender=%s locked out (%s)",
+                printable(message.message_id),
+                mask_digits(message.sender),
+                locked.limit,
+            )
+            return _Turn(LOCKED, "locked", KEEP)
+
+    def _guesser(self, message: IncomingMessage) -> Guesser:
+        return self.readings.guesser(message.sender, channel=message.channel, sender=True)
 
     def _turn(self, command: Command, message: IncomingMessage, now: datetime) -> _Turn:
         if isinstance(command, Unknown):
@@ -192,7 +245,7 @@ class TextDialog:
             return _Turn(EXPIRED, "expired")
         if not self.readings.is_open(now):
             return self._closed()
-        contract = self._contract_of(conversation, now)
+        contract = self._contract_of(conversation, message, now)
         if contract is None:
             return _Turn(UNKNOWN_CONTRACT.format(number=conversation.contract), "unknown")
         steps = zone_steps(contract)
@@ -214,7 +267,7 @@ class TextDialog:
         if not self.readings.is_open(now):
             return self._closed()
         number = command.contract
-        contracts = self.readings.contracts(number, now)
+        contracts = self.readings.lookup(number, now, by=self._guesser(message))
         log.info(
             "message=%s contract=%s found=%d",
             printable(message.message_id),
@@ -255,7 +308,7 @@ class TextDialog:
         kept: dict[ZoneKey, int] = {}
         questioned = False
         for step, text in zip(steps, values, strict=True):
-            verdict = self.readings.check(contract, step, text)
+            verdict = self.readings.check(contract, step, text, moment=now)
             if verdict.reason is not None:
                 return _Turn(_refusal(verdict.reason, step, steps, text), verdict.reason, waiting)
             assert verdict.value is not None
@@ -266,24 +319,27 @@ class TextDialog:
             resource = RESOURCE_NAMES[contract.resource].capitalize()
             pending = Conversation(contract.number, contract.resource, now, tuple(values))
             return _Turn(HIGH.format(resource=resource, values=shown), "high", pending)
-        submitted = self.readings.submit(
+        submission = self.readings.submission(
             contract,
             kept,
             channel=message.channel,
             source_id=message.message_id,
-            caller=message.sender,
+            caller=self.readings.caller_number(message.sender),
             moment=now,
         )
-        if submitted is Submitted.CLOSED:
+        if submission is None:
             return self._closed()
-        return _Turn(ACCEPTED, "accepted", None, accepted=True)
+        return _Turn(ACCEPTED, "accepted", None, submission=submission)
 
     def _closed(self) -> _Turn:
         window = self.readings.window
         return _Turn(CLOSED.format(first=window.first_day, last=window.last_day), "closed")
 
-    def _contract_of(self, conversation: Conversation, now: datetime) -> Contract | None:
-        for contract in self.readings.contracts(conversation.contract, now):
+    def _contract_of(
+        self, conversation: Conversation, message: IncomingMessage, now: datetime
+    ) -> Contract | None:
+        found = self.readings.lookup(conversation.contract, now, by=self._guesser(message))
+        for contract in found:
             if contract.resource == conversation.resource:
                 return contract
         return None

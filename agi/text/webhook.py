@@ -1,20 +1,27 @@
 """The HTTP webhook that an SMS or messenger gateway calls: one JSON request per incoming
 message, one JSON reply with the answer text. `ivr web` serves it.
 
-The shared secret and the body size are checked by `Guard`, in front of the framework: a
-request without the secret is refused before its body is read, and no body larger than the
-limit is ever held in memory.
+`Guard` stands in front of the framework: it refuses a request without the one shared
+secret before its body is read, holds no body larger than the limit nor waits for one
+longer than the body deadline, answers at most so many requests at once, and lets through
+only a body that is one flat JSON object of plain values (no lone surrogates, NaN or
+Infinity, nesting or repeated keys), so that nothing a client sends can make the
+application fail. Bad requests get 4xx, and no answer repeats what was sent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Response, Security
+from fastapi import FastAPI, HTTPException, Request, Response, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,6 +40,10 @@ TOKEN = r"^[!-~]+$"
 
 SECRET_SCHEME = APIKeyHeader(name=SECRET_HEADER, auto_error=False)
 """The secret as the OpenAPI description shows it; `Guard` is what checks it."""
+SINGLE_HEADERS = frozenset(
+    {SECRET_HEADER.lower().encode(), b"content-length", b"content-type", b"transfer-encoding"}
+)
+"""Headers a request may carry once: with two, which one counts is anyone's guess."""
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -66,8 +77,15 @@ class TextReply(BaseModel):
     )
 
 
-def create_app(dialog: TextDialog, *, secret: str, max_body_bytes: int = 32768) -> ASGIApp:
-    """The webhook's ASGI application, guarded by the shared secret and the body limit."""
+def create_app(
+    dialog: TextDialog,
+    *,
+    secret: str,
+    max_body_bytes: int = 32768,
+    body_seconds: float = 10.0,
+    max_requests: int = 64,
+) -> ASGIApp:
+    """The webhook's ASGI application, behind its `Guard`."""
     api = FastAPI(
         title="Meter readings: text messages",
         version="1",
@@ -76,15 +94,29 @@ def create_app(dialog: TextDialog, *, secret: str, max_body_bytes: int = 32768) 
         redoc_url=None,
     )
 
+    @api.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        """Which field is wrong and why, without repeating what was sent."""
+        detail = [
+            {"loc": [str(part) for part in problem["loc"]], "msg": str(problem["msg"])}
+            for problem in error.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
     @api.post(
         "/messages",
         summary="Answer one incoming message",
         response_model=TextReply,
         responses={
+            400: {"description": "The body is not UTF-8, or a header is repeated."},
             401: {"description": f"The {SECRET_HEADER} header is missing or wrong."},
+            408: {"description": "The body took longer than the limit to arrive."},
             409: {"description": "The message id was used before by another message."},
             413: {"description": "The body is larger than the limit."},
-            503: {"description": "The readings database is not available; deliver again."},
+            503: {
+                "description": "The readings database is not available, or the webhook is "
+                "answering as many requests as it may: deliver again."
+            },
         },
     )
     def answer_message(
@@ -125,50 +157,169 @@ def create_app(dialog: TextDialog, *, secret: str, max_body_bytes: int = 32768) 
         return {"status": "ok"}
 
     metrics = WebhookMetrics()
+    metrics.count_lockouts(lambda: dialog.readings.lockouts(dialog.readings.now()))
 
     @api.get("/metrics", include_in_schema=False)
     def metrics_page() -> Response:
         """The webhook's counters in Prometheus' text format (no secret, as /health)."""
         return Response(metrics.text(), media_type=CONTENT_TYPE)
 
-    return metrics.counting(Guard(api, secret=secret, max_body_bytes=max_body_bytes))
+    return metrics.counting(
+        Guard(
+            api,
+            secret=secret,
+            max_body_bytes=max_body_bytes,
+            body_seconds=body_seconds,
+            max_requests=max_requests,
+        )
+    )
+
+
+class Refused(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
 
 
 class Guard:
-    """Refuses requests without the shared secret (401) or with a body over the limit (413)."""
+    """What every request passes before the application sees it (the module says why)."""
 
-    def __init__(self, app: ASGIApp, *, secret: str, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        secret: str,
+        max_body_bytes: int,
+        body_seconds: float = 10.0,
+        max_requests: int = 64,
+    ) -> None:
         if not secret:
             raise ValueError("the webhook needs a shared secret")
         self.app = app
         self.secret = secret.encode()
         self.max_body_bytes = max_body_bytes
+        self.body_seconds = body_seconds
+        self.max_requests = max_requests
+        self.answering = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self.answering >= self.max_requests:
+            await _refuse(send, 503, "the webhook is busy: deliver the message again")
+            return
+        self.answering += 1
+        try:
+            if scope["path"] in OPEN_PATHS:
+                await self.app(scope, receive, send)
+                return
+            body = await self._body(scope, receive)
+            await self.app(scope, _replay(body, receive), send)
+        except Refused as refused:
+            await _refuse(send, refused.status, refused.detail)
+        except _Disconnected:
+            return
+        finally:
+            self.answering -= 1
+
+    async def _body(self, scope: Scope, receive: Receive) -> bytes:
+        """The body of a request that carries the secret once, read within the limits, and
+        one flat JSON object of plain values; Refused otherwise."""
+        names = [name for name, _ in scope["headers"]]
+        repeated = sorted({name.decode("latin-1") for name in names if names.count(name) > 1})
+        repeated = [name for name in repeated if name.encode() in SINGLE_HEADERS]
         headers = dict(scope["headers"])
+        if repeated:
+            raise Refused(400, f"send the header {repeated[0]} once")
         given = headers.get(SECRET_HEADER.lower().encode(), b"")
         if not hmac.compare_digest(given, self.secret):
-            await _refuse(send, 401, f"missing or wrong {SECRET_HEADER} header")
-            return
+            raise Refused(401, f"missing or wrong {SECRET_HEADER} header")
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-            await _refuse(send, 413, f"the body is limited to {self.max_body_bytes} bytes")
-            return
+            raise Refused(413, f"the body is limited to {self.max_body_bytes} bytes")
+        try:
+            body = await asyncio.wait_for(self._read(receive), self.body_seconds)
+        except TimeoutError:
+            raise Refused(408, f"the body must arrive within {self.body_seconds:g} s") from None
+        if scope["method"] == "POST":
+            check_message_body(body)
+        return body
+
+    async def _read(self, receive: Receive) -> bytes:
         body = bytearray()
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return
+                raise _Disconnected
             body += message.get("body", b"")
             if len(body) > self.max_body_bytes:
-                await _refuse(send, 413, f"the body is limited to {self.max_body_bytes} bytes")
-                return
+                raise Refused(413, f"the body is limited to {self.max_body_bytes} bytes")
             if not message.get("more_body", False):
-                break
-        await self.app(scope, _replay(bytes(body), receive), send)
+                return bytes(body)
+
+
+class _Disconnected(Exception):
+    """The client went away before its body arrived: nothing to answer."""
+
+
+def check_message_body(body: bytes) -> None:
+    """Refused (400, 422) unless `body` is UTF-8 JSON holding one object whose values are
+    plain (strings, numbers, true, false, null), with no key twice, no NaN or Infinity and
+    no lone surrogate: what the framework could not turn into a clean 422."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(400, "the body must be UTF-8") from None
+    try:
+        data = json.loads(
+            text,
+            parse_constant=_no_constant,
+            parse_float=_finite,
+            object_pairs_hook=_no_repeated_keys,
+        )
+    except RecursionError:
+        raise Refused(422, "the body is one JSON object of plain values") from None
+    except ValueError as error:
+        raise Refused(422, f"the body is not valid JSON: {_why(error)}") from None
+    if not isinstance(data, dict):
+        raise Refused(422, "the body is one JSON object")
+    for key, value in data.items():
+        if isinstance(value, dict | list):
+            raise Refused(422, "the body is one JSON object of plain values")
+        if _has_surrogate(key) or (isinstance(value, str) and _has_surrogate(value)):
+            raise Refused(422, "the body holds a lone surrogate (\\ud800-\\udfff)")
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("a number too large")
+    return value
+
+
+def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a key given twice")
+    return dict(pairs)
+
+
+def _why(error: ValueError) -> str:
+    """What is wrong, never the text around it (a JSONDecodeError's message quotes none,
+    and the other errors come from the checks above or from reading a number)."""
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} at character {error.pos}"
+    return str(error)
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -201,8 +352,16 @@ async def _refuse(send: Send, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def serve(app: ASGIApp, *, host: str, port: int) -> None:
-    """Serve the webhook until stopped (uvicorn), logging as verbosely as the `agi` loggers."""
+def serve(
+    app: ASGIApp,
+    *,
+    host: str,
+    port: int,
+    max_connections: int = 1000,
+    header_seconds: float = 10.0,
+) -> None:
+    """Serve the webhook until stopped (uvicorn), logging as verbosely as the `agi` loggers
+    and through the same redacting handler (uvicorn installs none of its own)."""
     import uvicorn
 
     verbose = logging.getLogger("agi").isEnabledFor(logging.INFO)
@@ -210,9 +369,38 @@ def serve(app: ASGIApp, *, host: str, port: int) -> None:
         app,
         host=host,
         port=port,
+        log_config=None,
         log_level="info" if verbose else "warning",
         server_header=False,
         proxy_headers=False,
         timeout_keep_alive=5,
-        limit_concurrency=200,
+        limit_concurrency=max_connections,
+        http=header_deadline(header_seconds),
     )
+
+
+def header_deadline(seconds: float) -> type:
+    """uvicorn's HTTP/1.1 protocol, closing a connection that has not sent a request's
+    headers within `seconds` of connecting or of its last response: connections that
+    never finish their headers cannot hold the webhook's connections for long."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderDeadline(H11Protocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._await_headers()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._await_headers()
+
+        def _await_headers(self) -> None:
+            waiting_after = self.cycle
+
+            def too_slow() -> None:
+                if self.cycle is waiting_after and not self.transport.is_closing():
+                    self.transport.close()
+
+            self.loop.call_later(seconds, too_slow)
+
+    return HeaderDeadline

@@ -8,7 +8,7 @@ the answering of a message has to know about them.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from prometheus_client import (
@@ -18,6 +18,8 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+
+from agi.lockout_metrics import LockoutGauge
 
 disable_created_metrics()
 
@@ -51,6 +53,10 @@ class WebhookMetrics:
         )
         for outcome in OUTCOMES:
             self.messages.labels(outcome)
+
+    def count_lockouts(self, lockouts: Callable[[], Mapping[str, int]]) -> None:
+        """Serve the lockouts in force (`ivr_lockouts`), read at each scrape."""
+        self.registry.register(LockoutGauge(lockouts))
 
     def text(self) -> bytes:
         return generate_latest(self.registry)

@@ -295,6 +295,7 @@ class Settings(BaseSettings):
             variables.append((ENV_PREFIX + name.upper(), text))
         return tuple(variables)
 
+
 PATH_SETTINGS = frozenset(
     {
         "flow_path",

@@ -111,6 +111,12 @@ def own_postgres() -> Iterator[OwnPostgres]:
         yield server
     finally:
         server.resume()
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        # SIGINT is PostgreSQL's fast shutdown: SIGTERM (smart) would wait for every client,
+        # and a connection a test's pool still holds would keep it up.
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
         shutil.rmtree(folder, ignore_errors=True)

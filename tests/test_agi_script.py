@@ -99,7 +99,8 @@ def test_the_script_takes_the_call_when_it_can_answer_it(script):
     assert script.command() == 'SET VARIABLE "IVR_ANSWERED" "1"'
 
 
-def test_sighup_while_the_script_waits_for_a_reply_ends_it_within_a_second(script):
+def test_sighup_while_the_script_waits_for_a_reply_ends_it_at_once(script):
+    """At once, not at the reply deadline (a minute): a few seconds allow for a loaded machine."""
     script.send(environment("script-1", "+79120000000", "readings", network=False))
     assert script.command().startswith('SET VARIABLE "IVR_ANSWERED"')
     script.send("200 result=1\n")
@@ -107,8 +108,8 @@ def test_sighup_while_the_script_waits_for_a_reply_ends_it_within_a_second(scrip
     time.sleep(0.2)
     hung_up = time.monotonic()
     script.process.send_signal(signal.SIGHUP)
-    script.process.wait(timeout=5)
-    assert time.monotonic() - hung_up < 1.0
+    script.process.wait(timeout=15)
+    assert time.monotonic() - hung_up < 5.0
     assert script.process.returncode == 0
     assert "Traceback" not in script.log()
 
@@ -118,8 +119,8 @@ def test_sighup_while_the_script_waits_for_the_environment_ends_it_too(script):
     time.sleep(1.0)  # the script has started and waits for the rest of the environment
     hung_up = time.monotonic()
     script.process.send_signal(signal.SIGHUP)
-    script.process.wait(timeout=5)
-    assert time.monotonic() - hung_up < 1.0
+    script.process.wait(timeout=15)
+    assert time.monotonic() - hung_up < 5.0
     assert "Traceback" not in script.log()
 
 

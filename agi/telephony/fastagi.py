@@ -378,8 +378,8 @@ class FastAgiServer:
 
     def _arrived(self, sock: socket.socket, address: str, selector: selectors.BaseSelector) -> None:
         if not self.allowed(address):
-            self._let_go(sock, b"", selector)
             self.metrics.connections_dropped.labels(NOT_ALLOWED).inc()
+            self._let_go(sock, b"", selector)
             log.warning(
                 "refused a FastAGI connection from %s: not in the allow-list", printable(address)
             )

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from agi.application import Application, CallOutcome
 from agi.cli import main
@@ -24,7 +24,31 @@ from agi.storage.models import Base
 from agi.storage.repository import Repository
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_URL = os.environ.get("IVR_TEST_POSTGRES_URL")
+
+
+def _worker_postgres(url: str | None) -> str | None:
+    """The PostgreSQL database of this test process: under pytest-xdist each worker gets a
+    database of its own (`test_gw0`, ...), created on first use, so workers never drop each
+    other's tables."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            exists = connection.scalar(
+                text("select 1 from pg_database where datname = :name"), {"name": name}
+            )
+            if not exists:
+                connection.execute(text(f'create database "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+POSTGRES_URL = _worker_postgres(os.environ.get("IVR_TEST_POSTGRES_URL"))
 BILLING_IMPORTED = datetime(2026, 1, 5, tzinfo=UTC)
 """When the demo contracts came from billing: before every reading the tests submit."""
 IN_WINDOW = datetime(2026, 11, 20, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))
@@ -139,3 +163,27 @@ def place_call(
     """A scripted call through the real engine, actions and database."""
     channel = KeypadChannel(call_id, caller, keys=keys)
     return app.answer(channel, now=lambda: at), channel
+
+
+ONE_WORKER_MODULES = frozenset(
+    {
+        "test_database_stall",
+        "test_install",
+        "test_installation",
+        "test_prompt_audio",
+        "test_speech",
+        "test_speech_real_calls",
+        "test_text_dialog",
+    }
+)
+"""Modules whose module- or session-wide set-up (a staged installation, a built venv, a loaded
+speech model, a PostgreSQL of their own) is worth making once: under `pytest -n N --dist
+loadgroup` (scripts/test) all of a module's tests run on one worker. The other modules'
+tests, real calls included, spread over the workers."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rpartition(".")[2] if item.module else ""
+        if module in ONE_WORKER_MODULES:
+            item.add_marker(pytest.mark.xdist_group(module))

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import click
 
-from agi.cli.common import call_moment, main, ready_application
+from agi.cli.common import call_moment, main, ready_application, settings_or_exit
 from agi.text.dialog import TextChannel
 
 
@@ -90,3 +90,27 @@ def web(host: str | None, port: int | None) -> None:
         max_connections=settings.web_max_connections,
         header_seconds=settings.web_header_seconds,
     )
+
+
+@main.group()
+def viber() -> None:
+    """The Viber bot: `ivr viber set-webhook https://ivr.example.ru/viber`."""
+
+
+@viber.command("set-webhook")
+@click.argument("url")
+def set_webhook(url: str) -> None:
+    """Have Viber post the bot's events to URL (public HTTPS, ending in /viber): `ivr web`
+    must answer there already, as Viber checks the address at once."""
+    from agi.text.viber import NotRegistered, register_webhook
+
+    settings = settings_or_exit()
+    if settings.viber_token is None:
+        raise click.ClickException("set the bot's token first: IVR_VIBER_TOKEN")
+    try:
+        events = register_webhook(
+            url, auth_token=settings.viber_token.get_secret_value(), api_url=settings.viber_api_url
+        )
+    except NotRegistered as error:
+        raise click.ClickException(f"Viber did not take the webhook: {error}") from None
+    click.echo(f"Viber posts to {url}: {', '.join(events) or 'messages'}")

@@ -129,3 +129,27 @@ def status_message(response: httpx.Response) -> str:
         return f"{data.get('status')} {data.get('status_message')}"
     except (ValueError, AttributeError):
         return f"HTTP {response.status_code}"
+
+
+class NotRegistered(Exception):
+    """Viber did not take the webhook: its own words (`1 invalidUrl`, `2 invalidAuthToken`)."""
+
+
+def register_webhook(url: str, *, auth_token: str, api_url: str = API_URL) -> list[str]:
+    """Call `set_webhook` once; the event types Viber will send, or NotRegistered."""
+    request = set_webhook(url, auth_token=auth_token, api_url=api_url)
+    try:
+        response = httpx.request(
+            request.method,
+            request.url,
+            headers=dict(request.headers),
+            json=request.json,
+            timeout=30,
+        )
+    except httpx.HTTPError as error:
+        raise NotRegistered(
+            f"Viber's API at {api_url} did not answer: {type(error).__name__}"
+        ) from None
+    if not accepted(response):
+        raise NotRegistered(status_message(response))
+    return [str(kind) for kind in response.json().get("event_types", [])]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,15 +36,9 @@ from agi.text.webhook import create_app
 from agi.text.whatsapp import SIGNATURE_HEADER as WHATSAPP_SIGNATURE
 from tests.conftest import BILLING_IMPORTED, IN_WINDOW, ROOT
 from tests.support import demo_database
+from tests.test_fuzz import EXAMPLES, FUZZ
 from tests.test_text_dialog import ACCEPTED
 
-EXAMPLES = int(os.environ.get("IVR_FUZZ_EXAMPLES", "60"))
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 KANNEL_SECRET = "kannel-fuzz-secret-0123456789"
 VIBER_TOKEN = "viber-fuzz-token-0123456789abcdef"
 APP_SECRET = "whatsapp-fuzz-secret-0123456789"
@@ -246,19 +239,33 @@ def test_kannel_bodies(routes: Routes, data: st.DataObject) -> None:
     routes.check(response)
 
 
+def post_signed(
+    routes: Routes, data: st.DataObject, path: str, body: bytes, header: str, sign: Any
+) -> tuple[httpx.Response, list[dict[str, Any]]]:
+    """Post `body` signed right (mostly), wrong or not at all; the answer and the replies
+    sent for it."""
+    signed = data.draw(st.sampled_from(["right", "right", "right", "wrong", "none"]))
+    headers = {"content-type": "application/json"}
+    if signed != "none":
+        headers[header] = sign(body, right=signed == "right")
+    before = len(routes.replies)
+    response = routes.client.post(path, content=body, headers=headers)
+    return response, routes.replies[before:]
+
+
 @FUZZ
 @given(data=st.data())
 def test_viber_bodies(routes: Routes, data: st.DataObject) -> None:
     body = encoded(data, viber_callback(data))
-    signed = data.draw(st.sampled_from(["right", "right", "right", "wrong", "none"]))
-    headers = {"content-type": "application/json"}
-    if signed != "none":
-        headers[VIBER_SIGNATURE] = hmac_sha256(VIBER_TOKEN if signed == "right" else "x", body)
-    before = len(routes.replies)
-    response = routes.client.post("/viber", content=body, headers=headers)
-    if response.status_code == 200 and any(
-        r.get("text") == ACCEPTED for r in routes.replies[before:]
-    ):
+    response, replies = post_signed(
+        routes,
+        data,
+        "/viber",
+        body,
+        VIBER_SIGNATURE,
+        lambda body, right: hmac_sha256(VIBER_TOKEN if right else "x", body),
+    )
+    if response.status_code == 200 and any(r.get("text") == ACCEPTED for r in replies):
         routes.confirmed.add(f"viber-{json.loads(body)['message_token']}")
     routes.check(response)
 
@@ -267,18 +274,19 @@ def test_viber_bodies(routes: Routes, data: st.DataObject) -> None:
 @given(data=st.data())
 def test_whatsapp_bodies(routes: Routes, data: st.DataObject) -> None:
     body = encoded(data, whatsapp_notification(data))
-    signed = data.draw(st.sampled_from(["right", "right", "right", "wrong", "none"]))
-    headers = {"content-type": "application/json"}
-    if signed != "none":
-        key = APP_SECRET if signed == "right" else "x"
-        headers[WHATSAPP_SIGNATURE] = "sha256=" + hmac_sha256(key, body)
-    before = len(routes.replies)
-    response = routes.client.post("/whatsapp", content=body, headers=headers)
-    if response.status_code == 200:
-        replies = [r.get("text", {}).get("body") for r in routes.replies[before:]]
-        if ACCEPTED in replies:  # one message per notification: its reply
-            (message,) = json.loads(body)["entry"][0]["changes"][0]["value"]["messages"]
-            routes.confirmed.add(str(message["id"]))
+    response, replies = post_signed(
+        routes,
+        data,
+        "/whatsapp",
+        body,
+        WHATSAPP_SIGNATURE,
+        lambda body, right: "sha256=" + hmac_sha256(APP_SECRET if right else "x", body),
+    )
+    if response.status_code == 200 and ACCEPTED in [
+        r.get("text", {}).get("body") for r in replies
+    ]:  # one message per notification: its reply
+        (message,) = json.loads(body)["entry"][0]["changes"][0]["value"]["messages"]
+        routes.confirmed.add(str(message["id"]))
     routes.check(response)
 
 

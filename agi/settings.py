@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -350,6 +351,12 @@ PATH_SETTINGS = frozenset(
     }
 )
 """The settings that name a file or folder: relative to the file that writes them."""
+SECRET_SETTINGS = frozenset(
+    name
+    for name, field in Settings.model_fields.items()
+    if field.annotation in (SecretStr, SecretStr | None)
+)
+"""The settings a file may hold only if no one but the service can read it."""
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -396,7 +403,19 @@ def _file_problems(path: Path) -> list[Problem]:
             Problem(path, 1, "settings-shape", "the settings file lists settings as  name: value"),
         ]
     known = Settings.model_fields
+    readable = path.stat().st_mode & stat.S_IROTH
     for name in document.data:
+        if name in SECRET_SETTINGS and readable:
+            problems.append(
+                Problem(
+                    path,
+                    document.line_of((name,)),
+                    "secret-readable",
+                    f"'{name}' is a secret, and anyone on this server can read this file: "
+                    f"chmod 640 {path} and chgrp ivr {path} (or give it in the environment, "
+                    f"{ENV_PREFIX}{name.upper()})",
+                )
+            )
         if name not in known:
             problems.append(
                 Problem(

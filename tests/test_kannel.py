@@ -33,11 +33,13 @@ from agi.storage.repository import Repository
 from agi.text.dialog import text_dialog_for
 from agi.text.gateway_routes import Gateways
 from agi.text.kannel import MAX_REPLY
+from agi.text.kannel_service import SMS_SERVICE, render_sms_service
 from tests.conftest import BILLING_IMPORTED, IN_WINDOW, ROOT
 from tests.support import demo_database, free_port
 from tests.test_text_dialog import ACCEPTED, ASK_DAY_NIGHT, DAY_NIGHT_ROWS, DECIMAL, SEED_ROW
 from tests.test_text_webhook import serving
 
+TEMPLATE = (ROOT / SMS_SERVICE).read_text(encoding="utf-8")
 FAKESMSC = Path("/usr/lib/kannel/test/fakesmsc")
 KANNEL = shutil.which("bearerbox", path="/usr/sbin:/usr/bin") and FAKESMSC.exists()
 REQUIRED = os.environ.get("IVR_REQUIRE_KANNEL", "") not in ("", "0")
@@ -46,12 +48,13 @@ SHORT_CODE = "5520"
 UNKNOWN = "Договор 999999 не найден. Проверьте номер в квитанции."
 PERIOD = "2026-11"
 
-pytestmark = [
-    pytest.mark.gateway,
-    pytest.mark.skipif(
+
+def real_kannel(test: Any) -> Any:
+    """A test that runs the real bearerbox, smsbox and fakesmsc."""
+    skip = pytest.mark.skipif(
         not KANNEL and not REQUIRED, reason="Kannel is not installed (apt-get install kannel)"
-    ),
-]
+    )
+    return pytest.mark.gateway(skip(test))
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,7 @@ class SmsBox:
         self.folder = folder
         self.smsc_port = free_port()
         boxes = free_port()
-        service = (ROOT / "config" / "kannel" / "ivr-sms-service.conf").read_text()
-        service = service.replace("@@KANNEL_SECRET@@", secret).replace("@@WEBHOOK@@", webhook)
+        service = render_sms_service(TEMPLATE, secret=secret, webhook=webhook)
         (folder / "kannel.conf").write_text(
             f"""group = core
 admin-port = {free_port()}
@@ -300,6 +302,7 @@ SCRIPT = [
 ]
 
 
+@real_kannel
 def test_the_seed_messages_come_back_as_sms(line: Line) -> None:
     """`89120000001` is the same sender as `+79120000001`: its conversation goes on."""
     for sender, text, reply, rows in SCRIPT:
@@ -313,6 +316,7 @@ def test_the_seed_messages_come_back_as_sms(line: Line) -> None:
     assert [row.channel for row in line.repository.export(PERIOD)] == ["sms"] * 3
 
 
+@real_kannel
 def test_a_redelivery_after_a_timeout_is_answered_and_stored_once(line: Line) -> None:
     """The webhook stores the reading but answers after Kannel's http-timeout: smsbox posts
     the message again with the same id, and the customer gets the reply of the first
@@ -346,6 +350,7 @@ def kannel_post(url: str, *, auth: tuple[str, str] | None, source: str = "127.0.
     return response.status_code
 
 
+@real_kannel
 @pytest.mark.parametrize(
     ("auth", "source", "status"),
     [
@@ -361,3 +366,46 @@ def test_only_kannel_with_its_secret_and_address_is_heard(
     before = submissions(line.repository)
     assert kannel_post(line.url, auth=auth, source=source) == status
     assert submissions(line.repository) == before
+
+
+# --- the shipped sms-service --------------------------------------------------------------
+
+
+def test_the_sms_service_is_filled_in() -> None:
+    text = render_sms_service(TEMPLATE, secret="s" * 32, webhook="127.0.0.1:8080")
+    assert (
+        f'post-url = "http://kannel:{"s" * 32}@127.0.0.1:8080/kannel?id=%I&from=%p&to=%P"' in text
+    )
+    for line in ("max-messages = 2", "concatenation = true", "assume-plain-text = true",
+                 "accept-x-kannel-headers = true", "catch-all = true"):  # fmt: skip
+        assert line in text.splitlines()
+    assert "@@" not in text
+
+
+@pytest.mark.parametrize(
+    ("secret", "webhook"),
+    [
+        ('s3cret" text = "owned', "127.0.0.1:8080"),
+        ("short", "127.0.0.1:8080"),
+        ("s" * 32, "127.0.0.1:8080/x?"),
+        ("s" * 32, "evil@host:80"),
+    ],
+)
+def test_a_value_that_would_end_the_url_is_refused(secret: str, webhook: str) -> None:
+    with pytest.raises(ValueError, match="cannot go into Kannel's sms-service") as refused:
+        render_sms_service(TEMPLATE, secret=secret, webhook=webhook)
+    assert secret not in str(refused.value)
+
+
+def test_ivr_install_writes_the_sms_service_and_its_secret_for_the_ivr_group_only(
+    tmp_path: Path,
+) -> None:
+    from agi.installation import USER, Options, plan
+
+    entries = {entry.path: entry for entry in plan(Options(root=tmp_path))}
+    service = entries[tmp_path / "etc" / "ivr" / "kannel-sms-service.conf"]
+    gateways = entries[tmp_path / "etc" / "ivr" / "ivr.d" / "60-gateways.yaml"]
+    assert (service.mode, service.group, service.keep) == (0o640, USER, True)
+    assert (gateways.mode, gateways.group, gateways.keep) == (0o640, USER, True)
+    secret = gateways.content.decode().split("kannel_secret: ", 1)[1].split("\n", 1)[0]
+    assert f"http://kannel:{secret}@127.0.0.1:8080/kannel?" in service.content.decode()

@@ -36,7 +36,14 @@ from agi.text.kannel import MAX_REPLY
 from agi.text.kannel_service import SMS_SERVICE, render_sms_service
 from tests.conftest import BILLING_IMPORTED, IN_WINDOW, ROOT
 from tests.support import demo_database, free_port
-from tests.test_text_dialog import ACCEPTED, ASK_DAY_NIGHT, DAY_NIGHT_ROWS, DECIMAL, SEED_ROW
+from tests.test_text_dialog import (
+    ACCEPTED,
+    ASK_DAY_NIGHT,
+    DAY_NIGHT_ROWS,
+    DECIMAL,
+    SEED_ROW,
+    failing_store,
+)
 from tests.test_text_webhook import serving
 
 TEMPLATE = (ROOT / SMS_SERVICE).read_text(encoding="utf-8")
@@ -47,6 +54,9 @@ SECRET = "kannel-test-secret-0123456789"
 SHORT_CODE = "5520"
 UNKNOWN = "Договор 999999 не найден. Проверьте номер в квитанции."
 PERIOD = "2026-11"
+COULD_NOT_FETCH = "Pokazaniya ne prinyaty: servis nedostupen. Otpravte ih pozzhe."
+"""What the README has smsbox send when the IVR cannot answer at all: Kannel sends its own
+replies in the GSM alphabet, so in Latin letters."""
 
 
 def real_kannel(test: Any) -> Any:
@@ -98,6 +108,7 @@ bearerbox-port = {boxes}
 log-level = 1
 log-file = "{folder}/smsbox.log"
 mo-recode = true
+reply-couldnotfetch = "{COULD_NOT_FETCH}"
 http-timeout = 2
 http-request-retry = 2
 http-queue-delay = 1
@@ -409,3 +420,48 @@ def test_ivr_install_writes_the_sms_service_and_its_secret_for_the_ivr_group_onl
     assert (gateways.mode, gateways.group, gateways.keep) == (0o640, USER, True)
     secret = gateways.content.decode().split("kannel_secret: ", 1)[1].split("\n", 1)[0]
     assert f"http://kannel:{secret}@127.0.0.1:8080/kannel?" in service.content.decode()
+
+
+# --- when the database fails -------------------------------------------------------------
+
+
+@real_kannel
+def test_a_message_the_database_failed_is_posted_again_and_answered(
+    line: Line, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first delivery finds the database failing (503); smsbox posts it again after
+    http-queue-delay, and the customer gets the reply, with the reading stored once."""
+    from agi.storage import conversations
+
+    real_store = conversations.store
+    failures = []
+
+    def fails_once(*args: Any, **kwargs: Any) -> Any:
+        if not failures:
+            failures.append(1)
+            failing_store()
+        return real_store(*args, **kwargs)
+
+    monkeypatch.setattr(conversations, "store", fails_once)
+    before = submissions(line.repository)
+    parts = line.box.send("+79120000005", "ПС 123859 20")
+    assert reply_of(parts) == ACCEPTED
+    statuses = [status for _, status in line.recorder.requests[-2:]]
+    assert statuses == [503, 200]
+    assert submissions(line.repository) == before + 1
+
+
+@real_kannel
+def test_a_database_that_stays_down_gets_the_customer_a_reply(
+    line: Line, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every delivery gets 503; once smsbox has tried them all, the customer is told to
+    send the readings later, and nothing is stored."""
+    from agi.storage import conversations
+
+    monkeypatch.setattr(conversations, "store", failing_store)
+    before = submissions(line.repository)
+    parts = line.box.send("+79120000006", "ПС 176354 41", seconds=20)
+    assert [(sms.coding, sms.text) for sms in parts] == [("7bit", COULD_NOT_FETCH)]
+    assert [status for _, status in line.recorder.requests[-3:]] == [503] * 3
+    assert submissions(line.repository) == before

@@ -218,6 +218,10 @@ def test_the_seed_messages_by_viber(bot: Bot) -> None:
     assert bot.send("45055 23186", 1003, user="5678901234B=") == ACCEPTED
     assert stored(bot.repository) == [SEED_ROW, *DAY_NIGHT_ROWS]
     assert {row.channel for row in bot.repository.export("2026-11")} == {"viber"}
+    metrics = bot.client.get("/metrics").text
+    assert 'ivr_messages_total{outcome="accepted"} 2.0' in metrics
+    assert 'ivr_messages_total{outcome="answered"} 1.0' in metrics
+    assert 'ivr_webhook_responses_total{path="/viber",status="200"} 3.0' in metrics
 
 
 def test_a_redelivered_callback_is_answered_again_and_stored_once(bot: Bot) -> None:

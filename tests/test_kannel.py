@@ -465,3 +465,13 @@ def test_a_database_that_stays_down_gets_the_customer_a_reply(
     assert [(sms.coding, sms.text) for sms in parts] == [("7bit", COULD_NOT_FETCH)]
     assert [status for _, status in line.recorder.requests[-3:]] == [503] * 3
     assert submissions(line.repository) == before
+
+
+def test_the_readme_shows_the_shipped_sms_service() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("```\ngroup = sms-service\n", 1)[1].split("```", 1)[0]
+    shipped = render_sms_service(TEMPLATE, secret="k" * 32, webhook="127.0.0.1:8080")
+    settings = [line for line in shipped.splitlines() if line and not line.startswith("#")]
+    assert ["group = sms-service", *shown.splitlines()] == [
+        line.replace("k" * 32, "<kannel_secret>") for line in settings
+    ]

@@ -29,6 +29,8 @@ class MessengerApi:
     failures: list[int] = field(default_factory=list)
     """Statuses to answer the next requests with, one each, before succeeding."""
     answer: dict[str, Any] = field(default_factory=dict)
+    delay: float = 0.0
+    """How long each answer takes: an API that is slow."""
 
     def wait_for(self, count: int, seconds: float = 10) -> list[Received]:
         deadline = time.monotonic() + seconds
@@ -54,6 +56,7 @@ def messenger_api(answer: dict[str, Any] | None = None) -> Iterator[MessengerApi
                     json.loads(body) if body else None,
                 )
             )
+            time.sleep(api.delay)
             status = api.failures.pop(0) if api.failures else 200
             out = json.dumps(api.answer if status == 200 else {"error": "busy"}).encode()
             self.send_response(status)

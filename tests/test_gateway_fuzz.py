@@ -203,7 +203,7 @@ def routes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Routes]:
             whatsapp_token="fuzz-access-token-0123456789",
             whatsapp_phone_number_id=PHONE_NUMBER_ID,
         ),
-        sender=ReplySender(transport=httpx.MockTransport(api), sleep=lambda _: None),
+        sender=ReplySender(transport=httpx.MockTransport(api), sleep=lambda _: None, workers=0),
     )
     yield Routes(InProcess(app), repository, replies=sent)
     repository.engine.dispose()

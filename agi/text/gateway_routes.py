@@ -161,7 +161,7 @@ def add_gateway_routes(
                 sender_name=gateways.viber_sender_name,
                 api_url=gateways.viber_api_url,
             )
-            background.add_task(sender.send, outgoing, channel="viber")
+            background.add_task(sender.submit, outgoing, channel="viber")
         return JSONResponse({"status": 0, "status_message": "ok"})
 
     @api.get("/whatsapp", summary="WhatsApp's webhook verification")
@@ -202,7 +202,7 @@ def add_gateway_routes(
         except Refused as refused:
             return refusal(refused)
         for outgoing in replies:
-            background.add_task(sender.send, outgoing, channel="whatsapp")
+            background.add_task(sender.submit, outgoing, channel="whatsapp")
         return Response(status_code=200)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,9 @@ from agi.redact import mask_digits
 
 log = logging.getLogger(__name__)
 
+WORKERS = 8
+"""Replies sent at once; more wait their turn, so that a messenger's API that is down holds
+these threads and never the ones that answer messages."""
 ATTEMPTS = 4
 FIRST_PAUSE = 0.5
 LONGEST_PAUSE = 8.0
@@ -59,13 +63,25 @@ class ReplySender:
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
         outcome: Outcome | None = None,
+        workers: int = WORKERS,
     ) -> None:
+        """`workers` 0: each reply is sent in the thread that submits it (for tests)."""
         self.attempts = attempts
         self.first_pause = first_pause
         self.longest_pause = longest_pause
         self.sleep = sleep
         self.outcome = outcome
         self.client = httpx.Client(timeout=TIMEOUT, transport=transport, follow_redirects=False)
+        self.pool = (
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reply") if workers else None
+        )
+
+    def submit(self, request: OutgoingRequest, *, channel: str) -> None:
+        """Send the reply in one of the sender's own threads."""
+        if self.pool is None:
+            self.send(request, channel=channel)
+        else:
+            self.pool.submit(self.send, request, channel=channel)
 
     def pauses(self) -> list[float]:
         """The pause before each attempt after the first: doubling, capped."""
@@ -107,4 +123,7 @@ class ReplySender:
             self.outcome(channel, outcome)
 
     def close(self) -> None:
+        """Wait for the replies under way, then close the connections."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
         self.client.close()

@@ -29,8 +29,8 @@ class MessengerApi:
     failures: list[int] = field(default_factory=list)
     """Statuses to answer the next requests with, one each, before succeeding."""
     answer: dict[str, Any] = field(default_factory=dict)
-    delay: float = 0.0
-    """How long each answer takes: an API that is slow."""
+    held: threading.Event | None = None
+    """An API that hangs: every request waits until this event is set (at most 30 s)."""
 
     def wait_for(self, count: int, seconds: float = 10) -> list[Received]:
         deadline = time.monotonic() + seconds
@@ -56,7 +56,9 @@ def messenger_api(answer: dict[str, Any] | None = None) -> Iterator[MessengerApi
                     json.loads(body) if body else None,
                 )
             )
-            time.sleep(api.delay)
+            held = api.held
+            if held is not None:
+                held.wait(30)
             status = api.failures.pop(0) if api.failures else 200
             out = json.dumps(api.answer if status == 200 else {"error": "busy"}).encode()
             self.send_response(status)

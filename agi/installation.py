@@ -24,6 +24,7 @@ from pathlib import Path
 from agi.audio.number_words import RUSSIAN_SOUNDS
 from agi.settings import Settings, shipped
 from agi.telephony.asterisk_config import LineConfig, ivr_includes
+from agi.text.kannel_service import SMS_SERVICE, render_sms_service
 from agi.text.nginx_site import SITE_TEMPLATE, render_site
 
 USER = "ivr"
@@ -121,6 +122,7 @@ class Change:
 
 def plan(options: Options) -> list[Entry]:
     layout = Layout(options.root)
+    kannel_secret = secrets.token_urlsafe(24)
     entries = [
         Entry(layout.etc, mode=0o755),
         Entry(layout.etc / "ivr.d", mode=0o750, group=USER),
@@ -128,6 +130,24 @@ def plan(options: Options) -> list[Entry]:
         Entry(
             layout.etc / "ivr.d" / "50-webhook-secret.yaml",
             f"webhook_secret: {secrets.token_urlsafe(32)}\n".encode(),
+            mode=0o640,
+            group=USER,
+            keep=True,
+        ),
+        Entry(
+            layout.etc / "ivr.d" / "60-gateways.yaml",
+            _gateways(kannel_secret),
+            mode=0o640,
+            group=USER,
+            keep=True,
+        ),
+        Entry(
+            layout.etc / "kannel-sms-service.conf",
+            render_sms_service(
+                shipped(str(SMS_SERVICE)).read_text(encoding="utf-8"),
+                secret=kannel_secret,
+                webhook=f"127.0.0.1:{options.web_port}",
+            ).encode(),
             mode=0o640,
             group=USER,
             keep=True,
@@ -157,6 +177,20 @@ def plan(options: Options) -> list[Entry]:
         ),
     ]
     return entries
+
+
+def _gateways(kannel_secret: str) -> bytes:
+    """The gateways' secrets, readable by the ivr group only: Kannel's made here (the same
+    as in kannel-sms-service.conf), the messengers' to be filled in."""
+    return (
+        "# The gateways' secrets (README: SMS through Kannel, Viber, WhatsApp).\n"
+        f"kannel_secret: {kannel_secret}\n"
+        "# viber_token: the bot's token (Viber: Edit Info, Your app key)\n"
+        "# whatsapp_app_secret: the Meta app's secret\n"
+        "# whatsapp_verify_token: the token typed into the app's webhook configuration\n"
+        "# whatsapp_token: a system user's access token\n"
+        '# whatsapp_phone_number_id: "106540352242922"\n'
+    ).encode()
 
 
 def _site(options: Options, layout: Layout) -> str:
@@ -430,6 +464,11 @@ def next_steps(options: Options) -> list[str]:
         f"listens on {options.web_listen} for {options.server_name}: put TLS in front of it "
         "(certbot --nginx, or listen 443 ssl with your certificate) before gateways post to "
         "it, and give them the secret in ivr.d/50-webhook-secret.yaml",
+        f'SMS through Kannel: add  include = "{layout.etc / "kannel-sms-service.conf"}"  to '
+        "/etc/kannel/kannel.conf (with the operator's SMPP smsc group, and mo-recode = true "
+        "in the smsbox group) and let Kannel read it (chgrp kannel); Viber and WhatsApp: "
+        "their tokens in ivr.d/60-gateways.yaml, then ivr viber set-webhook "
+        "https://<server name>/viber (README)",
         f"check: {ivr} check, and {ivr} call --keys '*2 102057522# 11638# 1' --sip-port "
         f"{options.sip_port} --asterisk-log {layout.at('/var/log/asterisk/messages')}",
     ]

@@ -14,8 +14,10 @@ environment variable), the setting, and what to write instead.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -207,6 +209,29 @@ class Settings(BaseSettings):
     web_body_seconds: float = Field(default=10.0, gt=0, le=300)
     """How long a client may take to send a request's body."""
 
+    kannel_secret: SecretStr | None = None
+    """The password Kannel's sms-service sends (`post-url = "http://kannel:<secret>@..."`);
+    None: no POST /kannel."""
+    kannel_addresses: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    """Where Kannel's smsbox may post from: addresses or networks."""
+    viber_token: SecretStr | None = None
+    """The bot's authentication token (Viber: Edit Info, Your app key); None: no POST /viber."""
+    viber_api_url: str = Field(default="https://chatapi.viber.com/pa", pattern=r"^https?://\S+$")
+    viber_sender_name: str = Field(default="Показания", min_length=1, max_length=28)
+    """The name Viber shows over the bot's replies."""
+    whatsapp_app_secret: SecretStr | None = None
+    """The Meta app's secret, which signs notifications; the four whatsapp_ settings but the
+    address are needed for GET|POST /whatsapp."""
+    whatsapp_verify_token: SecretStr | None = None
+    """The token typed into the app's webhook configuration, for the verification request."""
+    whatsapp_token: SecretStr | None = None
+    """The access token the replies are sent with (a system user's permanent token)."""
+    whatsapp_phone_number_id: str | None = Field(default=None, pattern=r"^[0-9]{1,32}$")
+    """The id of the business phone number (not the number itself)."""
+    whatsapp_api_url: str = Field(
+        default="https://graph.facebook.com/v21.0", pattern=r"^https?://\S+$"
+    )
+
     @field_validator(
         "flow_path",
         "prompts_path",
@@ -236,6 +261,25 @@ class Settings(BaseSettings):
     def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError("the webhook secret needs at least 16 characters")
+        return value
+
+    @field_validator("kannel_secret", "viber_token", "whatsapp_app_secret", "whatsapp_token")
+    @classmethod
+    def _check_gateway_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("a gateway's secret or token has at least 16 characters")
+        return value
+
+    @field_validator("kannel_addresses")
+    @classmethod
+    def _check_addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            try:
+                ipaddress.ip_network(address, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{address!r} is not an address or network (127.0.0.1, 10.0.0.0/8)"
+                ) from None
         return value
 
     @field_validator("caller_region")
@@ -291,7 +335,7 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if value is None or isinstance(value, SecretStr):
                 continue
-            text = json.dumps(value) if isinstance(value, dict) else str(value)
+            text = json.dumps(value) if isinstance(value, dict | list) else str(value)
             variables.append((ENV_PREFIX + name.upper(), text))
         return tuple(variables)
 
@@ -307,6 +351,12 @@ PATH_SETTINGS = frozenset(
     }
 )
 """The settings that name a file or folder: relative to the file that writes them."""
+SECRET_SETTINGS = frozenset(
+    name
+    for name, field in Settings.model_fields.items()
+    if field.annotation in (SecretStr, SecretStr | None)
+)
+"""The settings a file may hold only if no one but the service can read it."""
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -353,7 +403,19 @@ def _file_problems(path: Path) -> list[Problem]:
             Problem(path, 1, "settings-shape", "the settings file lists settings as  name: value"),
         ]
     known = Settings.model_fields
+    readable = path.stat().st_mode & stat.S_IROTH
     for name in document.data:
+        if name in SECRET_SETTINGS and readable:
+            problems.append(
+                Problem(
+                    path,
+                    document.line_of((name,)),
+                    "secret-readable",
+                    f"'{name}' is a secret, and anyone on this server can read this file: "
+                    f"chmod 640 {path} and chgrp ivr {path} (or give it in the environment, "
+                    f"{ENV_PREFIX}{name.upper()})",
+                )
+            )
         if name not in known:
             problems.append(
                 Problem(

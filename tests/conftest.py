@@ -170,6 +170,7 @@ ONE_WORKER_MODULES = frozenset(
         "test_database_stall",
         "test_install",
         "test_installation",
+        "test_kannel",
         "test_prompt_audio",
         "test_speech",
         "test_speech_real_calls",

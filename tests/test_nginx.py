@@ -80,7 +80,7 @@ def nginx(environment: dict[str, str], tmp_path: Path) -> Iterator[str]:  # noqa
     if NGINX is None:
         pytest.fail("IVR_REQUIRE_NGINX is set but nginx is not installed")
     port = free_port()
-    with ivr_web(environment) as web:
+    with ivr_web(environment, **GATEWAYS) as web:
         prefix = tmp_path / "nginx"
         prefix.mkdir()
         (prefix / "ivr-webhook.conf").write_text(
@@ -96,8 +96,25 @@ def nginx(environment: dict[str, str], tmp_path: Path) -> Iterator[str]:  # noqa
             yield f"http://127.0.0.1:{port}"
 
 
+GATEWAYS = {
+    "kannel_secret": "kannel-nginx-secret-0123456789",
+    "viber_token": "viber-nginx-token-0123456789",
+    "whatsapp_app_secret": "whatsapp-nginx-secret-0123456789",
+    "whatsapp_verify_token": "verify-nginx",
+    "whatsapp_token": "whatsapp-nginx-access-token",
+    "whatsapp_phone_number_id": "106540352242922",
+}
+HANDSHAKE = "?hub.mode=subscribe&hub.verify_token=verify-nginx&hub.challenge=1158201444"
+
 ROUTES = {
     "a message": ("POST", "/messages", 200),
+    "an SMS without Kannel's credentials": ("POST", "/kannel", 401),
+    "a Viber callback without its signature": ("POST", "/viber", 401),
+    "a WhatsApp notification without its signature": ("POST", "/whatsapp", 401),
+    "WhatsApp's verification": ("GET", "/whatsapp" + HANDSHAKE, 200),
+    "an SMS by GET": ("GET", "/kannel", 403),
+    "a Viber callback by GET": ("GET", "/viber", 403),
+    "a WhatsApp notification by PUT": ("PUT", "/whatsapp", 403),
     "the health check": ("GET", "/health", 200),
     "the metrics": ("GET", "/metrics", 404),
     "the OpenAPI description": ("GET", "/openapi.json", 404),
@@ -116,6 +133,13 @@ def test_only_the_webhook_is_passed_through(nginx: str) -> None:
             assert response.status_code == status, name
         huge = client.post("/messages", json=message(" " * 40_000, "gw-huge"))
         assert huge.status_code == 413
+        sms = client.post(
+            "/kannel",
+            params={"id": "nginx-1", "from": "+79120000000", "to": "5520"},
+            content="ПС 102057522 11638".encode(),
+            auth=("kannel", GATEWAYS["kannel_secret"]),
+        )
+        assert (sms.status_code, sms.text) == (200, ACCEPTED)
 
 
 @needs_nginx

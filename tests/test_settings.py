@@ -206,3 +206,65 @@ def test_the_settings_travel_to_a_process_started_elsewhere_as_variables(
     assert there.model_dump(exclude={"webhook_secret"}) == here.model_dump(
         exclude={"webhook_secret"}
     )
+
+
+# --- the gateways' secrets ------------------------------------------------------------------
+
+GATEWAY_SECRETS = """\
+kannel_secret: kannel-secret-0123456789
+viber_token: 445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9
+whatsapp_phone_number_id: "106540352242922"
+"""
+
+
+def test_a_file_only_the_service_can_read_may_hold_the_gateways_secrets(
+    settings_file: Path,
+) -> None:
+    settings_file.write_text(GATEWAY_SECRETS, encoding="utf-8")
+    settings_file.chmod(0o640)
+    settings = load_settings()
+    assert settings.kannel_secret is not None
+    assert settings.kannel_secret.get_secret_value() == "kannel-secret-0123456789"
+    assert settings.whatsapp_phone_number_id == "106540352242922"
+    assert "kannel-secret" not in repr(settings)
+
+
+def test_a_secret_in_a_file_anyone_can_read_is_refused(settings_file: Path) -> None:
+    settings_file.write_text(GATEWAY_SECRETS, encoding="utf-8")
+    settings_file.chmod(0o644)
+    with pytest.raises(ProblemsFound) as found:
+        load_settings()
+    assert [str(problem) for problem in found.value.problems] == [
+        f"{settings_file}, line {line}: '{name}' is a secret, and anyone on this server can "
+        f"read this file: chmod 640 {settings_file} and chgrp ivr {settings_file} (or give "
+        f"it in the environment, IVR_{name.upper()})"
+        for line, name in ((1, "kannel_secret"), (2, "viber_token"))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        (
+            "IVR_KANNEL_SECRET",
+            "short",
+            "IVR_KANNEL_SECRET: a gateway's secret or token has at least 16",
+        ),
+        (
+            "IVR_KANNEL_ADDRESSES",
+            '["10.0.0.0/8", "kannel.example"]',
+            "'kannel.example' is not an address",
+        ),
+        ("IVR_WHATSAPP_PHONE_NUMBER_ID", "+79129671520", "IVR_WHATSAPP_PHONE_NUMBER_ID"),
+        ("IVR_VIBER_API_URL", "chatapi.viber.com", "IVR_VIBER_API_URL"),
+    ],
+)
+def test_a_wrong_gateway_setting_names_its_variable(
+    settings_file: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, says: str
+) -> None:
+    settings_file.write_text(GOOD, encoding="utf-8")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ProblemsFound) as found:
+        load_settings()
+    (problem,) = found.value.problems
+    assert says in str(problem)

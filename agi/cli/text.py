@@ -8,7 +8,7 @@ from datetime import datetime
 
 import click
 
-from agi.cli.common import call_moment, main, ready_application
+from agi.cli.common import call_moment, main, ready_application, settings_or_exit
 from agi.text.dialog import TextChannel
 
 
@@ -52,27 +52,37 @@ def sms(sender: str, channel: str, on: datetime | None, message_id: str | None, 
 @click.option("--host", default=None, help="The address to listen on (default: web_host).")
 @click.option("--port", type=int, default=None, help="The port (default: web_port).")
 def web(host: str | None, port: int | None) -> None:
-    """Serve the webhook for SMS and messenger gateways: POST /messages (see README)."""
+    """Serve the webhook for SMS and messenger gateways: POST /messages, and POST /kannel,
+    POST /viber, GET|POST /whatsapp for the gateways that are configured (see README)."""
     from agi.text.dialog import text_dialog_for
+    from agi.text.gateway_routes import Gateways
     from agi.text.webhook import create_app, serve
 
     app = ready_application()
     settings = app.settings
-    if settings.webhook_secret is None:
+    gateways = Gateways.configured(settings)
+    if settings.webhook_secret is None and not gateways.any:
         raise click.ClickException(
             "set the shared secret first: IVR_WEBHOOK_SECRET (at least 16 characters), "
-            "the value gateways send in the X-IVR-Secret header"
+            "the value gateways send in the X-IVR-Secret header, or a gateway's secrets "
+            "(IVR_KANNEL_SECRET, IVR_VIBER_TOKEN, IVR_WHATSAPP_*)"
         )
+    secret = settings.webhook_secret
     asgi = create_app(
         text_dialog_for(settings, app.repository),
-        secret=settings.webhook_secret.get_secret_value(),
+        secret=None if secret is None else secret.get_secret_value(),
         max_body_bytes=settings.webhook_max_body_bytes,
         body_seconds=settings.web_body_seconds,
         max_requests=settings.web_max_requests,
+        gateways=gateways,
     )
     host = host or settings.web_host
     port = port or settings.web_port
-    click.echo(f"webhook on http://{host}:{port}/messages", err=True)
+    served = ["/messages"] * (secret is not None)
+    served += ["/kannel"] * bool(gateways.kannel_secret) + ["/viber"] * bool(gateways.viber_token)
+    served += ["/whatsapp"] * gateways.whatsapp_ready
+    for path in served:
+        click.echo(f"webhook on http://{host}:{port}{path}", err=True)
     serve(
         asgi,
         host=host,
@@ -80,3 +90,27 @@ def web(host: str | None, port: int | None) -> None:
         max_connections=settings.web_max_connections,
         header_seconds=settings.web_header_seconds,
     )
+
+
+@main.group()
+def viber() -> None:
+    """The Viber bot: `ivr viber set-webhook https://ivr.example.ru/viber`."""
+
+
+@viber.command("set-webhook")
+@click.argument("url")
+def set_webhook(url: str) -> None:
+    """Have Viber post the bot's events to URL (public HTTPS, ending in /viber): `ivr web`
+    must answer there already, as Viber checks the address at once."""
+    from agi.text.viber import NotRegistered, register_webhook
+
+    settings = settings_or_exit()
+    if settings.viber_token is None:
+        raise click.ClickException("set the bot's token first: IVR_VIBER_TOKEN")
+    try:
+        events = register_webhook(
+            url, auth_token=settings.viber_token.get_secret_value(), api_url=settings.viber_api_url
+        )
+    except NotRegistered as error:
+        raise click.ClickException(f"Viber did not take the webhook: {error}") from None
+    click.echo(f"Viber posts to {url}: {', '.join(events) or 'messages'}")

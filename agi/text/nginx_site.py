@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from agi.text.placeholders import fill
+
 SITE_TEMPLATE = Path("config/nginx/ivr-webhook.conf")
 """The template, relative to the checkout (`agi.settings.shipped` finds it anywhere)."""
 DEFAULT_ACCESS_LOG = "/var/log/nginx/ivr-webhook.access.log"
@@ -41,11 +43,4 @@ def render_site(
         "WEBHOOK": webhook,
         "ACCESS_LOG": access_log,
     }
-    for name, value in values.items():
-        if not VALUES[name].match(value):
-            raise ValueError(f"{name.lower()} {value!r} cannot go into the nginx site")
-        template = template.replace(f"@@{name}@@", value)
-    left = re.search(r"@@[A-Z_]+@@", template)
-    if left:
-        raise ValueError(f"the nginx site has a placeholder nothing fills in: {left[0]}")
-    return template
+    return fill(template, values, VALUES, what="the nginx site")

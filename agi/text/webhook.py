@@ -1,8 +1,10 @@
-"""The HTTP webhook that an SMS or messenger gateway calls: one JSON request per incoming
-message, one JSON reply with the answer text. `ivr web` serves it.
+"""The HTTP webhook that SMS and messenger gateways call. `ivr web` serves it: POST /messages
+(one JSON request per incoming message, one JSON reply with the answer text), and the
+routes of the real gateways, Kannel, Viber and WhatsApp (`agi.text.gateway_routes`).
 
-`Guard` stands in front of the framework: it refuses a request without the one shared
-secret before its body is read, holds no body larger than the limit nor waits for one
+`Guard` stands in front of the framework: it refuses a request to /messages without the one
+shared secret before its body is read (a gateway's route checks its gateway's own
+credentials or signature), holds no body larger than the limit nor waits for one
 longer than the body deadline, answers at most so many requests at once, and lets through
 only a body that is one flat JSON object of plain values (no lone surrogates, NaN or
 Infinity, nesting or repeated keys), so that nothing a client sends can make the
@@ -15,7 +17,6 @@ import asyncio
 import hmac
 import json
 import logging
-import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 
@@ -27,6 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agi.storage.database import StorageError
 from agi.text.dialog import IncomingMessage, MessageIdReused, TextChannel, TextDialog
+from agi.text.gateway import Refused, finite, no_constant
+from agi.text.gateway_routes import GATEWAY_PATHS, Gateways, add_gateway_routes
+from agi.text.replies import ReplySender
 from agi.text.webhook_metrics import CONTENT_TYPE, WebhookMetrics
 
 log = logging.getLogger(__name__)
@@ -80,12 +84,16 @@ class TextReply(BaseModel):
 def create_app(
     dialog: TextDialog,
     *,
-    secret: str,
+    secret: str | None,
     max_body_bytes: int = 32768,
     body_seconds: float = 10.0,
     max_requests: int = 64,
+    gateways: Gateways | None = None,
+    sender: ReplySender | None = None,
 ) -> ASGIApp:
-    """The webhook's ASGI application, behind its `Guard`."""
+    """The webhook's ASGI application, behind its `Guard`: POST /messages with `secret`
+    (None: not served), and the routes of the configured `gateways`, whose replies to
+    messengers `sender` sends."""
     api = FastAPI(
         title="Meter readings: text messages",
         version="1",
@@ -157,6 +165,17 @@ def create_app(
         return {"status": "ok"}
 
     metrics = WebhookMetrics()
+    if sender is None:
+        sender = ReplySender()
+    if sender.outcome is None:
+        sender.outcome = metrics.count_reply
+    add_gateway_routes(
+        api,
+        dialog,
+        gateways or Gateways(),
+        sender,
+        lambda answer: metrics.count_answer(accepted=answer.accepted, duplicate=answer.duplicate),
+    )
     metrics.count_lockouts(lambda: dialog.readings.lockouts(dialog.readings.now()))
 
     @api.get("/metrics", include_in_schema=False)
@@ -175,13 +194,6 @@ def create_app(
     )
 
 
-class Refused(Exception):
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-
-
 class Guard:
     """What every request passes before the application sees it (the module says why)."""
 
@@ -189,15 +201,13 @@ class Guard:
         self,
         app: ASGIApp,
         *,
-        secret: str,
+        secret: str | None,
         max_body_bytes: int,
         body_seconds: float = 10.0,
         max_requests: int = 64,
     ) -> None:
-        if not secret:
-            raise ValueError("the webhook needs a shared secret")
         self.app = app
-        self.secret = secret.encode()
+        self.secret = secret.encode() if secret else None
         self.max_body_bytes = max_body_bytes
         self.body_seconds = body_seconds
         self.max_requests = max_requests
@@ -226,16 +236,21 @@ class Guard:
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes:
         """The body of a request that carries the secret once, read within the limits, and
-        one flat JSON object of plain values; Refused otherwise."""
+        one flat JSON object of plain values; Refused otherwise. A gateway's route checks
+        its own authentication, and reads its own body format."""
         names = [name for name, _ in scope["headers"]]
         repeated = sorted({name.decode("latin-1") for name in names if names.count(name) > 1})
         repeated = [name for name in repeated if name.encode() in SINGLE_HEADERS]
         headers = dict(scope["headers"])
         if repeated:
             raise Refused(400, f"send the header {repeated[0]} once")
-        given = headers.get(SECRET_HEADER.lower().encode(), b"")
-        if not hmac.compare_digest(given, self.secret):
-            raise Refused(401, f"missing or wrong {SECRET_HEADER} header")
+        gateway = scope["path"] in GATEWAY_PATHS
+        if not gateway:
+            if self.secret is None:
+                raise Refused(404, "not found")
+            given = headers.get(SECRET_HEADER.lower().encode(), b"")
+            if not hmac.compare_digest(given, self.secret):
+                raise Refused(401, f"missing or wrong {SECRET_HEADER} header")
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             raise Refused(413, f"the body is limited to {self.max_body_bytes} bytes")
@@ -243,7 +258,7 @@ class Guard:
             body = await asyncio.wait_for(self._read(receive), self.body_seconds)
         except TimeoutError:
             raise Refused(408, f"the body must arrive within {self.body_seconds:g} s") from None
-        if scope["method"] == "POST":
+        if scope["method"] == "POST" and not gateway:
             check_message_body(body)
         return body
 
@@ -275,8 +290,8 @@ def check_message_body(body: bytes) -> None:
     try:
         data = json.loads(
             text,
-            parse_constant=_no_constant,
-            parse_float=_finite,
+            parse_constant=no_constant,
+            parse_float=finite,
             object_pairs_hook=_no_repeated_keys,
         )
     except RecursionError:
@@ -290,17 +305,6 @@ def check_message_body(body: bytes) -> None:
             raise Refused(422, "the body is one JSON object of plain values")
         if _has_surrogate(key) or (isinstance(value, str) and _has_surrogate(value)):
             raise Refused(422, "the body holds a lone surrogate (\\ud800-\\udfff)")
-
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("a number too large")
-    return value
 
 
 def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

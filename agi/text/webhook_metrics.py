@@ -24,7 +24,7 @@ from agi.lockout_metrics import LockoutGauge
 disable_created_metrics()
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-PATHS = ("/messages", "/health", "/metrics", "/openapi.json")
+PATHS = ("/messages", "/kannel", "/viber", "/whatsapp", "/health", "/metrics", "/openapi.json")
 OUTCOMES = ("accepted", "answered", "duplicate")
 
 Scope = MutableMapping[str, Any]
@@ -53,6 +53,22 @@ class WebhookMetrics:
         )
         for outcome in OUTCOMES:
             self.messages.labels(outcome)
+        self.replies = Counter(
+            "ivr_replies",
+            "Replies sent through a messenger's API, by channel and outcome: sent, retried (one "
+            "more attempt after a failure), failed (given up after the last attempt).",
+            ["channel", "outcome"],
+            registry=self.registry,
+        )
+
+    def count_reply(self, channel: str, outcome: str) -> None:
+        self.replies.labels(channel, outcome).inc()
+
+    def count_answer(self, *, accepted: bool, duplicate: bool) -> None:
+        """One message a gateway route answered (the /messages ones are counted from the
+        response)."""
+        outcome = "duplicate" if duplicate else "accepted" if accepted else "answered"
+        self.messages.labels(outcome).inc()
 
     def count_lockouts(self, lockouts: Callable[[], Mapping[str, int]]) -> None:
         """Serve the lockouts in force (`ivr_lockouts`), read at each scrape."""

@@ -169,6 +169,7 @@ ONE_WORKER_MODULES = frozenset(
     {
         "test_database_stall",
         "test_install",
+        "test_gateway_fuzz",
         "test_installation",
         "test_kannel",
         "test_prompt_audio",

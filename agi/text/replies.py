@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ log = logging.getLogger(__name__)
 
 WORKERS = 8
 """Replies sent at once; more wait their turn, so that a messenger's API that is down holds
-these threads and never the ones that answer messages."""
+these threads and never the ones that answer messages. Each thread is a lane of its own, and
+a customer's replies always take the same lane, so they arrive in the order they were given."""
 ATTEMPTS = 4
 FIRST_PAUSE = 0.5
 LONGEST_PAUSE = 8.0
@@ -72,16 +74,19 @@ class ReplySender:
         self.sleep = sleep
         self.outcome = outcome
         self.client = httpx.Client(timeout=TIMEOUT, transport=transport, follow_redirects=False)
-        self.pool = (
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reply") if workers else None
-        )
+        self.lanes = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"reply-{n}")
+            for n in range(workers)
+        ]
 
     def submit(self, request: OutgoingRequest, *, channel: str) -> None:
-        """Send the reply in one of the sender's own threads."""
-        if self.pool is None:
+        """Send the reply in the sender's thread for this recipient, after the replies to the
+        same recipient submitted before it."""
+        if not self.lanes:
             self.send(request, channel=channel)
-        else:
-            self.pool.submit(self.send, request, channel=channel)
+            return
+        lane = zlib.crc32(f"{channel}:{request.recipient}".encode()) % len(self.lanes)
+        self.lanes[lane].submit(self.send, request, channel=channel)
 
     def pauses(self) -> list[float]:
         """The pause before each attempt after the first: doubling, capped."""
@@ -124,6 +129,6 @@ class ReplySender:
 
     def close(self) -> None:
         """Wait for the replies under way, then close the connections."""
-        if self.pool is not None:
-            self.pool.shutdown(wait=True)
+        for lane in self.lanes:
+            lane.shutdown(wait=True)
         self.client.close()

@@ -184,6 +184,7 @@ loadgroup` (scripts/test) all of a module's tests run on one worker. The other m
 tests, real calls included, spread over the workers."""
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         module = item.module.__name__.rpartition(".")[2] if item.module else ""

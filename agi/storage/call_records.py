@@ -1,0 +1,133 @@
+"""Where call records are kept, read back for reports, and purged after the retention."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.orm import sessionmaker
+
+from agi.records.record import CallRecord, End, Visit
+from agi.storage.database import READ_ONLY, reporting_failures
+from agi.storage.models import CallRecordRow, TextMessageRow
+
+
+@dataclass(frozen=True)
+class Purged:
+    records: int
+    messages: int
+    """Answered message ids forgotten: a gateway redelivering one now gets a new answer."""
+
+
+class CallRecords:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._reads = sessionmaker(engine.execution_options(**READ_ONLY), expire_on_commit=False)
+
+    @reporting_failures
+    def add(self, *records: CallRecord) -> None:
+        """Keep finished records, all in one transaction."""
+        with self._sessions.begin() as session:
+            session.add_all(_row(record) for record in records)
+
+    @reporting_failures
+    def open_conversation(self, channel: str, caller_key: str) -> CallRecord | None:
+        """The latest record of this sender's conversation while it waits for a message."""
+        with self._reads() as session:
+            row = session.scalar(
+                select(CallRecordRow)
+                .where(
+                    CallRecordRow.channel == channel,
+                    CallRecordRow.caller_key == caller_key,
+                    CallRecordRow.end == End.WAITING.value,
+                )
+                .order_by(CallRecordRow.id.desc())
+                .limit(1)
+            )
+            return None if row is None else _record(row)
+
+    @reporting_failures
+    def keep(self, record: CallRecord) -> CallRecord:
+        """Add a record, or replace the one with its id; the record with its id."""
+        with self._sessions.begin() as session:
+            row = _row(record)
+            if record.id is not None:
+                row.id = record.id
+                row = session.merge(row)
+            else:
+                session.add(row)
+            session.flush()
+            return _record(row)
+
+    @reporting_failures
+    def between(
+        self, start: datetime, end: datetime, channel: str | None = None
+    ) -> list[CallRecord]:
+        """The records that started at or after `start` and before `end`, oldest first."""
+        with self._reads() as session:
+            query = select(CallRecordRow).where(
+                CallRecordRow.started_at >= start, CallRecordRow.started_at < end
+            )
+            if channel is not None:
+                query = query.where(CallRecordRow.channel == channel)
+            rows = session.scalars(query.order_by(CallRecordRow.started_at, CallRecordRow.id))
+            return [_record(row) for row in rows]
+
+    @reporting_failures
+    def purge(self, before: datetime) -> Purged:
+        """Delete the records that started, and the answered message ids received, before
+        `before`."""
+        with self._sessions.begin() as session:
+            records = session.execute(
+                delete(CallRecordRow).where(CallRecordRow.started_at < before)
+            ).rowcount
+            messages = session.execute(
+                delete(TextMessageRow).where(TextMessageRow.received_at < before)
+            ).rowcount
+        return Purged(records=records or 0, messages=messages or 0)
+
+
+def _row(record: CallRecord) -> CallRecordRow:
+    return CallRecordRow(
+        channel=record.channel,
+        source_id=record.source_id[:128],
+        caller=record.caller[:64],
+        caller_key=record.caller_key,
+        system=record.system[:64] if record.system else None,
+        server=record.server[:128] if record.server else None,
+        started_at=record.started_at,
+        ended_at=record.ended_at,
+        end=record.end.value,
+        where=record.where[:64] if record.where else None,
+        reason=record.reason[:64] if record.reason else None,
+        path=json.dumps([[visit.node, visit.seconds] for visit in record.path]),
+        refusals=json.dumps(list(record.refusals)),
+        submission=record.submission,
+        resource=record.resource,
+        by_voice=record.by_voice,
+    )
+
+
+def _record(row: CallRecordRow) -> CallRecord:
+    return CallRecord(
+        id=row.id,
+        channel=row.channel,
+        source_id=row.source_id,
+        caller=row.caller,
+        caller_key=row.caller_key,
+        system=row.system,
+        server=row.server,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        end=End(row.end),
+        where=row.where,
+        reason=row.reason,
+        path=tuple(Visit(node, float(seconds)) for node, seconds in json.loads(row.path)),
+        refusals=tuple(json.loads(row.refusals)),
+        submission=row.submission,
+        resource=row.resource,
+        by_voice=row.by_voice,
+    )

@@ -105,6 +105,7 @@ def simulate(
         listener=recording,
     )
     outcome = app.answer(channel, **({"now": lambda: moment} if moment else {}))
+    app.record_writer.flush()
     if recording and record:
         seconds = recording.save(record)
         click.echo(f"-- the call as the caller hears it: {record} ({seconds:.1f} s)", err=True)

@@ -90,7 +90,7 @@ def caller_key(channel: str, sender: str) -> str:
     return hashlib.sha256(f"{channel}\n{sender}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-_ENDS = {
+END_OF = {
     Ending.TRANSFERRED: End.TRANSFERRED,
     Ending.CALLER_HUNG_UP: End.CALLER_HUNG_UP,
     Ending.HUNG_UP_BY_IVR: End.IVR_HUNG_UP,
@@ -98,6 +98,7 @@ _ENDS = {
     Ending.STEP_LIMIT: End.LIMIT_REACHED,
     Ending.FAILED: End.FAILED,
 }
+"""How a call without accepted readings ended, by the engine's ending."""
 
 
 def phone_record(
@@ -122,7 +123,7 @@ def phone_record(
         Visit(step.node, round(max(0.0, end - step.entered), 3))
         for step, end in zip(steps, ends, strict=True)
     )
-    end = End.ACCEPTED if accepted else _ENDS[report.ending]
+    end = End.ACCEPTED if accepted else END_OF[report.ending]
     reason = None
     if report.ending is Ending.TRANSFERRED or end is End.LIMIT_REACHED:
         reason = report.ending.value if end is End.LIMIT_REACHED else _why(report)

@@ -527,7 +527,9 @@ def append_scenario(path: Path, name: str, body: dict[str, Any]) -> None:
             raise ScenarioExists(f"{path} already has a scenario named '{name}'")
         if not data or list(data)[-1] != "scenarios":
             raise ValueError(f"{path}: `scenarios:` must be the last key of the file")
-    dumped = yaml.safe_dump({name: body}, allow_unicode=True, sort_keys=False, width=100)
+    dumped = yaml.safe_dump(
+        {name: body}, allow_unicode=True, sort_keys=False, width=100, default_flow_style=None
+    )
     indented = "".join(f"  {line}" if line.strip() else line for line in dumped.splitlines(True))
     if not text.endswith("\n"):
         text += "\n"

@@ -53,7 +53,8 @@ def check(path: Path | None, prompts: Path | None) -> None:
         _fail(failed)
     click.echo(f"{path}: OK, {len(flow.nodes)} nodes")
     if ran:
-        click.echo(f"{shown(scenarios_path(path))}: {ran} scenarios pass")
+        passed = "1 scenario passes" if ran == 1 else f"{ran} scenarios pass"
+        click.echo(f"{shown(scenarios_path(path))}: {passed}")
     check_audio(settings, catalog, flow)
 
 

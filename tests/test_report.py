@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import struct
+import sys
 import xml.etree.ElementTree as ElementTree
 from datetime import timedelta
 
@@ -142,3 +143,11 @@ def test_a_chart_that_is_no_picture_is_refused(scripted):
     result = scripted("report", "--chart", "report.pdf")
     assert result.exit_code == 2
     assert "name a .png or .svg file" in result.output
+
+
+def test_a_chart_without_matplotlib_says_what_to_install(scripted, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    result = scripted("report", "--chart", str(tmp_path / "report.png"))
+    assert result.exit_code == 1
+    assert "charts need matplotlib: pip install 'meter-readings-ivr[charts]'" in result.output
+    assert not (tmp_path / "report.png").exists()

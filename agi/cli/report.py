@@ -55,10 +55,12 @@ def report(
     printer = {"text": figures_of.as_text, "csv": figures_of.as_csv, "json": figures_of.as_json}
     click.echo(printer[shape](figures), nl=False)
     if chart is not None:
-        from agi.records.chart import draw
+        from agi.records.chart import ChartsMissing, draw
 
         try:
             draw(figures, chart)
+        except ChartsMissing as missing:
+            raise click.ClickException(str(missing)) from None
         except OSError as error:
             raise click.ClickException(f"cannot write {chart}: {error.strerror}") from None
         click.echo(f"chart written to {chart}", err=True)

@@ -10,9 +10,19 @@ FUNNEL_NODES = 15
 """Nodes drawn at most (the most reached)."""
 
 
+class ChartsMissing(RuntimeError):
+    """matplotlib is not installed: it comes with the `charts` extra."""
+
+
 def draw(figures: Report, target: Path) -> None:
     """Write the chart to `target`; its suffix (.png or .svg) chooses the format."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise ChartsMissing(
+            "charts need matplotlib: pip install 'meter-readings-ivr[charts]' (the figures "
+            "themselves need nothing more)"
+        ) from None
 
     matplotlib.use("Agg")
     matplotlib.rcParams["svg.fonttype"] = "none"  # the labels stay text: searchable, small

@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -65,6 +66,7 @@ def main() -> None:
 
         repository.submit = timed_submit  # type: ignore[method-assign]
         accepted = 0
+        run = f"bench-{uuid.uuid4().hex[:8]}"  # a database given may hold earlier runs
         elapsed = {False: 0.0, True: 0.0}
         per_round = max(1, args.calls // (2 * ROUNDS))
         number = 0
@@ -74,14 +76,15 @@ def main() -> None:
                 started = time.perf_counter()
                 for _ in range(per_round):
                     keys = CALLS[number % 2]
-                    channel = KeypadChannel(f"bench-{number}", "+79120000000", keys=keys)
+                    channel = KeypadChannel(f"{run}-{number}", "+79120000000", keys=keys)
                     accepted += app.answer(channel, now=lambda: WHEN).accepted
                     number += 1
                 elapsed[recording] += time.perf_counter() - started
         started = time.perf_counter()
         app.record_writer.flush()
         flushed = time.perf_counter() - started
-        written = len(app.call_records.between(WHEN - timedelta(days=1), WHEN + timedelta(days=1)))
+        day = app.call_records.between(WHEN - timedelta(days=1), WHEN + timedelta(days=1))
+        written = sum(record.source_id.startswith(f"{run}-") for record in day)
         engine.dispose()
     assert accepted == number, f"only {accepted} of {number} calls were accepted"
     assert written == number // 2, f"{written} records for {number // 2} recorded calls"

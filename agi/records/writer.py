@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 
 from agi.records.record import CallRecord
@@ -17,6 +18,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 100
 """Records written in one transaction at most."""
+GATHER_SECONDS = 0.05
+"""How long the writer waits for more records to write with the first (one commit for all)."""
 BACKLOG = 10000
 """Records waiting at most; beyond that, new ones are dropped (and logged)."""
 
@@ -48,9 +51,10 @@ class RecordWriter:
     def _run(self) -> None:
         while True:
             batch = [self._queue.get()]
+            until = time.monotonic() + GATHER_SECONDS
             while len(batch) < BATCH:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.append(self._queue.get(timeout=max(0.0, until - time.monotonic())))
                 except queue.Empty:
                     break
             try:

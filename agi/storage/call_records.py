@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.orm import sessionmaker
 
 from agi.records.record import CallRecord, End, Visit
@@ -29,9 +30,10 @@ class CallRecords:
 
     @reporting_failures
     def add(self, *records: CallRecord) -> None:
-        """Keep finished records, all in one transaction."""
-        with self._sessions.begin() as session:
-            session.add_all(_row(record) for record in records)
+        """Keep finished records, all in one transaction (one INSERT of many rows: the
+        writer's CPU is the calls' CPU too)."""
+        with self.engine.begin() as connection:
+            connection.execute(insert(CallRecordRow), [_values(record) for record in records])
 
     @reporting_failures
     def open_conversation(self, channel: str, caller_key: str) -> CallRecord | None:
@@ -91,7 +93,11 @@ class CallRecords:
 
 
 def _row(record: CallRecord) -> CallRecordRow:
-    return CallRecordRow(
+    return CallRecordRow(**_values(record))
+
+
+def _values(record: CallRecord) -> dict[str, Any]:
+    return dict(
         channel=record.channel,
         source_id=record.source_id[:128],
         caller=record.caller[:64],

@@ -295,3 +295,14 @@ def test_db_purge_removes_old_records_and_answered_message_ids(app, cli):
     assert {r.started_at for r in kept} == {recent}
     assert dialog.conversations.delivery("sms", "old") is None
     assert dialog.conversations.delivery("sms", "recent") is not None
+
+
+def test_a_conversation_record_that_cannot_be_written_loses_no_message(app, caplog):
+    with app.repository.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE call_records")
+    dialog = text_dialog_for(app.settings, app.repository)
+    message = IncomingMessage(TextChannel.SMS, SENDER, "m1", "ПС 102057522 11638")
+    assert dialog.answer(message, at=IN_WINDOW).accepted
+    assert [row.value for row in app.repository.export("2026-11")] == [11638]
+    assert dialog.conversations.delivery("sms", "m1") is not None
+    assert "a text conversation's call record was not kept" in caplog.text

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from agi.records.record import CallRecord, End, Visit
 from agi.storage.database import READ_ONLY, reporting_failures
@@ -35,34 +36,35 @@ class CallRecords:
         with self.engine.begin() as connection:
             connection.execute(insert(CallRecordRow), [_values(record) for record in records])
 
-    @reporting_failures
-    def open_conversation(self, channel: str, caller_key: str) -> CallRecord | None:
-        """The latest record of this sender's conversation while it waits for a message."""
-        with self._reads() as session:
-            row = session.scalar(
-                select(CallRecordRow)
-                .where(
-                    CallRecordRow.channel == channel,
-                    CallRecordRow.caller_key == caller_key,
-                    CallRecordRow.end == End.WAITING.value,
-                )
-                .order_by(CallRecordRow.id.desc())
-                .limit(1)
+    @staticmethod
+    def note_message(
+        session: Session,
+        channel: str,
+        caller_key: str,
+        turn: Callable[[CallRecord | None], CallRecord],
+    ) -> None:
+        """In `session`'s transaction (the one that records the message): the record of the
+        sender's conversation after this message. `turn` is given the record of the
+        conversation that waits for this sender (None: there is none) and returns the record
+        to keep: that one continued, or a new one."""
+        row = session.scalar(
+            select(CallRecordRow)
+            .where(
+                CallRecordRow.channel == channel,
+                CallRecordRow.caller_key == caller_key,
+                CallRecordRow.end == End.WAITING.value,
             )
-            return None if row is None else _record(row)
-
-    @reporting_failures
-    def keep(self, record: CallRecord) -> CallRecord:
-        """Add a record, or replace the one with its id; the record with its id."""
-        with self._sessions.begin() as session:
-            row = _row(record)
-            if record.id is not None:
-                row.id = record.id
-                row = session.merge(row)
-            else:
-                session.add(row)
-            session.flush()
-            return _record(row)
+            .order_by(CallRecordRow.id.desc())
+            .limit(1)
+            .with_for_update()
+        )
+        record = turn(None if row is None else _record(row))
+        if row is not None and record.id == row.id:
+            for name, value in _values(record).items():
+                setattr(row, name, value)
+        else:
+            session.add(_row(record))
+        session.flush()
 
     @reporting_failures
     def between(

@@ -33,7 +33,7 @@ from agi.readings.rules import (
     zone_steps,
 )
 from agi.readings.service import LockedOut, ReadingsService, utc_now
-from agi.records.record import SERVER, caller_key, next_message
+from agi.records.record import SERVER, CallRecord, caller_key, next_message
 from agi.redact import mask_digits, printable
 from agi.settings import Settings
 from agi.storage.call_records import CallRecords
@@ -198,8 +198,6 @@ class TextDialog:
                 turn = _Turn(NOT_STORED, "refused", KEEP)
                 kept, fresh = self._record(message, turn, now)
             outcome = turn.outcome if fresh else "duplicate"
-            if fresh:
-                self._note(message, turn, now)
         else:
             kept, fresh, outcome = earlier, False, "duplicate"
         log.info(
@@ -215,35 +213,36 @@ class TextDialog:
             )
         return Answer(reply=kept.reply, accepted=kept.accepted, duplicate=not fresh)
 
-    def _note(self, message: IncomingMessage, turn: _Turn, now: datetime) -> None:
-        """Add this message to the record of the sender's conversation; a record that cannot
-        be written is logged, and the reply goes out all the same."""
-        if self.records is None:
-            return
-        try:
-            key = caller_key(message.channel, message.sender)
-            open_record = self.records.open_conversation(message.channel, key)
+    def _note(
+        self, message: IncomingMessage, turn: _Turn, now: datetime
+    ) -> Callable[..., None] | None:
+        """What adds this message to the record of the sender's conversation, in the
+        transaction that records the message; None without records."""
+        records = self.records
+        if records is None:
+            return None
+
+        def continued(open_record: CallRecord | None) -> CallRecord:
             waiting = (
                 open_record is not None
                 if turn.conversation is KEEP
                 else isinstance(turn.conversation, Conversation)
             )
-            self.records.keep(
-                next_message(
-                    open_record,
-                    channel=message.channel,
-                    sender=message.sender,
-                    message_id=message.message_id,
-                    at=now,
-                    outcome=turn.outcome,
-                    waiting=waiting,
-                    refusal=REFUSALS.get(turn.outcome),
-                    accepted_resource=turn.resource,
-                    server=SERVER,
-                )
+            return next_message(
+                open_record,
+                channel=message.channel,
+                sender=message.sender,
+                message_id=message.message_id,
+                at=now,
+                outcome=turn.outcome,
+                waiting=waiting,
+                refusal=REFUSALS.get(turn.outcome),
+                accepted_resource=turn.resource,
+                server=SERVER,
             )
-        except Exception:
-            log.exception("message=%s: its call record was not kept", printable(message.message_id))
+
+        key = caller_key(message.channel, message.sender)
+        return lambda session: records.note_message(session, message.channel, key, continued)
 
     def _record(
         self, message: IncomingMessage, turn: _Turn, now: datetime
@@ -259,6 +258,7 @@ class TextDialog:
             received_at=now,
             conversation=turn.conversation,
             submission=turn.submission,
+            note=self._note(message, turn, now),
         )
 
     # --- one message --------------------------------------------------------------------

@@ -59,7 +59,7 @@ class Ending(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class Step:
+class NodeEntry:
     """One node of a call's path: when the call entered it (on the dialog's clock), and how
     it got there: an action's outcome (`lookup_contract=locked`), a menu key (`key 0`), or a
     fallback (`max_failures`, `no_input`, `invalid`, `not_understood`, `unavailable`,
@@ -74,7 +74,7 @@ class Step:
 class CallReport:
     ending: Ending
     path: list[str] = field(default_factory=list)
-    steps: list[Step] = field(default_factory=list)
+    entries: list[NodeEntry] = field(default_factory=list)
     """The path with the moment each node was entered; what a call record is made of."""
     ended: float = 0.0
     """When the call ended, on the dialog's clock."""
@@ -151,7 +151,7 @@ class Dialog:
 
     def _enter(self, name: str) -> None:
         self.report.path.append(name)
-        self.report.steps.append(Step(name, self.clock(), self._arrival))
+        self.report.entries.append(NodeEntry(name, self.clock(), self._arrival))
         self._arrival = None
 
     def _via(self, why: str, target: str) -> str:

@@ -117,7 +117,7 @@ def phone_record(
 ) -> CallRecord:
     """The record of a phone call the engine walked; `started` is when it began on the
     dialog's clock, `started_at` the same moment on the wall clock."""
-    steps = report.steps
+    steps = report.entries
     ends = [step.entered for step in steps[1:]] + [report.ended]
     path = tuple(
         Visit(step.node, round(max(0.0, end - step.entered), 3))
@@ -149,7 +149,7 @@ def phone_record(
 def _why(report: CallReport) -> str | None:
     """Why a call was transferred: how the transfer was reached, or the node before it
     (a play node passes on the reason of the node before it)."""
-    for step in reversed(report.steps):
+    for step in reversed(report.entries):
         if step.arrival is not None:
             return step.arrival
     return None

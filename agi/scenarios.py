@@ -183,8 +183,8 @@ class _Reader:
         text = str(value or "")
         day = DAY.match(text)
         try:
-            if day:
-                return date.today().replace(day=int(day[1]))
+            if day:  # a day of January: every day of the month exists in it
+                return date(date.today().year, 1, int(day[1]))
             return date.fromisoformat(text)
         except ValueError:
             self.wrong(

@@ -306,3 +306,14 @@ def test_a_conversation_record_that_cannot_be_written_loses_no_message(app, capl
     assert [row.value for row in app.repository.export("2026-11")] == [11638]
     assert dialog.conversations.delivery("sms", "m1") is not None
     assert "a text conversation's call record was not kept" in caplog.text
+
+
+def test_a_sender_locked_out_is_a_conversation_that_reached_a_limit(app):
+    dialog = text_dialog_for(app.settings, app.repository)
+    allowed = app.settings.max_unknown_contracts_per_caller
+    for number in range(allowed):
+        message = IncomingMessage(TextChannel.SMS, SENDER, f"m{number}", f"ПС 99999{number} 1")
+        dialog.answer(message, at=IN_WINDOW + timedelta(minutes=number))
+    found = CallRecords(app.repository.engine).between(*EVER)
+    assert [r.end for r in found] == [End.ANSWERED] * (allowed - 1) + [End.LIMIT_REACHED]
+    assert (found[-1].reason, found[-1].refusals) == ("locked_out", ("locked_out",))

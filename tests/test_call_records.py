@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from agi.application import Application, CallOutcome
-from agi.dialog.simulator import KeypadChannel
+from agi.dialog.simulator import KeypadChannel, ScriptedRecogniser
 from agi.records.record import End, caller_key
 from agi.redact import mask_digits
+from agi.speech.recognition import Speech
 from agi.storage.call_records import CallRecords
 from agi.text.dialog import IncomingMessage, TextChannel, text_dialog_for
 from tests.conftest import IN_WINDOW
@@ -317,3 +318,12 @@ def test_a_sender_locked_out_is_a_conversation_that_reached_a_limit(app):
     found = CallRecords(app.repository.engine).between(*EVER)
     assert [r.end for r in found] == [End.ANSWERED] * (allowed - 1) + [End.LIMIT_REACHED]
     assert (found[-1].reason, found[-1].refusals) == ("locked_out", ("locked_out",))
+
+
+def test_a_call_answered_by_voice_is_marked_so(app):
+    app.speech = Speech(ScriptedRecogniser(), "the test hears the words in quotes")
+    spoken = '. "один ноль два ноль пять семь пять два два" "одиннадцать тысяч шестьсот тридцать восемь" "да"'  # noqa: E501
+    assert call(app, spoken).accepted
+    (record,) = records(app)
+    assert (record.end, record.by_voice) == (End.ACCEPTED, True)
+    assert "offer_voice" in [visit.node for visit in record.path]

@@ -151,3 +151,14 @@ def test_a_chart_without_matplotlib_says_what_to_install(scripted, tmp_path, mon
     assert result.exit_code == 1
     assert "charts need matplotlib: pip install 'meter-readings-ivr[charts]'" in result.output
     assert not (tmp_path / "report.png").exists()
+
+
+def test_a_period_without_calls_is_zeros_not_an_error(cli):
+    result = cli("report", "--from", "2026-11-20", "--to", "2026-11-21")
+    assert result.exit_code == 0, result.output
+    assert "phone calls: 0; text conversations: 0" in result.output
+    assert "  2026-11-21               0              0         0" in result.output
+    assert "Call duration: median -, 90th percentile -" in result.output
+    backwards = cli("report", "--from", "2026-11-22", "--to", "2026-11-21")
+    assert backwards.exit_code == 2
+    assert "--from 2026-11-22 is after --to 2026-11-21" in backwards.output

@@ -214,6 +214,8 @@ def as_text(figures: Report) -> str:
         lines.append(
             f"  {stage.node:28} {stage.reached:6}" + (f"   ended here: {ended}" if ended else "")
         )
+    if not figures.funnel:
+        lines.append("  none")
     lines += ["", "Top refusal reasons"]
     lines += [f"  {reason}: {count}" for reason, count in figures.refusals] or ["  none"]
     lines += ["", "Transfers to the operator, by reason"]

@@ -90,7 +90,7 @@ def test_check_and_a_simulated_call_work_from_any_folder(
     checked = run(installed, "ivr", "check", cwd=somewhere, env=elsewhere)
     assert checked.returncode == 0, checked.stderr
     assert "ivr_flows.yaml: OK" in checked.stdout
-    assert "ivr_scenarios.yaml: 12 scenarios pass" in checked.stdout
+    assert "ivr_scenarios.yaml: 14 scenarios pass" in checked.stdout
     for step in ("upgrade", "seed"):
         done = run(installed, "ivr", "db", step, cwd=somewhere, env=elsewhere)
         assert done.returncode == 0, done.stderr

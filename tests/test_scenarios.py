@@ -57,13 +57,25 @@ def line_of(path: Path, text: str) -> int:
 def test_the_shipped_scenarios_pass(menu, demo_repository):
     result = ivr("check")
     assert result.exit_code == 0, result.output
-    assert "ivr_scenarios.yaml: 12 scenarios pass" in result.output
+    assert "ivr_scenarios.yaml: 14 scenarios pass" in result.output
     scenarios, problems = read_scenarios(
         ROOT / "ivr_scenarios.yaml", load_catalog(ROOT / "prompts" / "ru.yaml")
     )
     assert problems == []
     refusals = {prompt for s in scenarios for step in s.steps for prompt in step.hears}
     assert {"reason_below_previous", "reason_too_many_digits", "contract_unknown"} <= refusals
+    assert {"failed_connecting_operator", "connecting_operator", "goodbye"} <= refusals
+
+
+def test_scenarios_mean_the_same_whatever_the_line_limits_are(menu, monkeypatch):
+    """The window and the guessing limits are the seed's in a scenario: a line that takes
+    readings every day and allows more unknown numbers checks the same scenarios."""
+    monkeypatch.setenv("IVR_ACCEPT_DAYS", "1-31")
+    monkeypatch.setenv("IVR_MAX_UNKNOWN_CONTRACTS_WITHOUT_CALLER_ID", "9")
+    result = ivr("check")
+    assert result.exit_code == 0, result.output
+    assert "14 scenarios pass" in result.output
+    assert "lockout" not in result.output  # the lockout a scenario provokes is not logged
 
 
 def test_an_edit_that_breaks_the_two_zone_path_fails_naming_scenario_and_step(menu):
@@ -145,7 +157,7 @@ def test_a_saved_scenario_runs_green_and_then_guards_the_flow(menu, demo_reposit
     assert "    ends: accepted\n" in text.split("my two-zone call")[1]
     result = ivr("check")
     assert result.exit_code == 0, result.output
-    assert "13 scenarios pass" in result.output
+    assert "15 scenarios pass" in result.output
     again = ivr("simulate", "--keys", "0", "--save-scenario", "my two-zone call")
     assert "already has a scenario named 'my two-zone call'" in again.output
     edit(menu / "ivr_flows.yaml", *BREAKS_TWO_ZONE)

@@ -30,6 +30,7 @@ class RecordWriter:
         self._queue: queue.Queue[CallRecord] = queue.Queue(BACKLOG)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._flushing = threading.Event()
         self.dropped = 0
 
     def put(self, record: CallRecord) -> None:
@@ -53,8 +54,11 @@ class RecordWriter:
             batch = [self._queue.get()]
             until = time.monotonic() + GATHER_SECONDS
             while len(batch) < BATCH:
+                wait = 0.0 if self._flushing.is_set() else max(0.0, until - time.monotonic())
                 try:
-                    batch.append(self._queue.get(timeout=max(0.0, until - time.monotonic())))
+                    batch.append(
+                        self._queue.get(timeout=wait) if wait else self._queue.get_nowait()
+                    )
                 except queue.Empty:
                     break
             try:
@@ -66,5 +70,10 @@ class RecordWriter:
                     self._queue.task_done()
 
     def flush(self) -> None:
-        """Wait until every record handed over is written (or failed)."""
-        self._queue.join()
+        """Wait until every record handed over is written (or failed), at once: the writer
+        gathers no more (a process about to exit)."""
+        self._flushing.set()
+        try:
+            self._queue.join()
+        finally:
+            self._flushing.clear()

@@ -13,7 +13,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
-SHIPPED = ("ivr_flows.yaml", "prompts/ru.yaml", "prompts/ru", "config")
+SHIPPED = ("ivr_flows.yaml", "ivr_scenarios.yaml", "prompts/ru.yaml", "prompts/ru", "config")
 
 
 class BuildWithShippedFiles(build_py):

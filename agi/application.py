@@ -6,6 +6,8 @@ starts every call from it.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,17 +21,24 @@ from agi.dialog.flow_loader import load_flow
 from agi.dialog.prompts import PromptCatalog, load_catalog
 from agi.readings.call_actions import ACCEPTED, ACTIONS, CallActions
 from agi.readings.service import ReadingsService, utc_now
+from agi.records.record import SERVER, CallRecord, phone_record
+from agi.records.writer import RecordWriter
+from agi.redact import printable
 from agi.settings import Settings
 from agi.speech.recognition import Speech, load_speech
 from agi.speech.spool import Spool
+from agi.storage.call_records import CallRecords
 from agi.storage.database import connect
 from agi.storage.repository import Repository
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class CallOutcome:
     report: CallReport
     actions: CallActions
+    record: CallRecord | None = None
 
     @property
     def accepted(self) -> bool:
@@ -110,6 +119,15 @@ class Application:
             )
         )
 
+    @cached_property
+    def call_records(self) -> CallRecords:
+        return CallRecords(self.repository.engine)
+
+    @cached_property
+    def record_writer(self) -> RecordWriter:
+        """Writes the calls' records in the background (`flush()` waits for them)."""
+        return RecordWriter(self.call_records.add)
+
     def answer(
         self,
         channel: Channel,
@@ -117,7 +135,10 @@ class Application:
         now: Callable[[], datetime] = utc_now,
         clock: Callable[[], float] | None = None,
     ) -> CallOutcome:
-        """Walk one call through the flow, from the first prompt to the hang-up."""
+        """Walk one call through the flow, from the first prompt to the hang-up; its record
+        is handed to the background writer (when `call_records` is on)."""
+        clock = clock or time.monotonic
+        started_at, started = now(), clock()
         actions = CallActions(
             self.readings(now=now),
             source_id=channel.call_id,
@@ -132,9 +153,29 @@ class Application:
             channel,
             actions,
             recogniser=self.speech.recogniser,
-            **({"clock": clock} if clock else {}),
+            clock=clock,
         )
-        return CallOutcome(report=dialog.run(), actions=actions)
+        report = dialog.run()
+        record = None
+        if self.settings.call_records:
+            try:
+                record = phone_record(
+                    report,
+                    call_id=channel.call_id,
+                    started_at=started_at,
+                    started=started,
+                    caller=channel.caller_number,
+                    system=getattr(channel, "system_name", None),
+                    server=SERVER,
+                    accepted=actions.accepted,
+                    resource=actions.contract.resource.value if actions.contract else None,
+                    refusals=actions.refusals,
+                    by_voice=dialog.by_voice,
+                )
+                self.record_writer.put(record)
+            except Exception:
+                log.exception("the record of call %s could not be made", printable(channel.call_id))
+        return CallOutcome(report=report, actions=actions, record=record)
 
     def readings(self, *, now: Callable[[], datetime] = utc_now) -> ReadingsService:
         """The readings service of this installation, on its database."""

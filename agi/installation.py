@@ -153,6 +153,11 @@ def plan(options: Options) -> list[Entry]:
             keep=True,
         ),
         Entry(layout.etc / "ivr_flows.yaml", shipped("ivr_flows.yaml").read_bytes(), keep=True),
+        Entry(
+            layout.etc / "ivr_scenarios.yaml",
+            shipped("ivr_scenarios.yaml").read_bytes(),
+            keep=True,
+        ),
         Entry(layout.etc / "prompts", mode=0o755),
         Entry(
             layout.etc / "prompts" / "ru.yaml", shipped("prompts/ru.yaml").read_bytes(), keep=True

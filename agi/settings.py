@@ -193,6 +193,11 @@ class Settings(BaseSettings):
     """On SIGTERM, how long `ivr serve` lets calls in progress finish before it hands the rest
     to the operator; it exits at most 20 s after that."""
 
+    call_records: bool = True
+    """Keep a record of every call and text conversation (for `ivr report`)."""
+    record_retention_days: int = Field(default=90, gt=0, le=3650)
+    """How long `ivr db purge` keeps call records and answered message ids."""
+
     caller_region: str = DEFAULT_REGION
     """The country whose numbering a caller number without `+` is read in (ISO 3166 code)."""
     guess_window_minutes: int = Field(default=60, gt=0, le=7 * 24 * 60)

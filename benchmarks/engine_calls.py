@@ -5,7 +5,10 @@ gets the demo contracts and the benchmark's readings: never point it at producti
     .venv/bin/python benchmarks/engine_calls.py [--calls 2000] [--database-url URL]
 
 Each call walks the shipped flow through the real engine, actions and database, alternating
-the single-tariff and the two-tariff examples; every call stores its readings.
+the single-tariff and the two-tariff examples; every call stores its readings. The calls run
+in rounds, alternately with call records off and on, and the two rates are compared (with
+records on, the rate counts the call's path; the background writer's wait after the last
+call is printed apart).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -28,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support import demo_database, machine_line, percentile  # noqa: E402
 
+ROUNDS = 5
 CALLS = ["*2 102057522# 11638# 1", "*2 123859# 1 45055# 1 23186# 1"]
 WHEN = datetime(2026, 11, 20, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))
 
@@ -61,15 +66,37 @@ def main() -> None:
 
         repository.submit = timed_submit  # type: ignore[method-assign]
         accepted = 0
+        run = f"bench-{uuid.uuid4().hex[:8]}"  # a database given may hold earlier runs
+        elapsed = {False: 0.0, True: 0.0}
+        per_round = max(1, args.calls // (2 * ROUNDS))
+        number = 0
+        for _ in range(ROUNDS):
+            for recording in (False, True):
+                app.settings = app.settings.model_copy(update={"call_records": recording})
+                started = time.perf_counter()
+                for _ in range(per_round):
+                    keys = CALLS[number % 2]
+                    channel = KeypadChannel(f"{run}-{number}", "+79120000000", keys=keys)
+                    accepted += app.answer(channel, now=lambda: WHEN).accepted
+                    number += 1
+                elapsed[recording] += time.perf_counter() - started
         started = time.perf_counter()
-        for number in range(args.calls):
-            channel = KeypadChannel(f"bench-{number}", "+79120000000", keys=CALLS[number % 2])
-            accepted += app.answer(channel, now=lambda: WHEN).accepted
-        elapsed = time.perf_counter() - started
+        app.record_writer.flush()
+        flushed = time.perf_counter() - started
+        day = app.call_records.between(WHEN - timedelta(days=1), WHEN + timedelta(days=1))
+        written = sum(record.source_id.startswith(f"{run}-") for record in day)
         engine.dispose()
-    assert accepted == args.calls, f"only {accepted} of {args.calls} calls were accepted"
+    assert accepted == number, f"only {accepted} of {number} calls were accepted"
+    assert written == number // 2, f"{written} records for {number // 2} recorded calls"
+    half = number // 2
+    off, on = half / elapsed[False], half / elapsed[True]
     print(f"{machine_line()}, database {url.split(':')[0]}")
-    print(f"calls: {args.calls} in {elapsed:.2f} s = {args.calls / elapsed:.0f} calls/s")
+    print(f"calls, records off: {half} in {elapsed[False]:.2f} s = {off:.0f} calls/s")
+    print(
+        f"calls, records on:  {half} in {elapsed[True]:.2f} s = {on:.0f} calls/s "
+        f"({on / off:.2f} of the rate without); {written} records, the last written "
+        f"{flushed * 1000:.0f} ms after the last call"
+    )
     print(
         f"submission: p50 {statistics.median(submit_times) * 1000:.2f} ms, "
         f"p99 {percentile(submit_times, 0.99) * 1000:.2f} ms"

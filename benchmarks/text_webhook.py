@@ -5,8 +5,10 @@ and what one answer costs, on a SQLite file (or IVR_DATABASE_URL).
 
 uvicorn serves the real application on a free port of 127.0.0.1; httpx clients post the
 seed's messages, alternating the single-tariff one and the two-message two-tariff dialog,
-each from its own sender; every dialog stores its readings. The run is bounded by the number
-of messages and sends nothing off this machine.
+each from its own sender; every dialog stores its readings. The conversations alternate, in
+rounds, between call records off and on (a text conversation's record is written with the
+answer), and the two rates are compared. The run is bounded by the number of messages and
+sends nothing off this machine.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from tests.support import demo_database, machine_line, percentile  # noqa: E402
 
 WHEN = datetime(2026, 11, 20, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))
 SECRET = "benchmark-only-secret-0123456789"
+ROUNDS = 4
+"""The conversations run in rounds, alternately with call records off and on."""
 DIALOGS = [["ПС 102057522 11638"], ["ПС 123859", "45055 23186"]]
 ACCEPTED = "Показания приняты. Спасибо."
 
@@ -71,10 +75,11 @@ def main() -> None:
         while not server.started:
             time.sleep(0.01)
         base = f"http://127.0.0.1:{listener.getsockname()[1]}"
-        latencies: list[float] = []
+        latencies: dict[bool, list[float]] = {False: [], True: []}
         lock = threading.Lock()
+        records = dialog.records
 
-        def converse(number: int, client: httpx.Client) -> int:
+        def converse(number: int, client: httpx.Client, recording: bool) -> int:
             texts = DIALOGS[number % 2]
             reply = ""
             for step, text in enumerate(texts):
@@ -90,7 +95,7 @@ def main() -> None:
                 response.raise_for_status()
                 reply = response.json()["reply"]
                 with lock:
-                    latencies.append(elapsed)
+                    latencies[recording].append(elapsed)
             return len(texts) if reply == ACCEPTED else 0
 
         clients = [
@@ -98,25 +103,43 @@ def main() -> None:
             for _ in range(args.clients)
         ]
         dialogs = args.messages * 2 // 3
-        started = time.perf_counter()
+        per_round = max(1, dialogs // (2 * ROUNDS))
+        elapsed = {False: 0.0, True: 0.0}
+        accepted = 0
+        number = 0
         with ThreadPoolExecutor(args.clients) as pool:
-            accepted = sum(
-                pool.map(lambda n: converse(n, clients[n % args.clients]), range(dialogs))
-            )
-        elapsed = time.perf_counter() - started
+            for _ in range(ROUNDS):
+                for recording in (False, True):
+                    dialog.records = records if recording else None
+                    numbers = range(number, number + per_round)
+                    started = time.perf_counter()
+                    accepted += sum(
+                        pool.map(
+                            lambda n, r=recording: converse(n, clients[n % args.clients], r),
+                            numbers,
+                        )
+                    )
+                    elapsed[recording] += time.perf_counter() - started
+                    number += per_round
         for client in clients:
             client.close()
         server.should_exit = True
         thread.join()
         engine.dispose()
-    sent = len(latencies)
+    sent = sum(len(times) for times in latencies.values())
     assert accepted == sent, f"only {accepted} of {sent} messages ended in accepted readings"
     print(f"{machine_line()}, database {url.split(':')[0]}, {args.clients} clients")
-    print(f"messages: {sent} in {elapsed:.2f} s = {sent / elapsed:.0f} messages/s")
-    print(
-        f"answer over HTTP: p50 {statistics.median(latencies) * 1000:.2f} ms, "
-        f"p99 {percentile(latencies, 0.99) * 1000:.2f} ms"
-    )
+    rates = {}
+    for recording in (False, True):
+        times = latencies[recording]
+        rates[recording] = len(times) / elapsed[recording]
+        print(
+            f"records {'on: ' if recording else 'off:'} {len(times)} messages in "
+            f"{elapsed[recording]:.2f} s = {rates[recording]:.0f} messages/s; answer over HTTP "
+            f"p50 {statistics.median(times) * 1000:.2f} ms, "
+            f"p99 {percentile(times, 0.99) * 1000:.2f} ms"
+        )
+    print(f"with records, {rates[True] / rates[False]:.2f} of the rate without")
 
 
 if __name__ == "__main__":

@@ -76,6 +76,8 @@ def asterisk_options(
     sip_port: int,
     fastagi_port: int,
     environment: Mapping[str, str],
+    *,
+    system_name: str | None = None,
 ) -> private_asterisk.LineOptions:
     """A private Asterisk in `root` answering SIP on `sip_port`, with the project's own
     number words, whose calls go to the FastAGI server on `fastagi_port` first."""
@@ -87,6 +89,7 @@ def asterisk_options(
         agi_script=AGI_SCRIPT,
         environment=tuple((k, v) for k, v in environment.items() if k.startswith("IVR_")),
         number_words=ROOT / "prompts" / "ru" / "digits",
+        system_name=system_name,
     )
 
 

@@ -32,12 +32,30 @@ def ivr(monkeypatch, tmp_path):
     return run
 
 
-def test_the_seed_call_submits_and_exits_0(ivr):
+def test_the_seed_call_is_accepted_on_a_scratch_copy_and_exits_0(ivr):
     result = ivr("simulate", "--keys", SEED_CALL, "--date", "2026-11-20")
     assert result.exit_code == 0, result.output
     assert "IVR: Показания приняты. Спасибо." in result.output
+    assert "on a scratch copy of the configured database's 5 contracts" in result.stderr
+    assert "nothing is stored there (--store stores)" in result.stderr
+    exported = ivr("db", "export", "--period", "2026-11")
+    assert exported.stdout.count("\n") == 1  # the header alone
+
+
+def test_store_submits_into_the_configured_database_and_says_so(ivr):
+    result = ivr("simulate", "--store", "--keys", SEED_CALL, "--date", "2026-11-20")
+    assert result.exit_code == 0, result.output
+    assert "storing into the configured database sqlite:///" in result.stderr
     exported = ivr("db", "export", "--period", "2026-11")
     assert "2026-11,electricity,102057522,E-0001,single,11638,ivr," in exported.stdout
+
+
+def test_the_scratch_copy_compares_with_the_configured_readings(ivr):
+    """A reading stored last month is what a simulated call this month is compared with
+    (months after the demo data came from billing, which would win otherwise)."""
+    assert ivr("simulate", "--store", "--keys", SEED_CALL, "--date", "2099-01-20").exit_code == 0
+    result = ivr("simulate", "--keys", "*2 102057522# 11600# 1", "--date", "2099-02-20")
+    assert "меньше предыдущих" in result.output  # 11600 < January's 11638
 
 
 def test_a_call_without_accepted_readings_exits_1(ivr):

@@ -69,7 +69,12 @@ def elsewhere(tmp_path: Path) -> dict[str, str]:
 def test_the_package_carries_the_shipped_files(installed: Path) -> None:
     site = next((installed / "lib").glob("python3*/site-packages"))
     shipped = site / "agi" / "shipped"
-    for relative in ("ivr_flows.yaml", "prompts/ru.yaml", "prompts/ru/welcome.wav"):
+    for relative in (
+        "ivr_flows.yaml",
+        "ivr_scenarios.yaml",
+        "prompts/ru.yaml",
+        "prompts/ru/welcome.wav",
+    ):
         assert (shipped / relative).is_file(), relative
     assert (shipped / "config" / "asterisk" / "extensions.conf").is_file()
     assert (site / "agi" / "storage" / "migrations" / "versions" / "0001_readings.py").is_file()
@@ -85,6 +90,7 @@ def test_check_and_a_simulated_call_work_from_any_folder(
     checked = run(installed, "ivr", "check", cwd=somewhere, env=elsewhere)
     assert checked.returncode == 0, checked.stderr
     assert "ivr_flows.yaml: OK" in checked.stdout
+    assert "ivr_scenarios.yaml: 14 scenarios pass" in checked.stdout
     for step in ("upgrade", "seed"):
         done = run(installed, "ivr", "db", step, cwd=somewhere, env=elsewhere)
         assert done.returncode == 0, done.stderr

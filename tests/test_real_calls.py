@@ -16,12 +16,15 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from agi.readings.rules import AcceptanceWindow
+from agi.records.record import End
+from agi.redact import mask_digits
+from agi.storage.call_records import CallRecords
 from agi.storage.repository import Repository
 from agi.telephony import private_asterisk
 from agi.telephony.sipp import CallScript, place_call
@@ -105,6 +108,7 @@ class Stack:
             connection.exec_driver_sql("DELETE FROM readings")
             connection.exec_driver_sql("DELETE FROM submissions")
             connection.exec_driver_sql("DELETE FROM guess_attempts")  # SIPp's one caller ID
+            connection.exec_driver_sql("DELETE FROM call_records")
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +127,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with fastagi_server(environment, folder, free_port()) as server:
         targets = {"fastagi": server.port, "agi-script": free_port()}
         options = [
-            asterisk_options(line.root, line.sip_port, targets[name], environment)
+            asterisk_options(
+                line.root, line.sip_port, targets[name], environment, system_name=f"pbx-{name}"
+            )
             for name, line in lines.items()
         ]
         with private_asterisks(options):
@@ -272,8 +278,49 @@ def test_the_ivr_names_the_call_and_keeps_asterisks_id(stack_clean, path):
     (contract,) = stack_clean.repository.find_contracts("102057522", PERIOD)
     (submission,) = stack_clean.repository.history(contract.meters[0].id, PERIOD)
     assert re.fullmatch("[a-z]{24}", submission.source_id)
-    assert re.fullmatch(r"[0-9]+\.[0-9]+", submission.correlation_id or "")
+    assert re.fullmatch(rf"pbx-{path}/pbx-{path}-[0-9]+\.[0-9]+", submission.correlation_id or "")
     assert submission.caller == "+79120000000"
+
+
+RECORDED = [
+    # keys, hang up, how it ended, the last node, the refusals
+    ("*2 102057522# 11638# 1", False, End.ACCEPTED, "accepted", ()),
+    ("*2 123859# 1 45055# 1 230", True, End.CALLER_HUNG_UP, "ask_reading", ()),
+]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    ("keys", "hang_up", "end", "where", "refusals"), RECORDED, ids=["accepted", "hung up"]
+)
+def test_every_real_call_leaves_its_record_with_the_asterisk_that_carried_it(
+    stack_clean, path, keys, hang_up, end, where, refusals
+):
+    line = stack_clean.lines[path]
+    records = CallRecords(stack_clean.repository.engine)
+    since = datetime.now(tz=UTC) - timedelta(seconds=1)
+    result = place_call(CallScript(keys, caller_hangs_up=hang_up), sip_port=line.sip_port)
+    assert result.succeeded, result.output
+    deadline = time.monotonic() + 10
+    while not (found := records.between(since, datetime.now(tz=UTC) + timedelta(minutes=1))):
+        assert time.monotonic() < deadline, "no call record was written"
+        time.sleep(0.1)
+    (record,) = found
+    assert (record.channel, record.end, record.where, record.refusals) == (
+        "phone",
+        end,
+        where,
+        refusals,
+    )
+    assert record.system == f"pbx-{path}"
+    assert record.server == socket.gethostname()
+    assert re.fullmatch("[a-z]{24}", record.source_id)
+    assert record.submission == (record.source_id if end is End.ACCEPTED else None)
+    assert record.caller == mask_digits("79120000000")  # SIPp's caller, masked
+    nodes = [visit.node for visit in record.path]
+    assert nodes[:2] == ["greeting", "tone_mode"] and nodes[-1] == where
+    assert sum(visit.seconds for visit in record.path) == pytest.approx(record.seconds, abs=0.01)
+    assert record.seconds > 1  # the prompts take real time on a real line
 
 
 def _assert_path(log: str, path: str) -> None:

@@ -20,6 +20,7 @@ def ivr(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Ivr:
     """Runs `ivr ...` in-process from the checkout, against a fresh SQLite file with demo data."""
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("IVR_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("IVR_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.delenv("IVR_ACCEPT_DAYS", raising=False)
     runner = CliRunner()
 
@@ -34,6 +35,16 @@ def ivr(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Ivr:
 def test_the_seed_message_is_accepted_and_exits_0(ivr: Ivr) -> None:
     result = ivr("sms", "--from", "+79120000000", "ПС 102057522 11638", *ON)
     assert (result.exit_code, result.stdout) == (0, ACCEPTED + "\n")
+
+
+def test_by_default_nothing_is_stored_and_it_says_so(ivr: Ivr) -> None:
+    tried = ivr("sms", "--from", "+79120000000", "ПС 102057522 11638", *ON)
+    assert "on a scratch copy of the configured database's 5 contracts" in tried.stderr
+    assert ivr("db", "export", "--period", "2026-11").stdout.count("\n") == 1
+    stored = ivr("sms", "--store", "--from", "+79120000000", "ПС 102057522 11638", *ON)
+    assert stored.exit_code == 0
+    assert "storing into the configured database sqlite:///" in stored.stderr
+    assert ivr("db", "export", "--period", "2026-11").stdout.count("\n") == 2
 
 
 def test_a_conversation_goes_on_over_several_runs(ivr: Ivr) -> None:
@@ -54,7 +65,7 @@ def test_outside_the_window_the_dates_are_given_and_nothing_is_stored(ivr: Ivr) 
 
 
 def test_the_same_message_id_is_answered_once(ivr: Ivr) -> None:
-    args = ("sms", "--from", "+79120000000", "--message-id", "gw-1", *ON)
+    args = ("sms", "--store", "--from", "+79120000000", "--message-id", "gw-1", *ON)
     first = ivr(*args, "ПС 102057522 11638")
     again = ivr(*args, "ПС 102057522 11638")
     reused = ivr(*args, "ПС 102057522 11700")
@@ -67,12 +78,13 @@ def test_the_same_message_id_is_answered_once(ivr: Ivr) -> None:
 
 def test_text_and_phone_readings_are_exported_together(ivr: Ivr) -> None:
     """To billing a reading sent by text and one given by phone are the same thing."""
-    assert ivr("sms", "--from", "+79120000000", "ПС 102057522 11638", *ON).exit_code == 0
+    store = ("--store", *ON)
+    assert ivr("sms", "--from", "+79120000000", "ПС 102057522 11638", *store).exit_code == 0
     assert (
-        ivr("sms", "--from", "+79120000001", "ПС 176354 40", "--channel", "viber", *ON).exit_code
+        ivr("sms", "--from", "+79120000001", "ПС 176354 40", "--channel", "viber", *store).exit_code
         == 0
     )
-    call = ivr("simulate", "--keys", "*2 123859# 1 45055# 1 23186# 1", *ON)
+    call = ivr("simulate", "--keys", "*2 123859# 1 45055# 1 23186# 1", *store)
     assert call.exit_code == 0, call.output
 
     lines = ivr("db", "export", "--period", "2026-11").stdout.splitlines()

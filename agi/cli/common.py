@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
@@ -45,6 +46,34 @@ def application(*, administration: bool = False) -> Application:
     if administration:
         app.repository = Repository(connect(app.settings.database_url))
     return app
+
+
+def use_scratch(app: Application, folder: Path) -> None:
+    """Run `app` on a scratch copy of its database's contracts in `folder`: its calls and
+    messages store nothing in the configured database (and say so)."""
+    from agi.storage.scratch import scratch_copy
+
+    url, count = scratch_copy(app.repository.engine, folder)
+    if count == 0:
+        raise click.ClickException(
+            "the configured database has no contracts to try: run `ivr db seed` (the demo "
+            "contracts) or `ivr db import`"
+        )
+    app.repository.engine.dispose()
+    app.settings = app.settings.model_copy(update={"database_url": url})
+    app.repository = Repository(connect(url, timeout_seconds=app.settings.database_timeout_seconds))
+    for cached in ("call_records", "record_writer"):
+        app.__dict__.pop(cached, None)
+    click.echo(
+        f"-- on a scratch copy of the configured database's {count} contracts: nothing is "
+        "stored there (--store stores)",
+        err=True,
+    )
+
+
+def say_storing(app: Application) -> None:
+    shown = app.repository.engine.url.render_as_string(hide_password=True)
+    click.echo(f"-- storing into the configured database {shown}", err=True)
 
 
 def ready_application(*, administration: bool = False) -> Application:

@@ -95,3 +95,23 @@ def db_unlock(contract: str | None, caller: str | None, without_caller_id: bool)
         limit, key, named = Limit.ANONYMOUS, ANONYMOUS_KEY, "calls without a caller number"
     cleared = readings.unlock(limit, key)
     click.echo(f"{named}: {cleared} failed attempt(s) forgotten; the limit starts again")
+
+
+@db.command("purge")
+@click.option(
+    "--days",
+    type=click.IntRange(1, 3650),
+    default=None,
+    help="Keep this many days (default: the record_retention_days setting, 90).",
+)
+def db_purge(days: int | None) -> None:
+    """Remove call records and answered message ids older than the retention."""
+    from datetime import UTC, datetime, timedelta
+
+    app = ready_application(administration=True)  # a long purge has no call's deadline
+    days = days or app.settings.record_retention_days
+    purged = app.call_records.purge(datetime.now(tz=UTC) - timedelta(days=days))
+    click.echo(
+        f"{purged.records} call records and {purged.messages} answered message ids "
+        f"older than {days} days removed"
+    )

@@ -6,16 +6,29 @@ import sys
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+from zoneinfo import ZoneInfo
 
 import click
 
-from agi.cli.common import call_moment, main, ready_application, settings_or_exit
+from agi.cli.common import (
+    call_moment,
+    main,
+    ready_application,
+    say_storing,
+    settings_or_exit,
+    use_scratch,
+)
 from agi.cli.prompts import check_audio
 from agi.dialog.flow_loader import load_flow
 from agi.dialog.prompts import load_catalog
-from agi.dialog.simulator import KeypadChannel, parse_script
-from agi.problems import ProblemsFound, shown
+from agi.dialog.simulator import parse_script
+from agi.problems import Problem, ProblemsFound, shown
 from agi.readings.call_actions import ACTIONS
+
+if TYPE_CHECKING:
+    from agi.application import Application, CallOutcome
+    from agi.scenarios import StepChannel
 
 
 @main.command()
@@ -31,14 +44,27 @@ def check(path: Path | None, prompts: Path | None) -> None:
     try:
         flow = load_flow(path, load_catalog(catalog_path), ACTIONS)
     except ProblemsFound as problems:
-        for problem in problems.problems:
-            click.echo(str(problem), err=True)
-        count = len(problems.problems)
-        raise click.ClickException(
-            f"{count} problem{'s' if count > 1 else ''} found; nothing was changed"
-        ) from None
+        _fail(problems.problems)
+    from agi.scenarios import check_scenarios, scenarios_path
+
+    catalog = load_catalog(catalog_path)
+    ran, failed = check_scenarios(settings, flow, catalog, path)
+    if failed:
+        _fail(failed)
     click.echo(f"{path}: OK, {len(flow.nodes)} nodes")
-    check_audio(settings, load_catalog(catalog_path), flow)
+    if ran:
+        passed = "1 scenario passes" if ran == 1 else f"{ran} scenarios pass"
+        click.echo(f"{shown(scenarios_path(path))}: {passed}")
+    check_audio(settings, catalog, flow)
+
+
+def _fail(problems: list[Problem]) -> NoReturn:
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    count = len(problems)
+    raise click.ClickException(
+        f"{count} problem{'s' if count > 1 else ''} found; nothing was changed"
+    )
 
 
 @main.command()
@@ -61,6 +87,18 @@ def check(path: Path | None, prompts: Path | None) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the call as the caller hears it to this WAV file.",
 )
+@click.option(
+    "--store",
+    is_flag=True,
+    help="Store the readings in the configured database (by default the call runs on a "
+    "scratch copy of its contracts and stores nothing).",
+)
+@click.option(
+    "--save-scenario",
+    "scenario_name",
+    metavar="NAME",
+    help="Append this call to the scenarios beside the flow, as NAME.",
+)
 def simulate(
     keys: str | None,
     on: datetime | None,
@@ -68,12 +106,39 @@ def simulate(
     call_id: str | None,
     record: Path | None,
     no_speech: bool,
+    store: bool,
+    scenario_name: str | None,
 ) -> None:
-    """Make a call in the terminal. Exits 0 only when readings were accepted."""
+    """Make a call in the terminal, on a scratch copy of the configured database's
+    contracts unless --store. Exits 0 only when readings were accepted."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ivr-simulate-") as scratch:
+        _simulate(
+            keys, on, caller, call_id, record, no_speech, None if store else Path(scratch),
+            scenario_name,
+        )  # fmt: skip
+
+
+def _simulate(
+    keys: str | None,
+    on: datetime | None,
+    caller: str | None,
+    call_id: str | None,
+    record: Path | None,
+    no_speech: bool,
+    scratch: Path | None,
+    scenario_name: str | None,
+) -> None:
     from agi.dialog.simulator import ScriptedRecogniser
+    from agi.scenarios import StepChannel, key_groups
     from agi.speech.recognition import Speech, speech_off
 
     app = ready_application()
+    if scratch is None:
+        say_storing(app)
+    else:
+        use_scratch(app, scratch)
     app.speech = (
         speech_off("--no-speech")
         if no_speech
@@ -96,15 +161,18 @@ def simulate(
         recording = CallRecording(
             app.settings.prompts_audio_dir, warn=lambda line: click.echo(line, err=True)
         )
-    channel = KeypadChannel(
+    groups = iter(key_groups(keys)) if keys is not None else None
+    channel = StepChannel(
         call_id or f"sim-{uuid.uuid4().hex}",
         caller,
-        keys=keys or "",
-        more_keys=(lambda: None) if keys is not None else _typed_keys,
+        (lambda: next(groups, None)) if groups is not None else _typed_keys,
         echo=click.echo,
         listener=recording,
     )
     outcome = app.answer(channel, **({"now": lambda: moment} if moment else {}))
+    app.record_writer.flush()
+    if scenario_name:
+        _save_scenario(app, channel, outcome, scenario_name, moment, caller)
     if recording and record:
         seconds = recording.save(record)
         click.echo(f"-- the call as the caller hears it: {record} ({seconds:.1f} s)", err=True)
@@ -113,6 +181,38 @@ def simulate(
         f"{'accepted' if outcome.accepted else 'not accepted'}"
     )
     sys.exit(0 if outcome.accepted else 1)
+
+
+def _save_scenario(
+    app: Application,
+    channel: StepChannel,
+    outcome: CallOutcome,
+    name: str,
+    moment: datetime | None,
+    caller: str | None,
+) -> None:
+    from agi.readings.rules import zone_steps
+    from agi.records.record import END_OF, End
+    from agi.scenarios import Reading, ScenarioExists, append_scenario, scenario_of, scenarios_path
+
+    actions = outcome.actions
+    stored = []
+    if outcome.accepted and actions.contract is not None:
+        contract = actions.contract
+        stored = [
+            Reading(contract.number, step.register.zone.value, actions.kept[step.key],
+                    contract.resource.value)
+            for step in zone_steps(contract)
+        ]  # fmt: skip
+    end = End.ACCEPTED if outcome.accepted else END_OF[outcome.report.ending]
+    day = (moment or datetime.now(tz=ZoneInfo(app.settings.timezone))).date()
+    body = scenario_of(channel, day=day, caller=caller, end=end, stored=stored)
+    path = scenarios_path(app.settings.flow_path)
+    try:
+        append_scenario(path, name, body)
+    except (ScenarioExists, ValueError, OSError) as error:
+        raise click.ClickException(f"the scenario was not saved: {error}") from None
+    click.echo(f"-- saved as scenario '{name}' in {shown(path)}; `ivr check` runs it", err=True)
 
 
 def _typed_keys() -> str | None:

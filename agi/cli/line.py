@@ -103,6 +103,7 @@ def serve(
         err=True,
     )
     server.serve()
+    app.record_writer.flush()
 
 
 CALL_EXIT = {

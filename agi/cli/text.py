@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
-from agi.cli.common import call_moment, main, ready_application, settings_or_exit
+from agi.cli.common import (
+    call_moment,
+    main,
+    ready_application,
+    say_storing,
+    settings_or_exit,
+    use_scratch,
+)
 from agi.text.dialog import TextChannel
+
+if TYPE_CHECKING:
+    from agi.application import Application
+
+SCRATCH_FOLDER = "scratch-text"
+"""Where `ivr sms` keeps its scratch database (in the state folder) between runs."""
 
 
 @main.command()
@@ -22,16 +37,29 @@ from agi.text.dialog import TextChannel
 )
 @click.option("--date", "on", type=click.DateTime(["%Y-%m-%d"]), help="Send it on this day.")
 @click.option("--message-id", default=None, help="The message's id (default: a new one).")
+@click.option(
+    "--store",
+    is_flag=True,
+    help="Store the readings in the configured database (by default the message is answered "
+    "on a scratch copy of its contracts and stores nothing).",
+)
 @click.argument("text")
-def sms(sender: str, channel: str, on: datetime | None, message_id: str | None, text: str) -> None:
-    """Answer one text message, as the webhook would. Exits 0 only when readings were accepted.
+def sms(
+    sender: str, channel: str, on: datetime | None, message_id: str | None, store: bool, text: str
+) -> None:
+    """Answer one text message, as the webhook would, on a scratch copy of the configured
+    database's contracts unless --store. Exits 0 only when readings were accepted.
 
     A conversation goes on over several runs with the same --from: `ivr sms --from N "ПС 123859"`,
-    then `ivr sms --from N "45055 23186"`.
+    then `ivr sms --from N "45055 23186"` (the scratch copy keeps the conversation).
     """
     from agi.text.dialog import IncomingMessage, MessageIdReused, text_dialog_for
 
     app = ready_application()
+    if store:
+        say_storing(app)
+    else:
+        use_scratch(app, app.settings.state_dir / SCRATCH_FOLDER / _folder_of(app))
     dialog = text_dialog_for(app.settings, app.repository)
     message = IncomingMessage(
         channel=TextChannel(channel),
@@ -46,6 +74,12 @@ def sms(sender: str, channel: str, on: datetime | None, message_id: str | None, 
         raise click.ClickException(str(error)) from None
     click.echo(answer.reply)
     sys.exit(0 if answer.accepted else 1)
+
+
+def _folder_of(app: Application) -> str:
+    """One scratch folder per configured database, so conversations do not cross them."""
+    url = app.repository.engine.url.render_as_string(hide_password=True)
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 @main.command()

@@ -58,10 +58,26 @@ class Ending(enum.StrEnum):
     FAILED = "failed"
 
 
+@dataclass(frozen=True)
+class NodeEntry:
+    """One node of a call's path: when the call entered it (on the dialog's clock), and how
+    it got there: an action's outcome (`lookup_contract=locked`), a menu key (`key 0`), or a
+    fallback (`max_failures`, `no_input`, `invalid`, `not_understood`, `unavailable`,
+    `action_failed`, `voice_failed`, `limit`); None after a play or an input."""
+
+    node: str
+    entered: float
+    arrival: str | None = None
+
+
 @dataclass
 class CallReport:
     ending: Ending
     path: list[str] = field(default_factory=list)
+    entries: list[NodeEntry] = field(default_factory=list)
+    """The path with the moment each node was entered; what a call record is made of."""
+    ended: float = 0.0
+    """When the call ended, on the dialog's clock."""
 
 
 class _LimitReached(Exception):
@@ -103,6 +119,7 @@ class Dialog:
         self._escalating = False
         self.report = CallReport(ending=Ending.CALLER_HUNG_UP)
         self._deadline = 0.0
+        self._arrival: str | None = None
         self.call_label = printable(channel.call_id)
 
     def run(self) -> CallReport:
@@ -129,14 +146,27 @@ class Dialog:
         except CallerHungUp:
             self.report.ending = Ending.CALLER_HUNG_UP
             log.info("call=%s caller hung up", self.call_label)
+        self.report.ended = self.clock()
         return self.report
+
+    def _enter(self, name: str) -> None:
+        self.report.path.append(name)
+        self.report.entries.append(NodeEntry(name, self.clock(), self._arrival))
+        self._arrival = None
+
+    def _via(self, why: str, target: str) -> str:
+        """Go on at `target`, noting why (an outcome, a key, a fallback): the call record
+        tells how each node was reached."""
+        self._arrival = why
+        return target
 
     def _end_at_limit(self) -> None:
         then = self.flow.limits.then
         if then is None:
             self.channel.hang_up()
             return
-        self.report.path.append(then)
+        self._arrival = "limit"
+        self._enter(then)
         node = self.flow.nodes[then]
         assert isinstance(node, TransferNode | HangupNode)
         self._finish(node)
@@ -149,9 +179,9 @@ class Dialog:
         node = self.flow.nodes[name]
         if self._escalating and not isinstance(node, PlayNode):
             self._escalating = False
-            name = self.flow.defaults.on_failure
+            name = self._via("max_failures", self.flow.defaults.on_failure)
             node = self.flow.nodes[name]
-        self.report.path.append(name)
+        self._enter(name)
         log.info("call=%s node=%s type=%s", self.call_label, name, node.type)
         match node:
             case PlayNode():
@@ -159,7 +189,7 @@ class Dialog:
                 self.channel.play(self._render(node.say), barge_in=asks_next)
                 if self._escalating:
                     self._escalating = False
-                    return self.flow.defaults.on_failure
+                    return self._via("max_failures", self.flow.defaults.on_failure)
                 return node.next
             case ActionNode():
                 return self._act(node)
@@ -208,10 +238,11 @@ class Dialog:
                 node.action,
                 unavailable,
             )
-            return self.flow.defaults.on_unavailable or self.flow.defaults.on_failure
+            target = self.flow.defaults.on_unavailable or self.flow.defaults.on_failure
+            return self._via("unavailable", target)
         except Exception:
             log.exception("call=%s action %s failed", self.call_label, node.action)
-            return self.flow.defaults.on_failure
+            return self._via("action_failed", self.flow.defaults.on_failure)
         outcome = result.outcome
         log.info("call=%s action=%s outcome=%s", self.call_label, node.action, outcome)
         for name in spec.sets:
@@ -224,7 +255,7 @@ class Dialog:
                 self._escalating = True  # after the reason is said, if the next node says it
         else:
             self.failures = 0
-        return node.outcomes[outcome]
+        return self._via(f"{node.action}={outcome}", node.outcomes[outcome])
 
     # --- nodes that wait for keys ---------------------------------------------------------
 
@@ -234,7 +265,7 @@ class Dialog:
             if option is None:
                 return None
             self.answers.update(option.set)
-            return option.next
+            return self._via(f"key {keys.digits}", option.next)
 
         request = self._request(node, allowed=DTMF_KEYS, max_digits=1, terminator="none")
         return self._ask(node, request, choose)
@@ -291,7 +322,7 @@ class Dialog:
                 try:
                     keys, understood = self._listen(node, utterances, request)
                 except _VoiceFailed:
-                    return self.flow.defaults.on_failure
+                    return self._via("voice_failed", self.flow.defaults.on_failure)
             else:
                 keys = self.channel.ask(utterances, request)
                 log.info(
@@ -310,7 +341,7 @@ class Dialog:
             retry = self._retry_prompt(getattr(node, last), missed[last])
             missed[last] += 1
         fallback = node.on_no_input if last == "no_input" else node.on_invalid
-        return fallback or self.flow.defaults.on_failure
+        return self._via(last, fallback or self.flow.defaults.on_failure)
 
     # --- answers by voice -------------------------------------------------------------------
 

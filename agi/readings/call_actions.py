@@ -134,6 +134,10 @@ takes over, and nothing says whether the number exists."""
 ACCEPTED = "accepted"
 """How a call whose readings are stored is marked on its channel."""
 
+UNKNOWN_CONTRACT = "unknown_contract"
+LOCKED_OUT = "locked_out"
+"""Refusals beside a value's `Reason`: no contract has the number; a guessing limit."""
+
 
 class ActionOutOfOrder(RuntimeError):
     """A flow ran an action before what it needs (`ivr check` refuses such flows)."""
@@ -167,6 +171,9 @@ class CallActions:
         self.pending: int | None = None
         self.kept: dict[ZoneKey, int] = {}
         self.accepted = False
+        self.refusals: list[str] = []
+        """Why the caller was refused, in order: `unknown_contract`, a refused value's
+        `Reason`, `locked_out` (the call record keeps them)."""
 
     def run(self, name: str, answers: Answers) -> ActionResult:
         if name not in ACTIONS:
@@ -188,6 +195,7 @@ class CallActions:
             self.contracts = self.readings.lookup(number, self.now(), by=self.guesser)
         except LockedOut as locked:
             log.info("call=%s locked out (%s)", printable(self.source_id), locked.limit)
+            self.refusals.append(LOCKED_OUT)
             return ActionResult("locked")
         except StorageError as error:
             raise ActionUnavailable(str(error)) from error
@@ -198,6 +206,7 @@ class CallActions:
             len(self.contracts),
         )
         if not self.contracts:
+            self.refusals.append(UNKNOWN_CONTRACT)
             return ActionResult("unknown")
         if len(self.contracts) > 1:
             menu = resource_menu_prompt(c.resource for c in self.contracts)
@@ -242,6 +251,7 @@ class CallActions:
         except LockedOut as locked:
             self.pending = None
             log.info("call=%s locked out (%s)", printable(self.source_id), locked.limit)
+            self.refusals.append(LOCKED_OUT)
             return ActionResult("locked")
         except StorageError as error:
             raise ActionUnavailable(str(error)) from error
@@ -251,6 +261,7 @@ class CallActions:
         self.pending = None
         if verdict.reason is not None:
             values["reason"] = PromptRef(verdict.reason.prompt)
+            self.refusals.append(verdict.reason.value)
             return ActionResult("rejected", values)
         assert verdict.value is not None
         values["reading"] = verdict.value

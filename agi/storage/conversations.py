@@ -5,6 +5,8 @@ each sender, and the messages it has already answered, with the readings they ga
 from __future__ import annotations
 
 import enum
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +18,8 @@ from agi.readings.rules import Resource, Submission
 from agi.storage.database import reporting_failures
 from agi.storage.models import ConversationRow, TextMessageRow
 from agi.storage.repository import store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class Conversations:
         received_at: datetime,
         conversation: Conversation | Keep | None,
         submission: Submission | None = None,
+        note: Callable[[Session], None] | None = None,
     ) -> tuple[Delivery, bool]:
         """Keep the answer to a message, the readings it gave and the sender's next state,
         in one transaction, the message id first: its uniqueness decides which of two
@@ -91,6 +96,8 @@ class Conversations:
         Returns the delivery that is kept and whether it is this one: when another instance
         answered the same message id first, its answer wins and nothing here is written.
         SourceReused when readings of this message id are stored without its answer.
+        `note` writes more in the same transaction (the conversation's call record), in a
+        savepoint of its own: when it fails, the rest is committed all the same.
         """
         for attempt in range(2):
             try:
@@ -110,6 +117,8 @@ class Conversations:
                         store(session, submission)
                     if conversation is not KEEP:
                         self._replace(session, channel, sender, conversation)
+                    if note is not None:
+                        _noted(session, note)
                 return answer, True
             except IntegrityError:
                 first = self.delivery(channel, message_id)
@@ -138,6 +147,14 @@ class Conversations:
         row.pending = " ".join(conversation.pending) if conversation.pending else None
         row.updated_at = conversation.updated_at
         session.flush()
+
+
+def _noted(session: Session, note: Callable[[Session], None]) -> None:
+    try:
+        with session.begin_nested():
+            note(session)
+    except Exception:
+        log.exception("a text conversation's call record was not kept")
 
 
 def _message(channel: str, message_id: str):

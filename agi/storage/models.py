@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
     text,
@@ -182,7 +183,10 @@ class TextMessageRow(Base):
     """
 
     __tablename__ = "text_messages"
-    __table_args__ = (UniqueConstraint("channel", "message_id", name="uq_text_messages_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "message_id", name="uq_text_messages_id"),
+        Index("ix_text_messages_received", "received_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -206,3 +210,35 @@ class GuessAttemptRow(Base):
     limit_kind: Mapped[str] = mapped_column(String(16))
     key: Mapped[str] = mapped_column(String(96))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class CallRecordRow(Base):
+    """What became of one phone call or one text conversation (`agi.records.record`).
+
+    `path` and `refusals` are JSON text: the nodes with the seconds spent in each, and the
+    reasons the caller was refused. Records older than the retention are purged.
+    """
+
+    __tablename__ = "call_records"
+    __table_args__ = (
+        Index("ix_call_records_started", "started_at"),
+        Index("ix_call_records_open", "channel", "caller_key", "end"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[str] = mapped_column(String(128))
+    caller: Mapped[str] = mapped_column(String(64))
+    caller_key: Mapped[str | None] = mapped_column(String(32))
+    system: Mapped[str | None] = mapped_column(String(64))
+    server: Mapped[str | None] = mapped_column(String(128))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ended_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    end: Mapped[str] = mapped_column(String(16))
+    where: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text())
+    refusals: Mapped[str] = mapped_column(Text())
+    submission: Mapped[str | None] = mapped_column(String(128))
+    resource: Mapped[str | None] = mapped_column(String(16))
+    by_voice: Mapped[bool] = mapped_column(default=False)

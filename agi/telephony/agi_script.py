@@ -10,6 +10,7 @@ a command, so the dialplan's operator branch takes the call instead.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -97,7 +98,17 @@ def main() -> int:
         log.exception("call=%s failed", label)
         return 1
     log.info("call=%s ended=%s", label, outcome.report.ending)
+    _keep_record(app)
     return 0
+
+
+def _keep_record(app: Application) -> None:
+    """Write the call's record once Asterisk has the call back: closing stdout ends the AGI
+    for Asterisk, which goes on with the dialplan while this process writes."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stdout.close()
+    app.record_writer.flush()
 
 
 def _unusable(app: Application) -> str | None:

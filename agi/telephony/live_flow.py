@@ -1,7 +1,8 @@
 """The flow a running server answers calls with: watched, checked, and kept.
 
-A saved change of the flow file or the prompt catalog that passes the checks is used by the
-next call; one that does not is refused, its problems kept for `ivr status`, and the flow in
+A saved change of the flow file or the prompt catalog that passes the checks, and with which
+every scenario beside the flow still runs as written, is used by the next call; one that
+does not is refused, its problems kept for `ivr status`, and the flow in
 use keeps serving. Every flow that passes is also copied into the state folder, so that a
 server started while the file is broken serves the last good flow instead of refusing to
 start; it refuses only when it never had one.
@@ -24,6 +25,7 @@ from agi.application import Application
 from agi.dialog.flow import Flow
 from agi.dialog.prompts import PromptCatalog
 from agi.problems import Problem, ProblemsFound
+from agi.scenarios import check_scenarios
 from agi.telephony.line_status import LineMetrics
 
 log = logging.getLogger(__name__)
@@ -101,7 +103,7 @@ class LiveFlow:
         self._stamp = self.app.flow_stamp()
         contents = self._contents()
         try:
-            flow, catalog = self.app.read_menu()
+            flow, catalog = self._read_menu()
         except ProblemsFound as problems:
             self._refuse(content_version(*contents), problems.problems)
             log.error("the flow cannot be used; run `ivr check`:\n%s", problems)
@@ -146,7 +148,7 @@ class LiveFlow:
             if self.live and self.live.saved_copy is None and version == self.live.version:
                 return
             try:
-                flow, catalog = self.app.read_menu()
+                flow, catalog = self._read_menu()
             except ProblemsFound as problems:
                 self._refuse(version, problems.problems)
                 log.error(
@@ -164,6 +166,15 @@ class LiveFlow:
             if self.metrics:
                 self.metrics.flow_reloads.labels("accepted").inc()
             log.info("flow reloaded: %d nodes, version %s", live.nodes, live.version)
+
+    def _read_menu(self) -> tuple[Flow, PromptCatalog]:
+        """The configured flow and catalog once they pass the checks and the scenarios
+        beside the flow; ProblemsFound otherwise."""
+        flow, catalog = self.app.read_menu()
+        _, failed = check_scenarios(self.app.settings, flow, catalog, self._files[0])
+        if failed:
+            raise ProblemsFound(failed)
+        return flow, catalog
 
     def _use(
         self, flow: Flow, catalog: PromptCatalog, contents: tuple[bytes | None, bytes | None]

@@ -8,6 +8,7 @@ until it has fully booted; `ivr asterisk down` stops it.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -49,6 +50,9 @@ class LineOptions:
     """Settings for the AGI script, which inherits Asterisk's environment."""
     number_words: Path | None = None
     """The project's number words (`prompts/ru/digits`), for those the Russian sounds lack."""
+    system_name: str | None = None
+    """Asterisk's SYSTEMNAME (letters, digits, `.`, `_`, `-`): it names the Asterisk in call
+    ids and call records; None: none, as a stock Asterisk."""
 
 
 def asterisk_binary() -> str:
@@ -87,6 +91,10 @@ def render(options: LineOptions) -> Path:
         } | ivr_includes(line, options.config_dir)
     except TemplateError as error:
         raise AsteriskError(str(error)) from None
+    if options.system_name is not None:
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,40}", options.system_name):
+            raise AsteriskError(f"{options.system_name!r} cannot be a system name")
+        files["asterisk.conf"] += f"systemname = {options.system_name}\n"
     for name, text in files.items():
         (root / "etc" / name).write_text(text, encoding="utf-8")
     _link(root / "data/documentation", SYSTEM_DATA / "documentation")

@@ -33,8 +33,10 @@ from agi.readings.rules import (
     zone_steps,
 )
 from agi.readings.service import LockedOut, ReadingsService, utc_now
+from agi.records.record import SERVER, CallRecord, caller_key, next_message
 from agi.redact import mask_digits, printable
 from agi.settings import Settings
+from agi.storage.call_records import CallRecords
 from agi.storage.conversations import KEEP, Conversation, Conversations, Delivery, Keep
 from agi.storage.repository import Repository, SourceReused
 from agi.text.command import (
@@ -93,6 +95,15 @@ NOT_STORED = (
     "Отправьте их новым сообщением."
 )
 
+REFUSALS = {
+    "unknown": "unknown_contract",
+    "locked": "locked_out",
+    **{reason.value: reason.value for reason in Reason},
+    "decimal": "decimal",
+    "count": "count",
+}
+"""A message's outcome that refuses it, as the call record names the refusal."""
+
 RESOURCE_NAMES = {
     Resource.ELECTRICITY: "электроэнергия",
     Resource.HOT_WATER: "горячая вода",
@@ -147,6 +158,8 @@ class _Turn:
     conversation: Conversation | Keep | None = None
     submission: Submission | None = None
     """The readings to store with the message, in the transaction that records it."""
+    resource: str | None = None
+    """The resource of `submission`."""
 
     @property
     def accepted(self) -> bool:
@@ -158,11 +171,18 @@ class TextDialog:
     conversations are in the database)."""
 
     def __init__(
-        self, readings: ReadingsService, conversations: Conversations, *, expiry: timedelta
+        self,
+        readings: ReadingsService,
+        conversations: Conversations,
+        *,
+        expiry: timedelta,
+        records: CallRecords | None = None,
     ) -> None:
         self.readings = readings
         self.conversations = conversations
         self.expiry = expiry
+        self.records = records
+        """Where each conversation's record is kept; None: no records."""
 
     def answer(self, message: IncomingMessage, *, at: datetime | None = None) -> Answer:
         """The reply to one message; a redelivered message id gets its first reply again.
@@ -193,6 +213,37 @@ class TextDialog:
             )
         return Answer(reply=kept.reply, accepted=kept.accepted, duplicate=not fresh)
 
+    def _note(
+        self, message: IncomingMessage, turn: _Turn, now: datetime
+    ) -> Callable[..., None] | None:
+        """What adds this message to the record of the sender's conversation, in the
+        transaction that records the message; None without records."""
+        records = self.records
+        if records is None:
+            return None
+
+        def continued(open_record: CallRecord | None) -> CallRecord:
+            waiting = (
+                open_record is not None
+                if turn.conversation is KEEP
+                else isinstance(turn.conversation, Conversation)
+            )
+            return next_message(
+                open_record,
+                channel=message.channel,
+                sender=message.sender,
+                message_id=message.message_id,
+                at=now,
+                outcome=turn.outcome,
+                waiting=waiting,
+                refusal=REFUSALS.get(turn.outcome),
+                accepted_resource=turn.resource,
+                server=SERVER,
+            )
+
+        key = caller_key(message.channel, message.sender)
+        return lambda session: records.note_message(session, message.channel, key, continued)
+
     def _record(
         self, message: IncomingMessage, turn: _Turn, now: datetime
     ) -> tuple[Delivery, bool]:
@@ -207,6 +258,7 @@ class TextDialog:
             received_at=now,
             conversation=turn.conversation,
             submission=turn.submission,
+            note=self._note(message, turn, now),
         )
 
     # --- one message --------------------------------------------------------------------
@@ -329,7 +381,9 @@ class TextDialog:
         )
         if submission is None:
             return self._closed()
-        return _Turn(ACCEPTED, "accepted", None, submission=submission)
+        return _Turn(
+            ACCEPTED, "accepted", None, submission=submission, resource=contract.resource.value
+        )
 
     def _closed(self) -> _Turn:
         window = self.readings.window
@@ -353,6 +407,7 @@ def text_dialog_for(
         ReadingsService.configured(settings, repository, now=now),
         Conversations(repository.engine),
         expiry=timedelta(minutes=settings.conversation_expiry_minutes),
+        records=CallRecords(repository.engine) if settings.call_records else None,
     )
 
 

@@ -1,0 +1,96 @@
+"""A scratch copy of a readings database: its contracts, meters and current readings in a
+throwaway SQLite file, for calls and messages that must not touch the real readings
+(`ivr simulate`, `ivr sms`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from agi.storage.database import connect, reporting_failures, upgrade
+from agi.storage.models import (
+    ContractRow,
+    ConversationRow,
+    MeterRow,
+    ReadingRow,
+    RegisterRow,
+    SubmissionRow,
+)
+
+BATCH = 5000
+
+
+class _Source:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @reporting_failures
+    def copy_into(self, target: Engine) -> int:
+        """Copy the contracts with their meters and registers, and the current submissions
+        (what a caller's reading is compared with); the number of contracts."""
+        submissions = SubmissionRow.__table__
+        readings = ReadingRow.__table__
+        current = select(submissions).where(submissions.c.superseded_at.is_(None))
+        queries = [
+            select(ContractRow.__table__),
+            select(MeterRow.__table__),
+            select(RegisterRow.__table__),
+            current,
+            select(readings).where(
+                readings.c.submission_id.in_(
+                    select(submissions.c.id).where(submissions.c.superseded_at.is_(None))
+                )
+            ),
+        ]
+        tables = [
+            ContractRow.__table__,
+            MeterRow.__table__,
+            RegisterRow.__table__,
+            submissions,
+            readings,
+        ]
+        copied = 0
+        with self.engine.connect() as source, target.begin() as destination:
+            for table, query in zip(tables, queries, strict=True):
+                result = source.execute(query)
+                while rows := result.mappings().fetchmany(BATCH):
+                    destination.execute(table.insert(), [dict(row) for row in rows])
+                    if table is ContractRow.__table__:
+                        copied += len(rows)
+        return copied
+
+
+SCRATCH = "scratch.db"
+
+
+def scratch_copy(source: Engine, folder: Path) -> tuple[str, int]:
+    """A scratch SQLite database `folder`/scratch.db with the contracts and current readings
+    of `source`: its URL, and how many contracts it holds. The text conversations of a
+    scratch database there before are kept (a conversation goes on over several runs)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / SCRATCH
+    conversations: list[dict] = []
+    if path.exists():
+        earlier = connect(f"sqlite:///{path}")
+        try:
+            with earlier.connect() as connection:
+                table = ConversationRow.__table__
+                conversations = [dict(r) for r in connection.execute(select(table)).mappings()]
+        except SQLAlchemyError:
+            conversations = []
+        finally:
+            earlier.dispose()
+        path.unlink()
+    url = f"sqlite:///{path}"
+    target = connect(url)
+    try:
+        upgrade(target)
+        count = _Source(source).copy_into(target)
+        if conversations:
+            with target.begin() as connection:
+                connection.execute(ConversationRow.__table__.insert(), conversations)
+    finally:
+        target.dispose()
+    return url, count

@@ -49,7 +49,7 @@ def test_a_call_without_accepted_readings_exits_1(ivr):
 def test_outside_the_window_nothing_is_stored(ivr):
     result = ivr("simulate", "--keys", SEED_CALL, "--date", "2026-11-10")
     assert result.exit_code == 1
-    assert "Показания принимаются с восемнадцать по двадцать пять число" in result.output
+    assert "Показания принимаются с восемнадцатого по двадцать пятое число" in result.output
     assert ivr("db", "export", "--period", "2026-11").stdout.strip().count("\n") == 0
 
 
@@ -58,7 +58,7 @@ def test_ivr_accept_days_is_honoured(ivr, monkeypatch):
     result = ivr("simulate", "--keys", SEED_CALL, "--date", "2026-11-10")
     assert result.exit_code == 0, result.output
     result = ivr("simulate", "--keys", "*2", "--date", "2026-11-20")
-    assert "Показания принимаются с пять по двенадцать число" in result.output
+    assert "Показания принимаются с пятого по двенадцатое число" in result.output
 
 
 def test_a_bad_ivr_accept_days_is_explained(ivr, monkeypatch):

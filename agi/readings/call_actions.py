@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 ZONE_PROMPTS = frozenset(f"zone_{zone.value}" for zone in Zone)
 REASON_PROMPTS = frozenset(reason.prompt for reason in Reason)
 RESOURCE_PROMPTS = frozenset(f"resource_{resource.value}" for resource in Resource)
+DAY_PROMPTS = frozenset(f"{end}_day_{day}" for end in ("from", "to") for day in range(1, 32))
+"""«с восемнадцатого», «по двадцать пятое»: the days of the window in words, as prompts."""
 
 
 def resource_menu_prompt(resources: Iterable[Resource]) -> str:
@@ -64,7 +66,13 @@ ALL_ZONES = Stage("all-zones", "next_zone answering 'done'")
 ACTIONS: dict[str, ActionSpec] = {
     "check_window": ActionSpec(
         outcomes=frozenset({"open", "closed"}),
-        sets={"first_day": "number", "last_day": "number"},
+        sets={
+            "first_day": "number",
+            "last_day": "number",
+            "from_day": "prompt",
+            "to_day": "prompt",
+        },
+        prompts=DAY_PROMPTS,
     ),
     "lookup_contract": ActionSpec(
         outcomes=frozenset({"found", "several", "unknown", "locked"}),
@@ -178,7 +186,15 @@ class CallActions:
     def check_window(self, _answers: Answers) -> ActionResult:
         window = self.readings.window
         outcome = "open" if window.is_open(self.now()) else "closed"
-        return ActionResult(outcome, {"first_day": window.first_day, "last_day": window.last_day})
+        return ActionResult(
+            outcome,
+            {
+                "first_day": window.first_day,
+                "last_day": window.last_day,
+                "from_day": PromptRef(f"from_day_{window.first_day}"),
+                "to_day": PromptRef(f"to_day_{window.last_day}"),
+            },
+        )
 
     def lookup_contract(self, answers: Answers) -> ActionResult:
         number = answers.get("contract", "")

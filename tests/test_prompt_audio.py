@@ -23,7 +23,7 @@ from agi.audio import library as prompt_library
 from agi.audio import sound as prompt_audio
 from agi.audio.call_recording import ASTERISK_RUSSIAN_SOUNDS, CallRecording
 from agi.audio.library import audio_path, build, check, import_recordings
-from agi.audio.number_words import WORDS, sound_names
+from agi.audio.number_words import WORDS, sound_names, spoken_text
 from agi.audio.sound import AudioStyle, Voice, speech_level
 from agi.cli import main
 from agi.dialog.flow_loader import load_flow
@@ -361,6 +361,16 @@ CHECKS = [
         ("error", "stale", "line 2: error: prompt 'goodbye' changed after its audio was made"),
     ),
     (
+        "a number in digits in a prompt's text",
+        lambda base: write_catalog(base / "ru.yaml", {**TEXTS, "goodbye": "Пишите: ПС 102057522"}),
+        (
+            "warning",
+            "digits-in-text",
+            "line 2: warning: prompt 'goodbye' writes 102057522 in digits, so it is said digit "
+            "by digit («один ноль два ноль пять семь пять два два»)",
+        ),
+    ),
+    (
         "a file nothing plays",
         lambda base: shutil.copy(audio_path(base / "ru", "goodbye"), base / "ru" / "goodby.wav"),
         ("warning", "orphan", "no prompt 'goodby' in the catalog"),
@@ -656,6 +666,22 @@ def test_festival_speaks_the_prompts_too():
     assert (segment.frame_rate, segment.channels, segment.sample_width) == (8000, 1, 2)
     assert vowels(TEXTS["welcome"]) / 9 <= len(segment) / 1000 <= vowels(TEXTS["welcome"]) / 2
     assert abs(speech_level(segment) - STYLE.loudness_dbfs) <= 1.5
+
+
+def test_a_number_in_a_prompt_text_is_synthesized_digit_by_digit():
+    assert spoken_text("Отправьте ПС 102057522 11638. Нажмите 2.") == (
+        "Отправьте ПС один ноль два ноль пять семь пять два два один один шесть три восемь. "
+        "Нажмите 2."
+    )
+
+
+@needs_tools
+def test_a_prompt_with_a_number_is_built_from_its_digit_words(tmp_path):
+    texts = {"example": "ПС 102057522", "words": "ПС один ноль два ноль пять семь пять два два"}
+    catalog = load_catalog(write_catalog(tmp_path / "ru.yaml", texts))
+    build(tmp_path / "ru", catalog, Voice(), STYLE, only=list(texts))
+    same = [audio_path(tmp_path / "ru", key).read_bytes() for key in texts]
+    assert same[0] == same[1]
 
 
 def test_the_private_line_adds_only_the_number_words_the_russian_sounds_lack(tmp_path):

@@ -26,7 +26,7 @@ from typing import Literal
 
 from pydub import AudioSegment
 
-from agi.audio.number_words import WORDS
+from agi.audio.number_words import DIGIT_RUN, WORDS, spoken_text
 from agi.audio.sound import (
     TELEPHONE_FORMAT,
     AudioError,
@@ -196,7 +196,7 @@ def build(
             if plan == "unchanged":
                 report.unchanged.append(key)
                 continue
-            audio = to_telephone(decode(synthesize(text, voice)), style)
+            audio = to_telephone(decode(synthesize(spoken_text(text), voice)), style)
             data = wav_bytes(audio)
             _write_atomically(path, data)
             manifest.entries[key] = Entry(
@@ -418,6 +418,7 @@ def check(folder: Path, catalog: PromptCatalog, flow: Flow | None, style: AudioS
             key, text, folder, manifest.entries.get(key), used, catalog, lines, style
         )
     findings += _orphans(folder, targets)
+    findings += _digits_in_texts(catalog, lines)
     prompts = sum(1 for key in targets if key in catalog.texts)
     return AudioCheck(findings, prompts, len(targets) - prompts)
 
@@ -572,6 +573,24 @@ def _orphans(folder: Path, targets: dict[str, str]) -> Iterator[Finding]:
                 f"{did_you_mean(path.stem, targets)}; delete it, or add the prompt to the catalog"
             )
         yield Finding("warning", "orphan", path, message)
+
+
+def _digits_in_texts(catalog: PromptCatalog, lines: dict[str, int]) -> Iterator[Finding]:
+    """A number written in digits in a prompt's text is said digit by digit; say so, in
+    case a number was meant (which must then be written in words, in its case)."""
+    for key, text in catalog.texts.items():
+        runs = DIGIT_RUN.findall(text)
+        if not runs:
+            continue
+        yield Finding(
+            "warning",
+            "digits-in-text",
+            catalog.path,
+            f"prompt '{key}' writes {', '.join(runs)} in digits, so it is said digit by digit "
+            f"(«{spoken_text(runs[0])}»); if a number is meant, write it in words in its "
+            "case («восемнадцатого», «две тысячи»)",
+            lines.get(key),
+        )
 
 
 def _catalog_lines(catalog: PromptCatalog) -> dict[str, int]:

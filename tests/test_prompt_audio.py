@@ -4,6 +4,7 @@ its length for its text, its loudness, its peaks."""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -684,7 +685,7 @@ def test_a_prompt_with_a_number_is_built_from_its_digit_words(tmp_path):
     assert same[0] == same[1]
 
 
-def test_the_private_line_adds_only_the_number_words_the_russian_sounds_lack(tmp_path):
+def _russian_sounds_fixture(tmp_path):
     system = tmp_path / "ru_RU_f_IvrvoiceRU"
     (system / "digits").mkdir(parents=True)
     for name in ("digits/5.gsm", "digits/thousand.gsm", "vm-goodbye.gsm"):
@@ -693,8 +694,27 @@ def test_the_private_line_adds_only_the_number_words_the_russian_sounds_lack(tmp
     ours.mkdir(parents=True)
     for name in ("5.wav", "thousand.wav", "thousands.wav", "600.wav"):
         (ours / name).write_bytes(b"wav")
+    return system, ours
+
+
+def test_the_private_line_says_every_number_word_in_the_prompts_voice(tmp_path):
+    system, ours = _russian_sounds_fixture(tmp_path)
     sounds = tmp_path / "line" / "ru"
     private_asterisk._russian_sounds(sounds, system, ours)
+    assert sorted(p.name for p in (sounds / "digits").iterdir()) == [
+        "5.wav",
+        "600.wav",
+        "thousand.wav",
+        "thousands.wav",
+    ]
+    assert (sounds / "digits" / "5.wav").resolve() == ours / "5.wav"
+    assert (sounds / "vm-goodbye.gsm").resolve() == system / "vm-goodbye.gsm"
+
+
+def test_with_asterisks_number_voice_the_line_adds_only_the_words_the_package_lacks(tmp_path):
+    system, ours = _russian_sounds_fixture(tmp_path)
+    sounds = tmp_path / "line" / "ru"
+    private_asterisk._russian_sounds(sounds, system, ours, ours_first=False)
     assert sorted(p.name for p in (sounds / "digits").iterdir()) == [
         "5.gsm",
         "600.wav",
@@ -702,6 +722,62 @@ def test_the_private_line_adds_only_the_number_words_the_russian_sounds_lack(tmp
         "thousands.wav",
     ]
     assert (sounds / "digits" / "thousands.wav").resolve() == ours / "thousands.wav"
-    assert (sounds / "vm-goodbye.gsm").resolve() == system / "vm-goodbye.gsm"
     private_asterisk._russian_sounds(sounds, system, None)  # without them: the package as is
     assert sounds.is_symlink() and sounds.resolve() == system
+
+
+# --- one voice ---------------------------------------------------------------------------
+
+
+def test_a_shipped_call_says_everything_in_one_voice():
+    catalog = load_catalog(ROOT / "prompts" / "ru.yaml")
+    flow = load_flow(ROOT / "ivr_flows.yaml", catalog, ACTIONS)
+    keys = [*prompt_library.prompts_in_use(flow), *WORDS]
+    spoken = prompt_library.voices(prompt_library.Manifest.load(SHIPPED), keys)
+    assert list(spoken) == ["espeak-ng ru"], {voice: files[:5] for voice, files in spoken.items()}
+    result = check(SHIPPED, catalog, flow, STYLE)
+    assert [f for f in result.findings if f.rule == "mixed-voices"] == []
+
+
+@needs_tools
+def test_one_recording_among_synthesized_files_is_a_call_that_mixes_voices(audio, tmp_path):
+    recording = speech_file(tmp_path / "goodbye.mp3", "До свидания.", "-ar", "44100")
+    import_recordings(audio / "ru", catalog_of(audio), [recording], STYLE)
+    flow = load_flow(_write(audio / "flow.yaml", FLOW), catalog_of(audio), ACTIONS)
+    (finding,) = [
+        f
+        for f in check(audio / "ru", catalog_of(audio), flow, STYLE).findings
+        if f.rule == "mixed-voices"
+    ]
+    assert finding.level == "error"
+    assert "a call would change voice" in finding.message
+    assert "recorded: goodbye" in finding.message
+
+
+@needs_tools
+def test_asterisks_number_words_beside_the_prompts_are_a_mix(audio):
+    flow = load_flow(_write(audio / "flow.yaml", FLOW), catalog_of(audio), ACTIONS)
+    result = check(audio / "ru", catalog_of(audio), flow, STYLE, number_voice="asterisk")
+    (finding,) = [f for f in result.findings if f.rule == "mixed-voices"]
+    assert "numbers would be said by the Russian sounds package's recordings" in finding.message
+
+
+def test_ivr_prompts_sheet_lists_every_file_to_record(ivr, tmp_path):
+    result = ivr("prompts", "sheet", "--out", str(tmp_path / "sheet"))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((tmp_path / "sheet" / "recording-sheet.csv").open(encoding="utf-8")))
+    catalog = load_catalog(ROOT / "prompts" / "ru.yaml")
+    assert len(rows) == len(catalog.texts) + len(WORDS)
+    by_file = {row["file"]: row for row in rows}
+    assert by_file["from_day_18.wav"]["say"] == "с восемнадцатого"
+    assert by_file["digits/thousands-i.wav"] == {
+        "file": "digits/thousands-i.wav",
+        "text": "тысячи",
+        "say": "тысячи",
+        "said by": "numbers",
+    }
+    assert by_file["welcome.wav"]["said by"] == "greeting"
+    page = (tmp_path / "sheet" / "recording-sheet.html").read_text(encoding="utf-8")
+    assert '<meta charset="utf-8">' in page
+    assert page.count("<tr><td>") == len(rows)
+    assert f"now spoken by espeak-ng ru ({len(rows)})" in result.output

@@ -94,7 +94,9 @@ def simulate(
         from agi.audio.call_recording import CallRecording
 
         recording = CallRecording(
-            app.settings.prompts_audio_dir, warn=lambda line: click.echo(line, err=True)
+            app.settings.prompts_audio_dir,
+            warn=lambda line: click.echo(line, err=True),
+            **({"sounds_dir": None} if app.settings.number_voice == "prompts" else {}),
         )
     channel = KeypadChannel(
         call_id or f"sim-{uuid.uuid4().hex}",

@@ -57,6 +57,12 @@ RESOURCE_MENU_PROMPTS = frozenset(
     for combination in itertools.combinations(Resource, size)
 )
 
+CALLER_CONTRACTS = ("one", "two", "three")
+"""The outcomes of find_caller_contracts by how many contracts the caller's number has."""
+CALLER_DIGITS = 4
+"""How much of a pre-filled contract number the line says: its last four digits."""
+
+CALLER_KNOWN = Stage("caller-known", "find_caller_contracts answering one, two or three")
 LOOKED_UP = Stage("looked-up", "lookup_contract answering 'found' or 'several'")
 CONTRACT = Stage("contract", "lookup_contract or select_resource answering 'found'")
 ZONE = Stage("zone", "next_zone answering 'zone' or 'meter'")
@@ -73,6 +79,25 @@ ACTIONS: dict[str, ActionSpec] = {
             "to_day": "prompt",
         },
         prompts=DAY_PROMPTS,
+    ),
+    "find_caller_contracts": ActionSpec(
+        outcomes=frozenset({*CALLER_CONTRACTS, "none"}),
+        sets={f"caller_contract_{n}": "digits" for n in range(1, len(CALLER_CONTRACTS) + 1)},
+        reaches={outcome: frozenset({CALLER_KNOWN}) for outcome in CALLER_CONTRACTS},
+        undoes=frozenset({CALLER_KNOWN}),
+    ),
+    "use_caller_contract": ActionSpec(
+        outcomes=frozenset({"found", "several", "unknown", "locked"}),
+        reads=frozenset({"caller_choice"}),
+        choices={"caller_choice": frozenset(str(n) for n in range(1, len(CALLER_CONTRACTS) + 1))},
+        sets={"resource_name": "prompt", "resource_menu": "prompt"},
+        prompts=RESOURCE_PROMPTS | RESOURCE_MENU_PROMPTS,
+        needs=frozenset({CALLER_KNOWN}),
+        reaches={
+            "found": frozenset({LOOKED_UP, CONTRACT}),
+            "several": frozenset({LOOKED_UP}),
+        },
+        undoes=frozenset({LOOKED_UP, CONTRACT, ZONE, READING, ALL_ZONES}),
     ),
     "lookup_contract": ActionSpec(
         outcomes=frozenset({"found", "several", "unknown", "locked"}),
@@ -129,7 +154,11 @@ ACTIONS: dict[str, ActionSpec] = {
         needs=frozenset({ALL_ZONES}),
     ),
 }
-"""The actions of the phone's flow. `next_zone` answers 'meter' at the first zone of
+"""The actions of the phone's flow. `find_caller_contracts` answers how many contracts billing
+knows the caller's number for (`none` for none, more than three, no caller number, or a
+caller locked out), giving the last four digits of each to say; `use_caller_contract` takes
+the one a menu chose (`caller_choice`, 1 when there is one) as `lookup_contract` takes a
+typed one. `next_zone` answers 'meter' at the first zone of
 another meter of the same contract; `check_reading` answers 'high' when the consumption is
 unusual and needs the caller's confirmation; `submit_readings` answers 'closed' if the
 window closed meanwhile and 'failed' if the readings were not stored (the database failed,
@@ -168,6 +197,7 @@ class CallActions:
         self.caller = readings.caller_number(caller)
         self.guesser = readings.guesser(caller, channel=PHONE_CHANNEL)
         self.now = now or readings.now
+        self.caller_contracts: list[str] = []
         self.contracts: list[Contract] = []
         self.contract: Contract | None = None
         self.steps: list[ZoneStep] = []
@@ -195,6 +225,28 @@ class CallActions:
                 "to_day": PromptRef(f"to_day_{window.last_day}"),
             },
         )
+
+    def find_caller_contracts(self, _answers: Answers) -> ActionResult:
+        self.caller_contracts = []
+        try:
+            numbers = self.readings.caller_contracts(self.caller, self.now())
+        except StorageError as error:
+            raise ActionUnavailable(str(error)) from error
+        log.info("call=%s caller's contracts=%d", printable(self.source_id), len(numbers))
+        if not 1 <= len(numbers) <= len(CALLER_CONTRACTS):
+            return ActionResult("none")
+        self.caller_contracts = numbers
+        ends = {
+            f"caller_contract_{n}": number[-CALLER_DIGITS:] for n, number in enumerate(numbers, 1)
+        }
+        return ActionResult(CALLER_CONTRACTS[len(numbers) - 1], ends)
+
+    def use_caller_contract(self, answers: Answers) -> ActionResult:
+        choice = answers.get("caller_choice", "1")
+        index = int(choice) - 1 if choice.isdigit() else -1
+        if not 0 <= index < len(self.caller_contracts):
+            return ActionResult("unknown")
+        return self.lookup_contract({"contract": self.caller_contracts[index]})
 
     def lookup_contract(self, answers: Answers) -> ActionResult:
         number = answers.get("contract", "")

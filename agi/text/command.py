@@ -38,7 +38,7 @@ KEYWORD = re.compile(r"[пpр][сcs]")
 """«ПС» in lower case: the first letter Cyrillic П, Latin P or Cyrillic Р, the second
 Cyrillic С, Latin C or Latin S."""
 
-SEPARATORS = re.compile(r"[\s,;:#№]+|(?<=[^\W\d_])[-=]+|[-=]+(?=[^\W\d_])|=")
+SEPARATORS = re.compile(r"(?:[\s,;:#№=]|(?<=[^\W\d_])-|-(?=[^\W\d_]))+")
 DIGITS = re.compile(r"[0-9]+")
 DECIMAL = re.compile(r"[0-9]+(?:[.,][0-9]+)+")
 SLASHED = re.compile(r"[0-9]+(?:/[0-9]+)+")

@@ -279,7 +279,7 @@ def test_the_ivr_names_the_call_and_keeps_asterisks_id(stack_clean, path):
 def test_a_caller_billing_knows_confirms_the_pre_filled_contract(stack_clean):
     """The demo contract 102057522 has the phone +7 912 000-00-01: a real call from it hears
     «…заканчивается на семь пять два два», presses 1 and gives only the reading."""
-    log = stack_clean.call("fastagi", CallScript("*2 1 11640# . 1", caller="89120000001"))
+    log = stack_clean.call("fastagi", CallScript("*2 . 1 11640# . 1", caller="89120000001"))
     assert stack_clean.stored() == [("102057522", "single", 11640, "ivr")]
     assert_own_audio(
         log,

@@ -156,6 +156,14 @@ MESSAGES = {
         [("ПС 102057522 15000", HIGH), ("а почему?", REMIND_HIGH), ("Да", ACCEPTED)],
         [("electricity", "102057522", "single", 15000)],
     ),
+    "a look-alike letter while a «да» is awaited is named, and the question stays": Chat(
+        [
+            ("ПС 102057522 15000", HIGH),
+            ("1163О", "1163О: буква О вместо нуля? Отправьте: 11630"),
+            ("да", ACCEPTED),
+        ],
+        [("electricity", "102057522", "single", 15000)],
+    ),
     "«нет, неверно», then the right reading": Chat(
         [
             ("ПС 102057522 15000", HIGH),

@@ -292,7 +292,7 @@ class TextDialog:
                 example = _examples(contract.number, contracts)
                 return _Turn(DECLINED_RESOURCE.format(example=example), "declined")
             return _Turn(DECLINED.format(expected=_expected(steps)), "declined", waiting)
-        if conversation.pending and not isinstance(command, Values):
+        if conversation.pending and not isinstance(command, Values | Malformed):
             return _Turn(_reminder(contract, conversation), "reminded", KEEP)
         if isinstance(command, Malformed):
             return _Turn(_unreadable(command, _expected(steps)), command.why.value, KEEP)

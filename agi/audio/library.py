@@ -610,8 +610,9 @@ def voices(manifest: Manifest, keys: Iterable[str]) -> dict[str, list[str]]:
 def _mixed_voices(
     folder: Path, manifest: Manifest, keys: list[str], number_voice: str
 ) -> Iterator[Finding]:
-    """A call must not change voice in mid-sentence: every prompt and number word it may
-    say from one source (one synthesized voice, or one voice artist's recordings)."""
+    """A call should not change voice in mid-sentence: every prompt and number word it may
+    say from one source (one synthesized voice, or one voice artist's recordings). A warning,
+    not an error: a prompt re-recorded before the rest of the set is a step on the way."""
     by_voice = voices(manifest, keys)
     by_voice.pop("unknown", None)  # reported as placed by hand, file by file
     if len(by_voice) > 1:
@@ -622,7 +623,7 @@ def _mixed_voices(
             if voice != main
         )
         yield Finding(
-            "error",
+            "warning",
             "mixed-voices",
             folder,
             f"a call would change voice: {len(by_voice[main])} files are {main}, but {others}; "
@@ -631,7 +632,7 @@ def _mixed_voices(
         )
     if number_voice == "asterisk":
         yield Finding(
-            "error",
+            "warning",
             "mixed-voices",
             folder,
             "number_voice is 'asterisk': numbers would be said by the Russian sounds package's "

@@ -52,6 +52,9 @@ class Options:
     """The name gateways call the webhook by (nginx's server_name; `_`: any)."""
     web_listen: str = "80"
     """Where nginx listens for the gateways (TLS in front is the operator's)."""
+    number_voice: str = "prompts"
+    """`prompts`: `sounds/ru/digits` links every number word to the project's own, in the
+    prompts' voice; `asterisk`: the Russian sounds first (see Settings.number_voice)."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,7 @@ def plan(options: Options) -> list[Entry]:
             Entry(layout.asterisk / name, text.encode())
             for name, text in ivr_includes(_line(options, layout)).items()
         ),
-        *_russian_sounds(layout),
+        *_russian_sounds(layout, ours_first=options.number_voice == "prompts"),
         Entry(layout.nginx / "sites-available" / "ivr-webhook", _site(options, layout).encode()),
         Entry(
             layout.nginx / "sites-enabled" / "ivr-webhook",
@@ -314,10 +317,11 @@ def _web_unit(options: Options, layout: Layout) -> str:
     return _unit("webhook for SMS and messenger gateways", command, layout, "LimitNOFILE=4096\n")
 
 
-def _russian_sounds(layout: Layout) -> Iterator[Entry]:
+def _russian_sounds(layout: Layout, *, ours_first: bool = True) -> Iterator[Entry]:
     """`sounds/ru`, where the channel language `ru` looks, made of Debian's Russian sounds
-    (`ru_RU_f_IvrvoiceRU`) and the project's number words that they lack; an `ru` folder
-    the operator has already is left alone."""
+    (`ru_RU_f_IvrvoiceRU`) and the project's number words: every one of them (`ours_first`,
+    one voice with the prompts) or those the package lacks; an `ru` folder the operator has
+    already is left alone."""
     system = layout.sounds / RUSSIAN_SOUNDS
     ours = layout.sounds / "ru"
     if ours.exists() and not ours.is_symlink() and not (ours / ".ivr").exists():
@@ -328,13 +332,16 @@ def _russian_sounds(layout: Layout) -> Iterator[Entry]:
         if entry.name != "digits":
             yield Entry(ours / entry.name, link=entry)
     yield Entry(ours / "digits", mode=0o755)
+    project = [
+        (entry.stem, entry.name, layout.audio / "digits" / entry.name)
+        for entry in sorted(shipped("prompts/ru/digits").glob("*.wav"))
+    ]
+    package = [(e.stem, e.name, e) for e in sorted((system / "digits").glob("*"))]
     present = set()
-    for entry in sorted((system / "digits").glob("*")):
-        yield Entry(ours / "digits" / entry.name, link=entry)
-        present.add(entry.stem)
-    for entry in sorted(shipped("prompts/ru/digits").glob("*.wav")):
-        if entry.stem not in present:
-            yield Entry(ours / "digits" / entry.name, link=layout.audio / "digits" / entry.name)
+    for stem, name, target in [*project, *package] if ours_first else [*package, *project]:
+        if stem not in present:
+            yield Entry(ours / "digits" / name, link=target)
+            present.add(stem)
 
 
 # --- applying a plan -----------------------------------------------------------------------

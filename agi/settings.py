@@ -160,6 +160,10 @@ class Settings(BaseSettings):
     """Words per minute (espeak-ng); festival stretches its own pace by 150 / speed."""
     prompt_loudness_dbfs: float = Field(default=-20.0, ge=-30, le=-12)
     """The speech level every prompt file is normalised to."""
+    number_voice: Literal["prompts", "asterisk"] = "prompts"
+    """Whose number words a call says: `prompts`, the project's own (`prompts/ru/digits/`,
+    in the voice of the prompts); `asterisk`, the Russian sounds package's recordings (another
+    voice: `ivr prompts check` reports the mix), the project's filling the words it lacks."""
     speech_model: Path | None = None
     """A Vosk model folder (e.g. vosk-model-small-ru-0.22); None: no answers by voice."""
     speech_spool_dir: Path = Field(default_factory=lambda: state_home() / "speech")

@@ -596,3 +596,62 @@ def test_row_errors_read_as_lines() -> None:
     assert str(RowError(7, "zone 'evening' is not one of single")) == (
         "line 7: zone 'evening' is not one of single"
     )
+
+
+# --- phone numbers of contracts ----------------------------------------------------------
+
+PHONES = csv_text(
+    "electricity,102057522,E-0001,6,single,11480,150,+7 912 000-00-01",
+    'electricity,123859,E-0002,6,day,44810,240,"89120000002, 8 (912) 000-00-03"',
+    "electricity,123859,E-0002,6,night,23050,130,+79120000004",
+    "hot_water,123859,HW-3,5,single,17,3,",
+    header=HEADER + ",phone",
+)
+
+
+def test_phone_numbers_of_all_a_contracts_rows_are_read_in_one_form() -> None:
+    assert [(r.contract, r.resource.value, r.phones) for r in parse(PHONES)] == [
+        ("102057522", "electricity", ("+79120000001",)),
+        ("123859", "electricity", ("+79120000002", "+79120000003", "+79120000004")),
+        ("123859", "hot_water", ()),
+    ]
+
+
+def test_without_the_phone_column_phones_are_left_alone(repository: Repository) -> None:
+    repository.import_meters(parse(PHONES))
+    assert repository.contracts_of_phone("+79120000001") == ["102057522"]
+    repository.import_meters(parse(GOOD))
+    assert repository.contracts_of_phone("+79120000001") == ["102057522"]
+    repository.import_meters(parse(PHONES.replace("+7 912 000-00-01", "")))
+    assert repository.contracts_of_phone("+79120000001") == []
+    assert repository.contracts_of_phone("+79120000003") == ["123859"]
+
+
+@pytest.mark.parametrize("phone", ["12", "+7 912 ABC-00-01", "79995551234231"])
+def test_a_phone_that_is_no_number_is_refused_with_its_line(phone: str) -> None:
+    text = csv_text(
+        f"electricity,102057522,E-0001,6,single,11480,150,{phone}", header=HEADER + ",phone"
+    )
+    with pytest.raises(ContractsRejected) as rejected:
+        parse(text)
+    (error,) = rejected.value.errors
+    assert error.line == 2
+    assert f"phone {phone!r} is not a phone number" in error.message
+
+
+def test_the_contracts_file_is_exported_with_its_phones_and_reads_back_the_same(
+    repository: Repository,
+) -> None:
+    repository.import_meters(parse(PHONES))
+    out = io.StringIO()
+    billing.write_contracts(repository.meter_records(), out)
+    assert out.getvalue().splitlines()[:3] == [
+        HEADER + ",phone",
+        "electricity,102057522,E-0001,6,single,11480,150,+79120000001",
+        "electricity,123859,E-0002,6,day,44810,240,+79120000002;+79120000003;+79120000004",
+    ]
+    assert read_contracts(io.StringIO(out.getvalue())) == repository.meter_records()
+
+
+def test_the_demo_contract_has_its_phone(demo_repository: Repository) -> None:
+    assert demo_repository.contracts_of_phone("+79120000001") == ["102057522"]

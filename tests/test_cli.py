@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -67,7 +68,7 @@ def test_a_call_without_accepted_readings_exits_1(ivr):
 def test_outside_the_window_nothing_is_stored(ivr):
     result = ivr("simulate", "--keys", SEED_CALL, "--date", "2026-11-10")
     assert result.exit_code == 1
-    assert "Показания принимаются с восемнадцать по двадцать пять число" in result.output
+    assert "Показания принимаются с восемнадцатого по двадцать пятое число" in result.output
     assert ivr("db", "export", "--period", "2026-11").stdout.strip().count("\n") == 0
 
 
@@ -76,7 +77,7 @@ def test_ivr_accept_days_is_honoured(ivr, monkeypatch):
     result = ivr("simulate", "--keys", SEED_CALL, "--date", "2026-11-10")
     assert result.exit_code == 0, result.output
     result = ivr("simulate", "--keys", "*2", "--date", "2026-11-20")
-    assert "Показания принимаются с пять по двенадцать число" in result.output
+    assert "Показания принимаются с пятого по двенадцатое число" in result.output
 
 
 def test_a_bad_ivr_accept_days_is_explained(ivr, monkeypatch):
@@ -141,3 +142,46 @@ def test_the_console_script_runs_the_seed_call(tmp_path: Path):
         "IVR hangs up",
         "-- call ended: ivr_hung_up; readings accepted",
     ]
+
+
+def test_the_readmes_caller_id_example(ivr):
+    result = ivr(
+        "simulate", "--caller", "89120000001", "--keys", "*2 1 11640# 1", "--date", "2026-11-20"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Номер вашего договора заканчивается на семь пять два два" in result.output
+    assert "readings accepted" in result.output
+    stored = ivr(
+        "simulate",
+        "--store",
+        "--caller",
+        "89120000001",
+        "--keys",
+        "*2 1 11640# 1",
+        "--date",
+        "2026-11-20",
+    )
+    assert stored.exit_code == 0, stored.output
+    exported = ivr("db", "export", "--period", "2026-11")
+    assert "2026-11,electricity,102057522,E-0001,single,11640,ivr," in exported.stdout
+
+
+def test_ivr_db_export_contracts_writes_the_phones_back(ivr):
+    result = ivr("db", "export-contracts")
+    assert result.exit_code == 0, result.output
+    assert "electricity,102057522,E-0001,6,single,11480,150,+79120000001" in result.stdout
+    assert result.stdout.splitlines()[0].endswith(",average,phone")
+
+
+README_COMMAND = re.compile(r"^\s*(?:\$ )?(?:IVR_\w+=\S+ )*ivr (simulate|sms|web)\b.*$", re.M)
+
+
+def test_every_readme_example_works_on_any_day():
+    """A reading example names its day (`--date`) or opens the window (`IVR_ACCEPT_DAYS`),
+    so that it shows the same on the 3rd as on the 20th."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sh\n(.*?)```", readme, re.S)
+    commands = [m.group(0) for block in blocks for m in README_COMMAND.finditer(block)]
+    assert len(commands) >= 5
+    undated = [c for c in commands if "--date" not in c and "IVR_ACCEPT_DAYS" not in c]
+    assert undated == []

@@ -370,7 +370,8 @@ def test_a_stalled_database_reaches_the_operator_within_the_timeout(staged: Stag
             ), done.stderr
             assert seconds < 90
             logged = (staged.root / "serve.log").read_text(errors="replace")
-            assert "action lookup_contract cannot be done now" in logged
+            # the first action that asks the database: the contracts of the caller's number
+            assert "action find_caller_contracts cannot be done now" in logged
         finally:
             postgres.resume()
             override.unlink()

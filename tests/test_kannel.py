@@ -40,8 +40,8 @@ from tests.test_text_dialog import (
     ACCEPTED,
     ASK_DAY_NIGHT,
     DAY_NIGHT_ROWS,
-    DECIMAL,
     SEED_ROW,
+    decimal,
     failing_store,
 )
 from tests.test_text_webhook import serving
@@ -308,7 +308,12 @@ SCRIPT = [
     ("+79120000000", "ПС 102057522 11638", ACCEPTED, [SEED_ROW]),
     ("+79120000001", "ПС 123859", ASK_DAY_NIGHT, [SEED_ROW]),
     ("89120000001", "45055 23186", ACCEPTED, [SEED_ROW, *DAY_NIGHT_ROWS]),
-    ("+79120000002", "ПС 102057522 11638,5", DECIMAL, [SEED_ROW, *DAY_NIGHT_ROWS]),
+    (
+        "+79120000002",
+        "ПС 102057522 11638,5",
+        decimal("11638,5", "ПС 102057522 11638"),
+        [SEED_ROW, *DAY_NIGHT_ROWS],
+    ),
     ("+79120000003", "ПС 999999 100", UNKNOWN, [SEED_ROW, *DAY_NIGHT_ROWS]),
 ]
 
@@ -444,7 +449,7 @@ def test_a_message_the_database_failed_is_posted_again_and_answered(
 
     monkeypatch.setattr(conversations, "store", fails_once)
     before = submissions(line.repository)
-    parts = line.box.send("+79120000005", "ПС 123859 20")
+    parts = line.box.send("+79120000005", "ПС 123859 гв 20")
     assert reply_of(parts) == ACCEPTED
     statuses = [status for _, status in line.recorder.requests[-2:]]
     assert statuses == [503, 200]

@@ -4,6 +4,7 @@ its length for its text, its loudness, its peaks."""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -23,7 +24,7 @@ from agi.audio import library as prompt_library
 from agi.audio import sound as prompt_audio
 from agi.audio.call_recording import ASTERISK_RUSSIAN_SOUNDS, CallRecording
 from agi.audio.library import audio_path, build, check, import_recordings
-from agi.audio.number_words import WORDS, sound_names
+from agi.audio.number_words import WORDS, sound_names, spoken_text
 from agi.audio.sound import AudioStyle, Voice, speech_level
 from agi.cli import main
 from agi.dialog.flow_loader import load_flow
@@ -213,8 +214,9 @@ def test_build_never_replaces_a_recording_unless_forced(audio, tmp_path):
     assert report.made == []
     assert report.kept == [("goodbye", "a recording (goodbye.mp3) of the old text «До свидания.»")]
     assert (audio / "ru" / "goodbye.wav").read_bytes() == recorded
-    (stale,) = check(audio / "ru", catalog, None, STYLE).findings
+    stale, mixed = check(audio / "ru", catalog, None, STYLE).findings
     assert (stale.level, stale.rule) == ("error", "stale")
+    assert (mixed.level, mixed.rule) == ("warning", "mixed-voices")  # one recording, the rest not
     assert "says «До свидания.»" in stale.message and "record it again" in stale.message
 
     report = build(audio / "ru", catalog, Voice(), STYLE, only=["goodbye"], force=True)
@@ -266,7 +268,8 @@ def test_an_imported_recording_comes_out_in_telephone_format(audio, tmp_path, na
     assert segment[:140].max == 0 and segment.max_dBFS <= -1.0 + 0.01
     entry = prompt_library.Manifest.load(audio / "ru").entries["goodbye"]
     assert (entry.source, entry.original, entry.text) == ("recorded", name, "До свидания.")
-    assert check(audio / "ru", catalog_of(audio), None, STYLE).findings == []
+    findings = check(audio / "ru", catalog_of(audio), None, STYLE).findings
+    assert [(f.level, f.rule) for f in findings] == [("warning", "mixed-voices")]
 
 
 @needs_tools
@@ -359,6 +362,16 @@ CHECKS = [
         "the text changed after the audio was made",
         _edit_text,
         ("error", "stale", "line 2: error: prompt 'goodbye' changed after its audio was made"),
+    ),
+    (
+        "a number in digits in a prompt's text",
+        lambda base: write_catalog(base / "ru.yaml", {**TEXTS, "goodbye": "Пишите: ПС 102057522"}),
+        (
+            "warning",
+            "digits-in-text",
+            "line 2: warning: prompt 'goodbye' writes 102057522 in digits, so it is said digit "
+            "by digit («один ноль два ноль пять семь пять два два»)",
+        ),
     ),
     (
         "a file nothing plays",
@@ -658,7 +671,23 @@ def test_festival_speaks_the_prompts_too():
     assert abs(speech_level(segment) - STYLE.loudness_dbfs) <= 1.5
 
 
-def test_the_private_line_adds_only_the_number_words_the_russian_sounds_lack(tmp_path):
+def test_a_number_in_a_prompt_text_is_synthesized_digit_by_digit():
+    assert spoken_text("Отправьте ПС 102057522 11638. Нажмите 2.") == (
+        "Отправьте ПС один ноль два ноль пять семь пять два два один один шесть три восемь. "
+        "Нажмите 2."
+    )
+
+
+@needs_tools
+def test_a_prompt_with_a_number_is_built_from_its_digit_words(tmp_path):
+    texts = {"example": "ПС 102057522", "words": "ПС один ноль два ноль пять семь пять два два"}
+    catalog = load_catalog(write_catalog(tmp_path / "ru.yaml", texts))
+    build(tmp_path / "ru", catalog, Voice(), STYLE, only=list(texts))
+    same = [audio_path(tmp_path / "ru", key).read_bytes() for key in texts]
+    assert same[0] == same[1]
+
+
+def _russian_sounds_fixture(tmp_path):
     system = tmp_path / "ru_RU_f_IvrvoiceRU"
     (system / "digits").mkdir(parents=True)
     for name in ("digits/5.gsm", "digits/thousand.gsm", "vm-goodbye.gsm"):
@@ -667,8 +696,27 @@ def test_the_private_line_adds_only_the_number_words_the_russian_sounds_lack(tmp
     ours.mkdir(parents=True)
     for name in ("5.wav", "thousand.wav", "thousands.wav", "600.wav"):
         (ours / name).write_bytes(b"wav")
+    return system, ours
+
+
+def test_the_private_line_says_every_number_word_in_the_prompts_voice(tmp_path):
+    system, ours = _russian_sounds_fixture(tmp_path)
     sounds = tmp_path / "line" / "ru"
     private_asterisk._russian_sounds(sounds, system, ours)
+    assert sorted(p.name for p in (sounds / "digits").iterdir()) == [
+        "5.wav",
+        "600.wav",
+        "thousand.wav",
+        "thousands.wav",
+    ]
+    assert (sounds / "digits" / "5.wav").resolve() == ours / "5.wav"
+    assert (sounds / "vm-goodbye.gsm").resolve() == system / "vm-goodbye.gsm"
+
+
+def test_with_asterisks_number_voice_the_line_adds_only_the_words_the_package_lacks(tmp_path):
+    system, ours = _russian_sounds_fixture(tmp_path)
+    sounds = tmp_path / "line" / "ru"
+    private_asterisk._russian_sounds(sounds, system, ours, ours_first=False)
     assert sorted(p.name for p in (sounds / "digits").iterdir()) == [
         "5.gsm",
         "600.wav",
@@ -676,6 +724,62 @@ def test_the_private_line_adds_only_the_number_words_the_russian_sounds_lack(tmp
         "thousands.wav",
     ]
     assert (sounds / "digits" / "thousands.wav").resolve() == ours / "thousands.wav"
-    assert (sounds / "vm-goodbye.gsm").resolve() == system / "vm-goodbye.gsm"
     private_asterisk._russian_sounds(sounds, system, None)  # without them: the package as is
     assert sounds.is_symlink() and sounds.resolve() == system
+
+
+# --- one voice ---------------------------------------------------------------------------
+
+
+def test_a_shipped_call_says_everything_in_one_voice():
+    catalog = load_catalog(ROOT / "prompts" / "ru.yaml")
+    flow = load_flow(ROOT / "ivr_flows.yaml", catalog, ACTIONS)
+    keys = [*prompt_library.prompts_in_use(flow), *WORDS]
+    spoken = prompt_library.voices(prompt_library.Manifest.load(SHIPPED), keys)
+    assert list(spoken) == ["espeak-ng ru"], {voice: files[:5] for voice, files in spoken.items()}
+    result = check(SHIPPED, catalog, flow, STYLE)
+    assert [f for f in result.findings if f.rule == "mixed-voices"] == []
+
+
+@needs_tools
+def test_one_recording_among_synthesized_files_is_a_call_that_mixes_voices(audio, tmp_path):
+    recording = speech_file(tmp_path / "goodbye.mp3", "До свидания.", "-ar", "44100")
+    import_recordings(audio / "ru", catalog_of(audio), [recording], STYLE)
+    flow = load_flow(_write(audio / "flow.yaml", FLOW), catalog_of(audio), ACTIONS)
+    (finding,) = [
+        f
+        for f in check(audio / "ru", catalog_of(audio), flow, STYLE).findings
+        if f.rule == "mixed-voices"
+    ]
+    assert finding.level == "warning"
+    assert "a call would change voice" in finding.message
+    assert "recorded: goodbye" in finding.message
+
+
+@needs_tools
+def test_asterisks_number_words_beside_the_prompts_are_a_mix(audio):
+    flow = load_flow(_write(audio / "flow.yaml", FLOW), catalog_of(audio), ACTIONS)
+    result = check(audio / "ru", catalog_of(audio), flow, STYLE, number_voice="asterisk")
+    (finding,) = [f for f in result.findings if f.rule == "mixed-voices"]
+    assert "numbers would be said by the Russian sounds package's recordings" in finding.message
+
+
+def test_ivr_prompts_sheet_lists_every_file_to_record(ivr, tmp_path):
+    result = ivr("prompts", "sheet", "--out", str(tmp_path / "sheet"))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((tmp_path / "sheet" / "recording-sheet.csv").open(encoding="utf-8")))
+    catalog = load_catalog(ROOT / "prompts" / "ru.yaml")
+    assert len(rows) == len(catalog.texts) + len(WORDS)
+    by_file = {row["file"]: row for row in rows}
+    assert by_file["from_day_18.wav"]["say"] == "с восемнадцатого"
+    assert by_file["digits/thousands-i.wav"] == {
+        "file": "digits/thousands-i.wav",
+        "text": "тысячи",
+        "say": "тысячи",
+        "said by": "numbers",
+    }
+    assert by_file["welcome.wav"]["said by"] == "greeting"
+    page = (tmp_path / "sheet" / "recording-sheet.html").read_text(encoding="utf-8")
+    assert '<meta charset="utf-8">' in page
+    assert page.count("<tr><td>") == len(rows)
+    assert f"now spoken by espeak-ng ru ({len(rows)})" in result.output

@@ -323,6 +323,29 @@ def test_every_real_call_leaves_its_record_with_the_asterisk_that_carried_it(
     assert record.seconds > 1  # the prompts take real time on a real line
 
 
+def test_a_caller_billing_knows_confirms_the_pre_filled_contract(stack_clean):
+    """The demo contract 102057522 has the phone +7 912 000-00-01: a real call from it hears
+    «…заканчивается на семь пять два два», presses 1 and gives only the reading."""
+    log = stack_clean.call("fastagi", CallScript("*2 . 1 11640# . 1", caller="89120000001"))
+    assert stack_clean.stored() == [("102057522", "single", 11640, "ivr")]
+    assert_own_audio(
+        log,
+        "caller_contract_ends",
+        "digits/7",
+        "digits/5",
+        "digits/2",
+        "caller_contract_use",
+        "readings_accepted",
+    )
+    assert played("enter_contract") not in log
+    # the digits in the prompts' voice: the project's WAV files (slin), none of the package's
+    assert "Playing 'digits/7.slin'" in log
+    assert re.findall(r"Playing 'digits/[^']*\.gsm'", log) == []
+    (contract,) = stack_clean.repository.find_contracts("102057522", PERIOD)
+    (submission,) = stack_clean.repository.history(contract.meters[0].id, PERIOD)
+    assert submission.caller == "+79120000001"
+
+
 def _assert_path(log: str, path: str) -> None:
     fell_back = "running the AGI script" in log
     assert fell_back is (path == "agi-script"), log[-2000:]

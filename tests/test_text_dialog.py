@@ -54,11 +54,21 @@ ASK_THREE = (
 ASK_SINGLE = (
     "Договор 102057522, электроэнергия. Отправьте показания без цифр после запятой, одним числом."
 )
-DECIMAL = (
-    "Показания отправляются без цифр после запятой, числа через пробел. "
-    "Например: ПС 102057522 11638"
+WHICH_HOT_WATER = (
+    "Договор 123859, горячая вода: {}? Если верно, ответьте ДА. "
+    "Для электроэнергии: ПС 123859 день … ночь …"
 )
-NOT_DIGITS = "Номер договора и показания пишутся только цифрами. Например: ПС 102057522 11638"
+
+
+def decimal(fragment: str, send: str) -> str:
+    return f"{fragment}: показания отправляются без цифр после запятой. Отправьте: {send}"
+
+
+def not_a_number(fragment: str, then: str) -> str:
+    return f"«{fragment}» — не число. {then}"
+
+
+SEED_DIGITS = "Показания пишутся цифрами, например: ПС 102057522 11638"
 HIGH = "Электроэнергия: 15000 — намного больше обычного расхода. Если показания верны, ответьте ДА."
 EXPIRED = "Время ожидания показаний истекло. Отправьте заново: ПС номер договора."
 
@@ -149,7 +159,11 @@ SEED = {
         [("ПС 123859", ASK_DAY_NIGHT), ("45055 23186", ACCEPTED)], DAY_NIGHT_ROWS
     ),
     "hot water on its own contract": Chat(
-        [("ПС 123859 20", ACCEPTED)], [("hot_water", "123859", "single", 20)]
+        [("ПС 123859 20", WHICH_HOT_WATER.format(20)), ("да", ACCEPTED)],
+        [("hot_water", "123859", "single", 20)],
+    ),
+    "hot water named in the message": Chat(
+        [("ПС 123859 горячая вода 20", ACCEPTED)], [("hot_water", "123859", "single", 20)]
     ),
     "cold water on its own contract": Chat(
         [("ПС 176354 40", ACCEPTED)], [("cold_water", "176354", "single", 40)]
@@ -242,16 +256,19 @@ REFUSALS = {
         ],
         [],
     ),
-    "a decimal part": Chat([("ПС 102057522 11638,5", DECIMAL)], []),
-    "a decimal point": Chat([("ПС 102057522 11638.5", DECIMAL)], []),
-    "letters among the digits": Chat([("ПС 102057522 11б38", NOT_DIGITS)], []),
+    "a decimal part": Chat(
+        [("ПС 102057522 11638,5", decimal("11638,5", "ПС 102057522 11638"))], []
+    ),
+    "a decimal point": Chat(
+        [("ПС 102057522 11638.5", decimal("11638.5", "ПС 102057522 11638"))], []
+    ),
+    "letters among the digits": Chat(
+        [("ПС 102057522 11б38", not_a_number("11б38", SEED_DIGITS))], []
+    ),
     "a decimal part in the zones": Chat(
         [
             ("ПС 123859", ASK_DAY_NIGHT),
-            (
-                "45055,5 23186",
-                "Отправьте показания без цифр после запятой, через пробел: день, ночь.",
-            ),
+            ("45055,5 23186", decimal("45055,5", "45055 23186")),
         ],
         [],
     ),
@@ -260,7 +277,7 @@ REFUSALS = {
             ("ПС 123859", ASK_DAY_NIGHT),
             (
                 "45055 2318б",
-                "Показания пишутся только цифрами. Отправьте их через пробел: день, ночь.",
+                not_a_number("2318б", "Отправьте показания цифрами, через пробел: день, ночь."),
             ),
         ],
         [],
@@ -340,14 +357,10 @@ CONVERSATIONS = {
     "another reading instead of «да»": Chat(
         [("ПС 102057522 15000", HIGH), ("11638", ACCEPTED)], [SEED_ROW]
     ),
-    "one reading for the shared number is hot water; the resource is named when questioned": Chat(
+    "one reading for the shared number is never stored as hot water unasked": Chat(
         [
-            (
-                "ПС 123859 45055",
-                "Горячая вода: 45055 — намного больше обычного расхода. "
-                "Если показания верны, ответьте ДА.",
-            ),
-            ("ПС 123859 45055 23186", ACCEPTED),
+            ("ПС 123859 45055", WHICH_HOT_WATER.format(45055)),
+            ("ПС 123859 день 45055 ночь 23186", ACCEPTED),
         ],
         DAY_NIGHT_ROWS,
     ),
@@ -366,7 +379,7 @@ CONVERSATIONS = {
         DAY_NIGHT_ROWS,
     ),
     "a chat message in between keeps the question open": Chat(
-        [("ПС 123859", ASK_DAY_NIGHT), ("а это куда?", HELP), ("45055 23186", ACCEPTED)],
+        [("ПС 123859", ASK_DAY_NIGHT), ("а это куда?", ASK_DAY_NIGHT), ("45055 23186", ACCEPTED)],
         DAY_NIGHT_ROWS,
     ),
     "«да» while the zones are awaited asks for them again": Chat(
@@ -419,9 +432,14 @@ def test_two_contracts_with_as_many_zones_are_not_guessed_between(
         [MeterRecord(Resource.HOT_WATER, "176354", "HW-9", 5, (Register(Zone.SINGLE, 10, 3),))]
     )
     several = (
-        "По номеру 176354 несколько договоров. Передайте показания по телефону контакт-центра."
+        "По номеру 176354 2 договора: холодная вода, горячая вода. "
+        "Укажите услугу, например: ПС 176354 хв …"
     )
-    run(Chat([("ПС 176354 40", several), ("ПС 176354", several)], []), phone, demo_repository)
+    chat = Chat(
+        [("ПС 176354 40", several), ("ПС 176354", several), ("ПС 176354 хв 40", ACCEPTED)],
+        [("cold_water", "176354", "single", 40)],
+    )
+    run(chat, phone, demo_repository)
 
 
 def test_each_sender_has_a_conversation_of_their_own(

@@ -107,7 +107,7 @@ def test_the_seed_examples_over_http(webhook: httpx.Client, demo_repository: Rep
     }
     assert post(webhook, "ПС 123859", "m2")["reply"] == ASK_DAY_NIGHT
     assert post(webhook, "45055 23186", "m3")["reply"] == ACCEPTED
-    assert post(webhook, "ПС 123859 20", "m4", sender="+79120000001")["reply"] == ACCEPTED
+    assert post(webhook, "ПС 123859 гв 20", "m4", sender="+79120000001")["reply"] == ACCEPTED
     assert post(webhook, "ПС 176354 40", "m5", channel="whatsapp")["reply"] == ACCEPTED
 
     assert [

@@ -15,7 +15,10 @@ stale or left over.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import html
+import io
 import json
 import re
 import wave
@@ -26,7 +29,7 @@ from typing import Literal
 
 from pydub import AudioSegment
 
-from agi.audio.number_words import WORDS
+from agi.audio.number_words import DIGIT_RUN, WORDS, spoken_text
 from agi.audio.sound import (
     TELEPHONE_FORMAT,
     AudioError,
@@ -39,7 +42,7 @@ from agi.audio.sound import (
     wav_bytes,
 )
 from agi.dialog.flow import ActionNode, Flow
-from agi.dialog.flow_loader import said_prompts
+from agi.dialog.flow_loader import said_prompts, says_prompts_of
 from agi.dialog.prompts import PromptCatalog
 from agi.located_yaml import YamlSyntaxError, read_yaml_file
 from agi.problems import did_you_mean
@@ -73,8 +76,9 @@ def prompts_in_use(flow: Flow) -> dict[str, str]:
     for name, node in flow.nodes.items():
         for _, prompt in said_prompts(node):
             used.setdefault(prompt, name)
-        if isinstance(node, ActionNode) and node.action in flow.actions:
-            for prompt in sorted(flow.actions[node.action].prompts):
+        spec = flow.actions.get(node.action) if isinstance(node, ActionNode) else None
+        if spec is not None and says_prompts_of(flow, spec):
+            for prompt in sorted(spec.prompts):
                 used.setdefault(prompt, name)
     return used
 
@@ -196,7 +200,7 @@ def build(
             if plan == "unchanged":
                 report.unchanged.append(key)
                 continue
-            audio = to_telephone(decode(synthesize(text, voice)), style)
+            audio = to_telephone(decode(synthesize(spoken_text(text), voice)), style)
             data = wav_bytes(audio)
             _write_atomically(path, data)
             manifest.entries[key] = Entry(
@@ -401,10 +405,18 @@ class AudioCheck:
         return [f for f in self.findings if f.level == "error"]
 
 
-def check(folder: Path, catalog: PromptCatalog, flow: Flow | None, style: AudioStyle) -> AudioCheck:
+def check(
+    folder: Path,
+    catalog: PromptCatalog,
+    flow: Flow | None,
+    style: AudioStyle,
+    *,
+    number_voice: str = "prompts",
+) -> AudioCheck:
     """Every prompt the flow may say and every number word has audio in telephone format,
     not silent, not clipped, of a plausible length, at the target loudness, and made from
-    the catalog's current text; files nobody plays are listed."""
+    the catalog's current text; a call says them all in one voice; files nobody plays are
+    listed."""
     targets = audio_targets(catalog)
     used = prompts_in_use(flow) if flow else dict.fromkeys(catalog.texts, "")
     lines = _catalog_lines(catalog)
@@ -418,6 +430,9 @@ def check(folder: Path, catalog: PromptCatalog, flow: Flow | None, style: AudioS
             key, text, folder, manifest.entries.get(key), used, catalog, lines, style
         )
     findings += _orphans(folder, targets)
+    findings += _digits_in_texts(catalog, lines)
+    said = [key for key in targets if key in used or key not in catalog.texts]
+    findings += _mixed_voices(folder, manifest, said, number_voice)
     prompts = sum(1 for key in targets if key in catalog.texts)
     return AudioCheck(findings, prompts, len(targets) - prompts)
 
@@ -574,9 +589,139 @@ def _orphans(folder: Path, targets: dict[str, str]) -> Iterator[Finding]:
         yield Finding("warning", "orphan", path, message)
 
 
+def voice_of(entry: Entry | None) -> str:
+    """Who speaks a file: `espeak-ng ru`, `festival msu_ru_nsh_clunits`, `recorded`, or
+    `unknown` for a file placed by hand."""
+    if entry is None:
+        return "unknown"
+    if entry.source == "recorded":
+        return "recorded"
+    return f"{entry.engine} {entry.voice}"
+
+
+def voices(manifest: Manifest, keys: Iterable[str]) -> dict[str, list[str]]:
+    """The files a call may play, by who speaks them."""
+    by_voice: dict[str, list[str]] = {}
+    for key in keys:
+        by_voice.setdefault(voice_of(manifest.entries.get(key)), []).append(key)
+    return by_voice
+
+
+def _mixed_voices(
+    folder: Path, manifest: Manifest, keys: list[str], number_voice: str
+) -> Iterator[Finding]:
+    """A call should not change voice in mid-sentence: every prompt and number word it may
+    say from one source (one synthesized voice, or one voice artist's recordings). A warning,
+    not an error: a prompt re-recorded before the rest of the set is a step on the way."""
+    by_voice = voices(manifest, keys)
+    by_voice.pop("unknown", None)  # reported as placed by hand, file by file
+    if len(by_voice) > 1:
+        main = max(by_voice, key=lambda voice: len(by_voice[voice]))
+        others = "; ".join(
+            f"{voice}: {', '.join(files[:4])}{' …' if len(files) > 4 else ''}"
+            for voice, files in sorted(by_voice.items())
+            if voice != main
+        )
+        yield Finding(
+            "warning",
+            "mixed-voices",
+            folder,
+            f"a call would change voice: {len(by_voice[main])} files are {main}, but {others}; "
+            "record or synthesize the whole set in one voice (`ivr prompts sheet` lists it; "
+            "`ivr prompts build --force` remakes it all)",
+        )
+    if number_voice == "asterisk":
+        yield Finding(
+            "warning",
+            "mixed-voices",
+            folder,
+            "number_voice is 'asterisk': numbers would be said by the Russian sounds package's "
+            f"recordings and the prompts by {', '.join(sorted(by_voice)) or 'the project'}; "
+            "set number_voice: prompts (the default) to say numbers in the prompts' voice",
+        )
+
+
+def _digits_in_texts(catalog: PromptCatalog, lines: dict[str, int]) -> Iterator[Finding]:
+    """A number written in digits in a prompt's text is said digit by digit; say so, in
+    case a number was meant (which must then be written in words, in its case)."""
+    for key, text in catalog.texts.items():
+        runs = DIGIT_RUN.findall(text)
+        if not runs:
+            continue
+        yield Finding(
+            "warning",
+            "digits-in-text",
+            catalog.path,
+            f"prompt '{key}' writes {', '.join(runs)} in digits, so it is said digit by digit "
+            f"(«{spoken_text(runs[0])}»); if a number is meant, write it in words in its "
+            "case («восемнадцатого», «две тысячи»)",
+            lines.get(key),
+        )
+
+
 def _catalog_lines(catalog: PromptCatalog) -> dict[str, int]:
     try:
         document = read_yaml_file(catalog.path)
     except (OSError, YamlSyntaxError):
         return {}
     return {key: document.line_of((key,)) for key in catalog.texts}
+
+
+# --- ivr prompts sheet ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    """One file a voice artist records: its name, the catalog's text, and the words to say
+    (a number in a text is said digit by digit)."""
+
+    file: str
+    text: str
+    say: str
+    where: str
+    """The node that says it first, `numbers` for a number word, or empty if none does."""
+
+
+def recording_sheet(catalog: PromptCatalog, flow: Flow | None) -> list[SheetRow]:
+    """Every file a call may play, prompts first in catalog order, then the number words."""
+    used = prompts_in_use(flow) if flow else {}
+    rows = []
+    for key, text in audio_targets(catalog).items():
+        where = used.get(key, "") if key in catalog.texts else "numbers"
+        rows.append(SheetRow(f"{key}.wav", text, spoken_text(text), where))
+    return rows
+
+
+def sheet_csv(rows: Iterable[SheetRow]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["file", "text", "say", "said by"])
+    for row in rows:
+        writer.writerow([row.file, row.text, row.say, row.where])
+    return out.getvalue()
+
+
+def sheet_html(rows: Iterable[SheetRow], voice: str) -> str:
+    """The recording sheet as a printable page (UTF-8, so that Cyrillic prints as such)."""
+    body = "\n".join(
+        f"<tr><td>{number}</td><td><code>{html.escape(row.file)}</code></td>"
+        f"<td>{html.escape(row.say)}</td><td>{html.escape(row.where)}</td></tr>"
+        for number, row in enumerate(rows, 1)
+    )
+    return f"""<!doctype html>
+<html lang="ru"><head><meta charset="utf-8"><title>Лист записи подсказок</title>
+<style>
+body {{ font-family: "DejaVu Sans", sans-serif; font-size: 11pt; margin: 1.5cm; }}
+table {{ border-collapse: collapse; width: 100%; }}
+td, th {{ border: 1px solid #999; padding: 4px 6px; vertical-align: top; text-align: left; }}
+tr {{ page-break-inside: avoid; }} code {{ font-size: 9pt; }}
+</style></head><body>
+<h1>Лист записи подсказок</h1>
+<p>Каждый файл — одна запись одним голосом: все подсказки и все слова чисел. Сейчас звучит:
+{html.escape(voice)}. Запишите текст из столбца «Сказать» дословно и назовите файл, как в
+столбце «Файл»; затем <code>ivr prompts import ПАПКА</code>.</p>
+<table><thead><tr><th>№</th><th>Файл</th><th>Сказать</th><th>Где звучит</th></tr></thead>
+<tbody>
+{body}
+</tbody></table></body></html>
+"""

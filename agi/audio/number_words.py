@@ -10,6 +10,7 @@ Russian sounds package lacks.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 MAX_NUMBER = 999_999_999
@@ -122,3 +123,14 @@ def number_words(number: int) -> str:
 def digit_words(digits: str) -> str:
     """«один ноль два»: what SAY DIGITS says, digit by digit."""
     return words_of(digit_sound_names(digits))
+
+
+DIGIT_RUN = re.compile(r"[0-9]{2,}")
+"""Two digits or more written in a prompt's text: a contract, an example message."""
+
+
+def spoken_text(text: str) -> str:
+    """A prompt's text as it is synthesized and recorded: a number of two digits or more is
+    said digit by digit («ПС 102057522» is «ПС один ноль два ноль пять семь пять два два»),
+    never as a cardinal in the wrong case; one digit («нажмите 2») stays as it is."""
+    return DIGIT_RUN.sub(lambda run: digit_words(run.group()), text)

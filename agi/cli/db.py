@@ -65,6 +65,15 @@ def db_export(period: str, file: click.utils.LazyFile) -> None:
     click.echo(f"exported {count} readings of {period}", err=True)
 
 
+@db.command("export-contracts")
+@click.argument("file", type=click.File("w", encoding="utf-8", lazy=True), default="-")
+def db_export_contracts(file: click.utils.LazyFile) -> None:
+    """Write the contracts and meters as billing's contracts CSV, phone numbers included."""
+    records = ready_application(administration=True).repository.meter_records()
+    count = billing.write_contracts(records, file)
+    click.echo(f"exported {count} rows of {len(records)} meters", err=True)
+
+
 @db.command("unlock")
 @click.argument("contract", required=False)
 @click.option("--caller", help="A caller's number, or a messenger sender as CHANNEL:ID.")

@@ -159,7 +159,9 @@ def _simulate(
         from agi.audio.call_recording import CallRecording
 
         recording = CallRecording(
-            app.settings.prompts_audio_dir, warn=lambda line: click.echo(line, err=True)
+            app.settings.prompts_audio_dir,
+            warn=lambda line: click.echo(line, err=True),
+            **({"sounds_dir": None} if app.settings.number_voice == "prompts" else {}),
         )
     groups = iter(key_groups(keys)) if keys is not None else None
     channel = StepChannel(

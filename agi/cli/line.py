@@ -196,6 +196,7 @@ def asterisk_up(sip_port: int, fastagi: str, agi_script: str | None, root: Path)
         agi_script=script,
         environment=settings.as_environment(),
         number_words=settings.prompts_audio_dir / library.NUMBER_WORDS,
+        number_voice=settings.number_voice,
         prompts_dir=settings.prompts_audio_dir,
     )
     try:

@@ -93,22 +93,54 @@ def prompts_import(paths: tuple[Path, ...]) -> None:
     click.echo(f"{len(imported)} recording(s) in {settings.prompts_audio_dir}; now: ivr check")
 
 
+def _catalog_and_flow(settings: Settings) -> tuple[PromptCatalog, Flow]:
+    catalog = _catalog(settings)
+    try:
+        return catalog, load_flow(settings.flow_path, catalog, ACTIONS)
+    except ProblemsFound as problems:
+        raise click.ClickException(f"the flow has problems; run `ivr check`:\n{problems}") from None
+
+
 @prompts.command("check")
 def prompts_check() -> None:
     """Check the audio of every prompt the flow says and of the number words."""
     settings = settings_or_exit()
-    catalog = _catalog(settings)
-    try:
-        flow = load_flow(settings.flow_path, catalog, ACTIONS)
-    except ProblemsFound as problems:
-        raise click.ClickException(f"the flow has problems; run `ivr check`:\n{problems}") from None
+    catalog, flow = _catalog_and_flow(settings)
     check_audio(settings, catalog, flow)
+
+
+@prompts.command("sheet")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The folder to write recording-sheet.csv and recording-sheet.html into.",
+)
+def prompts_sheet(out: Path) -> None:
+    """Write the recording sheet: every file a call may play and the words to record in it,
+    as CSV and as a printable page, for a voice artist who records the whole set."""
+    settings = settings_or_exit()
+    catalog, flow = _catalog_and_flow(settings)
+    rows = library.recording_sheet(catalog, flow)
+    manifest = library.Manifest.load(settings.prompts_audio_dir)
+    spoken = library.voices(manifest, [row.file.removesuffix(".wav") for row in rows])
+    voice = ", ".join(f"{name} ({len(files)})" for name, files in sorted(spoken.items()))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "recording-sheet.csv").write_text(library.sheet_csv(rows), encoding="utf-8")
+    (out / "recording-sheet.html").write_text(library.sheet_html(rows, voice), encoding="utf-8")
+    click.echo(
+        f"{shown(out / 'recording-sheet.csv')} and recording-sheet.html: {len(rows)} files "
+        f"to record; now spoken by {voice}"
+    )
 
 
 def check_audio(settings: Settings, catalog: PromptCatalog, flow: Flow) -> None:
     """Print the audio's problems; exit 1 when any is an error."""
     folder = settings.prompts_audio_dir
-    result = library.check(folder, catalog, flow, _style(settings))
+    result = library.check(
+        folder, catalog, flow, _style(settings), number_voice=settings.number_voice
+    )
     for finding in result.findings:
         click.echo(str(finding), err=True)
     errors = len(result.errors)

@@ -30,8 +30,9 @@ class PromptRef:
     id: str
 
 
-Given = int | PromptRef
-"""A value an action gives the flow to say: a number, or a prompt."""
+Given = int | str | PromptRef
+"""A value an action gives the flow to say: a number, digits (a string, so that leading
+zeros are kept: the last four digits «0522»), or a prompt."""
 
 Answers = Mapping[str, str]
 """What the caller answered so far, by variable: digits typed (an input's `into`), or the

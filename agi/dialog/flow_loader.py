@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from agi.dialog.actions import SAYABLE, ActionTable, Stage
+from agi.dialog.actions import SAYABLE, ActionSpec, ActionTable, Stage
 from agi.dialog.channel import DTMF_KEYS
 from agi.dialog.flow import (
     KNOWN_KEYS,
@@ -403,6 +403,18 @@ def said_prompts(node: Model) -> Iterator[tuple[tuple[Any, ...], str]]:
             yield (setting, index), prompt
 
 
+def says_prompts_of(flow: Flow, spec: ActionSpec) -> bool:
+    """Whether the flow says any prompt the action gives (`{prompt: zone}`): only then must
+    the catalog hold every prompt it may give (a flow that says the window's days as
+    numbers needs no text for them)."""
+    given = {name for name, kind in spec.sets.items() if kind == "prompt"}
+    return any(
+        item.kind == "prompt_of" and item.ref in given
+        for node in flow.nodes.values()
+        for _, _, item in _say_items(node)
+    )
+
+
 def _say_items(node: Model) -> Iterator[tuple[str, int, Any]]:
     """Everything a node may say: its `say`, and its `voice_say` when it has one."""
     for setting in ("say", "voice_say"):
@@ -492,7 +504,7 @@ def _check_action(
             "missing-outcome",
             f"say where to go when action '{node.action}' answers {', '.join(missing)}",
         )
-    for prompt in sorted(spec.prompts - set(catalog.texts)):
+    for prompt in sorted(spec.prompts - set(catalog.texts) if says_prompts_of(flow, spec) else ()):
         report.add(
             (*path, "action"),
             "missing-prompt",

@@ -11,6 +11,12 @@ byte-order mark and Excel's semicolons are accepted too):
                or peak+semipeak+night
     previous   the last reading billing accepted for this zone (may be empty)
     average    the zone's usual monthly consumption (may be empty)
+    phone      optional: the customer's phone numbers, separated by `;` or `|` (or `,` in a
+               quoted cell), in any common writing (`+7 912 000-00-01`, `89120000001`); a
+               contract's numbers are those of all its rows. With the column, the file
+               replaces each contract's numbers; without it, they are left as they are.
+
+`write_contracts` writes the same file back from the database, numbers included (E.164).
 
 Readings CSV (export), one row per zone of every current submission of a period:
 
@@ -21,18 +27,22 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from typing import IO, TypeVar
 
+from agi.readings.callers import phone_number
 from agi.readings.rules import Register, Resource, Zone, zone_count_of
 from agi.storage.repository import ExportRow, MeterRecord, Repository
 
 E = TypeVar("E", Resource, Zone)
 
 CONTRACT_COLUMNS = ("resource", "contract", "meter", "digits", "zone", "previous", "average")
+PHONE_COLUMN = "phone"
+PHONE_SEPARATORS = re.compile(r"[;|,]")
 EXPORT_COLUMNS = (
     "period",
     "resource",
@@ -71,6 +81,7 @@ class _MeterDraft:
     digits: int
     registers: dict[Zone, Register] = field(default_factory=dict)
     lines: dict[Zone, int] = field(default_factory=dict)
+    phones: set[str] = field(default_factory=set)
 
 
 BOM = "\ufeff"
@@ -103,7 +114,9 @@ def read_contracts(stream: IO[str]) -> list[MeterRecord]:
                 )
             ]
         )
-    column = {name: names.index(name) for name in CONTRACT_COLUMNS}
+    with_phones = PHONE_COLUMN in names
+    wanted = (*CONTRACT_COLUMNS, PHONE_COLUMN) if with_phones else CONTRACT_COLUMNS
+    column = {name: names.index(name) for name in wanted}
     errors: list[RowError] = []
     drafts: dict[tuple[str, str, str], _MeterDraft] = {}
     tainted: set[tuple[str, str, str]] = set()
@@ -120,12 +133,14 @@ def read_contracts(stream: IO[str]) -> list[MeterRecord]:
                 f"(a value with a '{delimiter}' in it, such as a decimal comma?)"
             )
         parsed = _parse_row(row, problems)
+        phones = _phones(row.get(PHONE_COLUMN, ""), problems)
         if parsed is None or problems:
             tainted.add(key)
             errors.extend(RowError(line, problem) for problem in problems)
             continue
         resource, contract, serial, digits, register = parsed
         draft = drafts.setdefault(key, _MeterDraft(line, resource, contract, serial, digits))
+        draft.phones |= phones
         if draft.digits != digits:
             tainted.add(key)
             errors.append(
@@ -147,6 +162,9 @@ def read_contracts(stream: IO[str]) -> list[MeterRecord]:
         else:
             draft.registers[register.zone] = register
             draft.lines[register.zone] = line
+    contract_phones: dict[tuple[str, str], set[str]] = {}
+    for (resource_name, number, _), draft in drafts.items():
+        contract_phones.setdefault((resource_name, number), set()).update(draft.phones)
     records = []
     for key, draft in drafts.items():
         if key in tainted:
@@ -168,6 +186,7 @@ def read_contracts(stream: IO[str]) -> list[MeterRecord]:
                 serial=draft.serial,
                 digits=draft.digits,
                 registers=tuple(draft.registers.values()),
+                phones=tuple(sorted(contract_phones[key[:2]])) if with_phones else None,
             )
         )
     if errors:
@@ -232,6 +251,47 @@ def _parse_row(
     if problems or resource is None or zone is None or digits is None:
         return None
     return resource, contract, serial, digits, Register(zone, previous, average)
+
+
+def _phones(cell: str, problems: list[str]) -> set[str]:
+    """The phone numbers of one cell, in E.164; each one that is no number is a problem."""
+    phones = set()
+    for written in PHONE_SEPARATORS.split(cell):
+        if not written.strip():
+            continue
+        number = phone_number(written)
+        if number is None:
+            problems.append(
+                f"phone {written.strip()[:24]!r} is not a phone number; write it as "
+                "+7 912 000-00-01 or 89120000001, several separated by ';'"
+            )
+        else:
+            phones.add(number)
+    return phones
+
+
+def write_contracts(records: Iterable[MeterRecord], stream: IO[str]) -> int:
+    """The contracts file as billing sends it, from the database: one row per zone, the
+    contract's phone numbers on each of its rows. Returns the number of rows."""
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow((*CONTRACT_COLUMNS, PHONE_COLUMN))
+    count = 0
+    for record in records:
+        for register in record.registers:
+            writer.writerow(
+                [
+                    record.resource.value,
+                    record.contract,
+                    record.serial,
+                    record.digits,
+                    register.zone.value,
+                    "" if register.previous is None else register.previous,
+                    "" if register.average is None else register.average,
+                    ";".join(record.phones or ()),
+                ]
+            )
+            count += 1
+    return count
 
 
 def _choice(text: str, kind: type[E], column: str, problems: list[str]) -> E | None:

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 ZONE_PROMPTS = frozenset(f"zone_{zone.value}" for zone in Zone)
 REASON_PROMPTS = frozenset(reason.prompt for reason in Reason)
 RESOURCE_PROMPTS = frozenset(f"resource_{resource.value}" for resource in Resource)
+DAY_PROMPTS = frozenset(f"{end}_day_{day}" for end in ("from", "to") for day in range(1, 32))
+"""«с восемнадцатого», «по двадцать пятое»: the days of the window in words, as prompts."""
 
 
 def resource_menu_prompt(resources: Iterable[Resource]) -> str:
@@ -55,6 +57,12 @@ RESOURCE_MENU_PROMPTS = frozenset(
     for combination in itertools.combinations(Resource, size)
 )
 
+CALLER_CONTRACTS = ("one", "two", "three")
+"""The outcomes of find_caller_contracts by how many contracts the caller's number has."""
+CALLER_DIGITS = 4
+"""How much of a pre-filled contract number the line says: its last four digits."""
+
+CALLER_KNOWN = Stage("caller-known", "find_caller_contracts answering one, two or three")
 LOOKED_UP = Stage("looked-up", "lookup_contract answering 'found' or 'several'")
 CONTRACT = Stage("contract", "lookup_contract or select_resource answering 'found'")
 ZONE = Stage("zone", "next_zone answering 'zone' or 'meter'")
@@ -64,7 +72,32 @@ ALL_ZONES = Stage("all-zones", "next_zone answering 'done'")
 ACTIONS: dict[str, ActionSpec] = {
     "check_window": ActionSpec(
         outcomes=frozenset({"open", "closed"}),
-        sets={"first_day": "number", "last_day": "number"},
+        sets={
+            "first_day": "number",
+            "last_day": "number",
+            "from_day": "prompt",
+            "to_day": "prompt",
+        },
+        prompts=DAY_PROMPTS,
+    ),
+    "find_caller_contracts": ActionSpec(
+        outcomes=frozenset({*CALLER_CONTRACTS, "none"}),
+        sets={f"caller_contract_{n}": "digits" for n in range(1, len(CALLER_CONTRACTS) + 1)},
+        reaches={outcome: frozenset({CALLER_KNOWN}) for outcome in CALLER_CONTRACTS},
+        undoes=frozenset({CALLER_KNOWN}),
+    ),
+    "use_caller_contract": ActionSpec(
+        outcomes=frozenset({"found", "several", "unknown", "locked"}),
+        reads=frozenset({"caller_choice"}),
+        choices={"caller_choice": frozenset(str(n) for n in range(1, len(CALLER_CONTRACTS) + 1))},
+        sets={"resource_name": "prompt", "resource_menu": "prompt"},
+        prompts=RESOURCE_PROMPTS | RESOURCE_MENU_PROMPTS,
+        needs=frozenset({CALLER_KNOWN}),
+        reaches={
+            "found": frozenset({LOOKED_UP, CONTRACT}),
+            "several": frozenset({LOOKED_UP}),
+        },
+        undoes=frozenset({LOOKED_UP, CONTRACT, ZONE, READING, ALL_ZONES}),
     ),
     "lookup_contract": ActionSpec(
         outcomes=frozenset({"found", "several", "unknown", "locked"}),
@@ -121,7 +154,11 @@ ACTIONS: dict[str, ActionSpec] = {
         needs=frozenset({ALL_ZONES}),
     ),
 }
-"""The actions of the phone's flow. `next_zone` answers 'meter' at the first zone of
+"""The actions of the phone's flow. `find_caller_contracts` answers how many contracts billing
+knows the caller's number for (`none` for none, more than three, no caller number, or a
+caller locked out), giving the last four digits of each to say; `use_caller_contract` takes
+the one a menu chose (`caller_choice`, 1 when there is one) as `lookup_contract` takes a
+typed one. `next_zone` answers 'meter' at the first zone of
 another meter of the same contract; `check_reading` answers 'high' when the consumption is
 unusual and needs the caller's confirmation; `submit_readings` answers 'closed' if the
 window closed meanwhile and 'failed' if the readings were not stored (the database failed,
@@ -164,6 +201,7 @@ class CallActions:
         self.caller = readings.caller_number(caller)
         self.guesser = readings.guesser(caller, channel=PHONE_CHANNEL)
         self.now = now or readings.now
+        self.caller_contracts: list[str] = []
         self.contracts: list[Contract] = []
         self.contract: Contract | None = None
         self.steps: list[ZoneStep] = []
@@ -185,7 +223,37 @@ class CallActions:
     def check_window(self, _answers: Answers) -> ActionResult:
         window = self.readings.window
         outcome = "open" if window.is_open(self.now()) else "closed"
-        return ActionResult(outcome, {"first_day": window.first_day, "last_day": window.last_day})
+        return ActionResult(
+            outcome,
+            {
+                "first_day": window.first_day,
+                "last_day": window.last_day,
+                "from_day": PromptRef(f"from_day_{window.first_day}"),
+                "to_day": PromptRef(f"to_day_{window.last_day}"),
+            },
+        )
+
+    def find_caller_contracts(self, _answers: Answers) -> ActionResult:
+        self.caller_contracts = []
+        try:
+            numbers = self.readings.caller_contracts(self.caller, self.now())
+        except StorageError as error:
+            raise ActionUnavailable(str(error)) from error
+        log.info("call=%s caller's contracts=%d", printable(self.source_id), len(numbers))
+        if not 1 <= len(numbers) <= len(CALLER_CONTRACTS):
+            return ActionResult("none")
+        self.caller_contracts = numbers
+        ends = {
+            f"caller_contract_{n}": number[-CALLER_DIGITS:] for n, number in enumerate(numbers, 1)
+        }
+        return ActionResult(CALLER_CONTRACTS[len(numbers) - 1], ends)
+
+    def use_caller_contract(self, answers: Answers) -> ActionResult:
+        choice = answers.get("caller_choice", "1")
+        index = int(choice) - 1 if choice.isdigit() else -1
+        if not 0 <= index < len(self.caller_contracts):
+            return ActionResult("unknown")
+        return self.lookup_contract({"contract": self.caller_contracts[index]})
 
     def lookup_contract(self, answers: Answers) -> ActionResult:
         number = answers.get("contract", "")

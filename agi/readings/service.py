@@ -118,6 +118,14 @@ class ReadingsService:
         period = self.window.period(moment)
         return [c for c in self.repository.find_contracts(number, period) if c.meters]
 
+    def caller_contracts(self, caller: str | None, moment: datetime) -> list[str]:
+        """The contract numbers billing knows the caller's number (E.164) for, to offer them
+        by their last four digits; none for a call without a number, or from a caller who is
+        locked out for guessing."""
+        if caller is None or self.locked(Limit.CALLER, caller, moment):
+            return []
+        return self.repository.contracts_of_phone(caller)
+
     def lookup(self, number: str, moment: datetime, *, by: Guesser) -> list[Contract]:
         """The contracts of `number` for a caller who typed or sent it. An unknown number
         counts towards the caller's limit; LockedOut when the caller has reached it (before

@@ -25,12 +25,14 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Conversation:
     """The sender was asked for the readings of `contract` (of `resource`); with `pending`,
-    the readings were questioned and a «да» stores them."""
+    a «да» is awaited: to the resource the readings were taken for (`question` `resource`),
+    or to the consumption they were questioned for (`high`)."""
 
     contract: str
     resource: Resource
     updated_at: datetime
     pending: tuple[str, ...] | None = None
+    question: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class Conversations:
                 resource=Resource(row.resource),
                 updated_at=row.updated_at,
                 pending=tuple(row.pending.split()) if row.pending else None,
+                question=row.question if row.pending else None,
             )
 
     @reporting_failures
@@ -145,6 +148,7 @@ class Conversations:
         row.contract = conversation.contract
         row.resource = conversation.resource.value
         row.pending = " ".join(conversation.pending) if conversation.pending else None
+        row.question = conversation.question if conversation.pending else None
         row.updated_at = conversation.updated_at
         session.flush()
 

@@ -64,6 +64,25 @@ class ContractRow(Base):
     meters: Mapped[list[MeterRow]] = relationship(
         back_populates="contract", order_by="MeterRow.position"
     )
+    phones: Mapped[list[ContractPhoneRow]] = relationship(
+        back_populates="contract", order_by="ContractPhoneRow.phone", cascade="all, delete-orphan"
+    )
+
+
+class ContractPhoneRow(Base):
+    """A phone number billing knows for a contract (E.164): a call from it is offered the
+    contract, by its last four digits."""
+
+    __tablename__ = "contract_phones"
+    __table_args__ = (
+        UniqueConstraint("contract_id", "phone", name="uq_contract_phones_contract_phone"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+
+    contract: Mapped[ContractRow] = relationship(back_populates="phones")
 
 
 class MeterRow(Base):
@@ -171,6 +190,9 @@ class ConversationRow(Base):
     contract: Mapped[str] = mapped_column(String(32))
     resource: Mapped[str] = mapped_column(String(16))
     pending: Mapped[str | None] = mapped_column(String(255))
+    question: Mapped[str | None] = mapped_column(String(16))
+    """What a «да» answers: `resource` (which contract the readings are for) or `high`
+    (the consumption); none with `pending` is `high`, as before the column existed."""
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

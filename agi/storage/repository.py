@@ -24,7 +24,14 @@ from agi.readings.rules import (
     zones_for,
 )
 from agi.storage.database import READ_ONLY, reporting_failures, schema_problem
-from agi.storage.models import ContractRow, MeterRow, ReadingRow, RegisterRow, SubmissionRow
+from agi.storage.models import (
+    ContractPhoneRow,
+    ContractRow,
+    MeterRow,
+    ReadingRow,
+    RegisterRow,
+    SubmissionRow,
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,8 @@ class MeterRecord:
     serial: str
     digits: int
     registers: tuple[Register, ...]
+    phones: tuple[str, ...] | None = None
+    """The contract's phone numbers (E.164); None leaves those in the database as they are."""
 
 
 class Repository:
@@ -140,11 +149,63 @@ class Repository:
         count = 0
         with self._sessions.begin() as session:
             for record in records:
-                self._import_meter(session, record, imported_at)
+                contract = self._import_meter(session, record, imported_at)
+                if record.phones is not None:
+                    wanted = set(record.phones)
+                    for row in list(contract.phones):
+                        if row.phone not in wanted:
+                            contract.phones.remove(row)
+                    have = {row.phone for row in contract.phones}
+                    contract.phones += [ContractPhoneRow(phone=p) for p in sorted(wanted - have)]
                 count += 1
         return count
 
-    def _import_meter(self, session: Session, record: MeterRecord, imported_at: datetime) -> None:
+    @reporting_failures
+    def contracts_of_phone(self, phone: str) -> list[str]:
+        """The numbers of the contracts billing knows this phone number (E.164) for, with
+        meters, in order."""
+        with self._reads() as session:
+            return list(
+                session.scalars(
+                    select(ContractRow.number)
+                    .join(ContractPhoneRow, ContractPhoneRow.contract_id == ContractRow.id)
+                    .where(ContractPhoneRow.phone == phone, ContractRow.meters.any())
+                    .distinct()
+                    .order_by(ContractRow.number)
+                )
+            )
+
+    @reporting_failures
+    def meter_records(self) -> list[MeterRecord]:
+        """Every meter as billing described it, phone numbers included, for the contracts
+        file (billing's own values, not the readings submitted since)."""
+        with self._reads() as session:
+            rows = session.scalars(
+                select(ContractRow)
+                .options(
+                    selectinload(ContractRow.meters).selectinload(MeterRow.registers),
+                    selectinload(ContractRow.phones),
+                )
+                .order_by(ContractRow.resource, ContractRow.number)
+            ).all()
+            return [
+                MeterRecord(
+                    resource=Resource(row.resource),
+                    contract=row.number,
+                    serial=meter.serial,
+                    digits=meter.digits,
+                    registers=tuple(
+                        Register(Zone(r.zone), r.previous, r.average) for r in meter.registers
+                    ),
+                    phones=tuple(phone.phone for phone in row.phones),
+                )
+                for row in rows
+                for meter in row.meters
+            ]
+
+    def _import_meter(
+        self, session: Session, record: MeterRecord, imported_at: datetime
+    ) -> ContractRow:
         contract = session.scalar(
             select(ContractRow).where(
                 ContractRow.number == record.contract, ContractRow.resource == record.resource
@@ -178,6 +239,7 @@ class Repository:
             session.add(row)
         for stale in existing.values():
             session.delete(stale)
+        return contract
 
     # --- submissions --------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agi.storage.database import connect, reporting_failures, upgrade
 from agi.storage.models import (
+    ContractPhoneRow,
     ContractRow,
     ConversationRow,
     MeterRow,
@@ -28,13 +29,15 @@ class _Source:
 
     @reporting_failures
     def copy_into(self, target: Engine) -> int:
-        """Copy the contracts with their meters and registers, and the current submissions
+        """Copy the contracts with their meters, registers and the phone numbers billing knows
+        (a simulated caller is recognised as a real one would be), and the current submissions
         (what a caller's reading is compared with); the number of contracts."""
         submissions = SubmissionRow.__table__
         readings = ReadingRow.__table__
         current = select(submissions).where(submissions.c.superseded_at.is_(None))
         queries = [
             select(ContractRow.__table__),
+            select(ContractPhoneRow.__table__),
             select(MeterRow.__table__),
             select(RegisterRow.__table__),
             current,
@@ -46,6 +49,7 @@ class _Source:
         ]
         tables = [
             ContractRow.__table__,
+            ContractPhoneRow.__table__,
             MeterRow.__table__,
             RegisterRow.__table__,
             submissions,

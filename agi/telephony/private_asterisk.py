@@ -49,7 +49,10 @@ class LineOptions:
     environment: tuple[tuple[str, str], ...] = ()
     """Settings for the AGI script, which inherits Asterisk's environment."""
     number_words: Path | None = None
-    """The project's number words (`prompts/ru/digits`), for those the Russian sounds lack."""
+    """The project's number words (`prompts/ru/digits`): all of them, so that numbers are said
+    in the voice of the prompts; with `number_voice` `asterisk` only those the Russian sounds
+    lack."""
+    number_voice: str = "prompts"
     system_name: str | None = None
     """Asterisk's SYSTEMNAME (letters, digits, `.`, `_`, `-`): it names the Asterisk in call
     ids and call records; None: none, as a stock Asterisk."""
@@ -98,7 +101,12 @@ def render(options: LineOptions) -> Path:
     for name, text in files.items():
         (root / "etc" / name).write_text(text, encoding="utf-8")
     _link(root / "data/documentation", SYSTEM_DATA / "documentation")
-    _russian_sounds(root / "data/sounds/ru", ASTERISK_SOUNDS / RUSSIAN_SOUNDS, options.number_words)
+    _russian_sounds(
+        root / "data/sounds/ru",
+        ASTERISK_SOUNDS / RUSSIAN_SOUNDS,
+        options.number_words,
+        ours_first=options.number_voice == "prompts",
+    )
     _link(root / "data/sounds/en", ASTERISK_SOUNDS / "en")
     return root / "etc" / "asterisk.conf"
 
@@ -110,10 +118,13 @@ def _link(link: Path, target: Path) -> None:
         link.symlink_to(target)
 
 
-def _russian_sounds(folder: Path, system: Path, number_words: Path | None) -> None:
-    """The Russian sounds, with the number words the package lacks (сто...девятьсот, тысячи,
-    тысяч, миллиона, миллионов, одна, две) taken from the project: without them SAY NUMBER
-    says 11638 as «одиннадцать ... тридцать восемь»."""
+def _russian_sounds(
+    folder: Path, system: Path, number_words: Path | None, *, ours_first: bool = True
+) -> None:
+    """The Russian sounds with the project's number words: all of them (`ours_first`), so
+    that SAY NUMBER speaks in the prompts' voice, or only those the package lacks
+    (сто...девятьсот, тысячи, тысяч, миллиона, миллионов, одна, две), without which it says
+    11638 as «одиннадцать ... тридцать восемь»."""
     if folder.is_symlink() or folder.is_file():
         folder.unlink()
     elif folder.is_dir():
@@ -127,13 +138,13 @@ def _russian_sounds(folder: Path, system: Path, number_words: Path | None) -> No
             (folder / entry.name).symlink_to(entry)
     digits = folder / "digits"
     digits.mkdir()
-    present = set()
-    for entry in sorted((system / "digits").glob("*")):
-        (digits / entry.name).symlink_to(entry)
-        present.add(entry.stem)
-    for entry in sorted(number_words.glob("*.wav")):
+    ours = sorted(number_words.glob("*.wav"))
+    theirs = sorted((system / "digits").glob("*"))
+    present: set[str] = set()
+    for entry in [*ours, *theirs] if ours_first else [*theirs, *ours]:
         if entry.stem not in present:
-            (digits / entry.name).symlink_to(entry.resolve())
+            (digits / entry.name).symlink_to(entry.resolve() if entry in ours else entry)
+            present.add(entry.stem)
 
 
 def _pid_file(root: Path) -> Path:

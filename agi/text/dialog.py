@@ -35,6 +35,7 @@ from agi.readings.rules import (
 from agi.readings.service import LockedOut, ReadingsService, utc_now
 from agi.records.record import SERVER, CallRecord, caller_key, next_message
 from agi.redact import mask_digits, printable
+from agi.russian import counted
 from agi.settings import Settings
 from agi.storage.call_records import CallRecords
 from agi.storage.conversations import KEEP, Conversation, Conversations, Delivery, Keep
@@ -48,6 +49,8 @@ from agi.text.command import (
     Unknown,
     Unreadable,
     Values,
+    WithoutKeyword,
+    ZoneLabel,
     parse,
 )
 
@@ -67,7 +70,16 @@ SEED_EXAMPLE = "ПС 102057522 11638"
 HELP = f"Чтобы передать показания, отправьте: ПС номер договора показания. Например: {SEED_EXAMPLE}"
 CLOSED = "Показания принимаются с {first} по {last} число каждого месяца. Отправьте их в эти дни."
 UNKNOWN_CONTRACT = "Договор {number} не найден. Проверьте номер в квитанции."
-SEVERAL = "По номеру {number} несколько договоров. Передайте показания по телефону контакт-центра."
+SEVERAL = "По номеру {number} {count}: {resources}. Укажите услугу, например: {example}"
+WHICH = "Договор {number}, {resource}: {values}? Если верно, ответьте ДА. {other}"
+NO_RESOURCE = "По номеру {number} нет договора «{resource}»; есть: {resources}."
+WITHOUT_KEYWORD = "Начните сообщение с ПС: {message}"
+REMIND_HIGH = "Жду ответ ДА или НЕТ: {resource}, показания {values} верны? Или отправьте другие."
+REMIND_RESOURCE = "Жду ответ ДА или НЕТ: договор {number}, {resource}, показания {values}?"
+DECLINED_RESOURCE = "Показания не сохранены. Укажите услугу, например: {example}"
+NO_ZONE = "У договора {number} нет зоны «{zone}»; его зоны: {zones}."
+ZONE_TWICE = "Зона «{zone}» указана дважды. Отправьте по одному числу на зону: {zones}."
+ZONES_IN_ORDER = "У договора {number} несколько счётчиков: отправьте показания по порядку: {zones}."
 ASK = "Договор {number}, {resource}. Отправьте показания без цифр после запятой, {expected}."
 COUNT = "Для договора {number} нужно {needs}."
 COUNT_SEVERAL = "Для договора {number} нужно: {needs}."
@@ -79,12 +91,18 @@ BELOW_PREVIOUS = (
 )
 HIGH = "{resource}: {values} — намного больше обычного расхода. Если показания верны, ответьте ДА."
 DECLINED = "Показания не сохранены. Отправьте верные, {expected}."
-DECIMAL = (
-    f"Показания отправляются без цифр после запятой, числа через пробел. Например: {SEED_EXAMPLE}"
-)
-NOT_DIGITS = f"Номер договора и показания пишутся только цифрами. Например: {SEED_EXAMPLE}"
-DECIMAL_VALUES = "Отправьте показания без цифр после запятой, {expected}."
-NOT_DIGITS_VALUES = "Показания пишутся только цифрами. Отправьте их {expected}."
+UNREADABLE = {
+    Unreadable.NOT_DIGITS: "«{fragment}» — не число.",
+    Unreadable.LOOKALIKE: "{fragment}: буква {letter} вместо {digit}?",
+    Unreadable.SLASH: "{fragment}: числа пишутся через пробел.",
+    Unreadable.DECIMAL: "{fragment}: показания отправляются без цифр после запятой.",
+    Unreadable.ZONES: "«{fragment}» — без показаний.",
+}
+SEND = " Отправьте: {suggestion}"
+SEND_VALUES = " Отправьте показания цифрами, {expected}."
+SEND_EXAMPLE = " Показания пишутся цифрами, например: {example}"
+RESOURCE_QUESTION = "resource"
+HIGH_QUESTION = "high"
 EXPIRED = "Время ожидания показаний истекло. Отправьте заново: ПС номер договора."
 LOCKED = (
     "Слишком много неудачных попыток. Попробуйте позже или передайте показания "
@@ -116,6 +134,21 @@ ZONE_NAMES = {
     Zone.PEAK: "пик",
     Zone.SEMIPEAK: "полупик",
 }
+LABELS = {
+    ZoneLabel.DAY: "день",
+    ZoneLabel.NIGHT: "ночь",
+    ZoneLabel.PEAK: "пик",
+    ZoneLabel.SEMIPEAK: "полупик",
+    ZoneLabel.T1: "Т1",
+    ZoneLabel.T2: "Т2",
+    ZoneLabel.T3: "Т3",
+}
+RESOURCE_EXAMPLES = {
+    Resource.ELECTRICITY: "электроэнергия",
+    Resource.HOT_WATER: "гв",
+    Resource.COLD_WATER: "хв",
+}
+"""How a message names a resource in the examples the replies give."""
 ZONES_OF = {
     Zone.SINGLE: "",
     Zone.DAY: " дневной зоны",
@@ -279,20 +312,19 @@ class TextDialog:
         return self.readings.guesser(message.sender, channel=message.channel, sender=True)
 
     def _turn(self, command: Command, message: IncomingMessage, now: datetime) -> _Turn:
-        if isinstance(command, Unknown):
-            return _Turn(HELP, "help", KEEP)
         if isinstance(command, Start):
             return self._start(command, message, now)
+        if isinstance(command, WithoutKeyword):
+            return _Turn(WITHOUT_KEYWORD.format(message=_with_keyword(command)), "no_keyword", KEEP)
         if isinstance(command, Malformed) and command.command:
             if command.why is Unreadable.NO_CONTRACT:
                 return _Turn(HELP, "help")
             if not self.readings.is_open(now):
                 return self._closed()
-            reply = DECIMAL if command.why is Unreadable.DECIMAL else NOT_DIGITS
-            return _Turn(reply, command.why.value)
+            return _Turn(_unreadable(command, SEED_EXAMPLE), command.why.value)
         conversation = self.conversations.current(message.channel, message.sender)
         if conversation is None:
-            return _Turn(HELP, "help")
+            return _Turn(HELP, "help", KEEP if isinstance(command, Unknown) else None)
         if now - conversation.updated_at > self.expiry:
             return _Turn(EXPIRED, "expired")
         if not self.readings.is_open(now):
@@ -301,18 +333,33 @@ class TextDialog:
         if contract is None:
             return _Turn(UNKNOWN_CONTRACT.format(number=conversation.contract), "unknown")
         steps = zone_steps(contract)
-        if isinstance(command, Malformed):
-            reply = DECIMAL_VALUES if command.why is Unreadable.DECIMAL else NOT_DIGITS_VALUES
-            return _Turn(reply.format(expected=_expected(steps)), command.why.value, KEEP)
-        if isinstance(command, Values):
-            if len(command.values) != len(steps):
-                return _Turn(_count(contract), "count", KEEP)
-            return self._check(contract, command.values, message, now, confirmed=False)
-        if isinstance(command, Confirm) and conversation.pending:
-            return self._check(contract, conversation.pending, message, now, confirmed=True)
         waiting = Conversation(contract.number, contract.resource, now)
-        if isinstance(command, Decline) and conversation.pending:
+        if conversation.pending and isinstance(command, Confirm):
+            if conversation.question == RESOURCE_QUESTION:
+                return self._check(contract, conversation.pending, message, now, confirmed=False)
+            return self._check(contract, conversation.pending, message, now, confirmed=True)
+        if conversation.pending and isinstance(command, Decline):
+            if conversation.question == RESOURCE_QUESTION:
+                contracts = self.readings.contracts(contract.number, now)
+                example = _examples(contract.number, contracts)
+                return _Turn(DECLINED_RESOURCE.format(example=example), "declined")
             return _Turn(DECLINED.format(expected=_expected(steps)), "declined", waiting)
+        if conversation.pending and not isinstance(command, Values | Malformed):
+            return _Turn(_reminder(contract, conversation), "reminded", KEEP)
+        if isinstance(command, Malformed):
+            return _Turn(_unreadable(command, _expected(steps)), command.why.value, KEEP)
+        if isinstance(command, Values):
+            if command.resource is not None and command.resource is not contract.resource:
+                named = Start(contract.number, command.values, command.zones, command.resource)
+                return self._start(named, message, now)
+            values, problem = _in_zone_order(contract, command.values, command.zones)
+            if values is None:
+                return _Turn(problem, "zones", KEEP)
+            if len(values) != len(steps):
+                return _Turn(_count(contract), "count", KEEP)
+            return self._check(contract, values, message, now, confirmed=False)
+        if isinstance(command, Unknown):
+            return _Turn(_ask(contract), "asked", KEEP)
         return _Turn(_ask(contract), "asked", waiting)
 
     def _start(self, command: Start, message: IncomingMessage, now: datetime) -> _Turn:
@@ -328,22 +375,44 @@ class TextDialog:
         )
         if not contracts:
             return _Turn(UNKNOWN_CONTRACT.format(number=_shown(number)), "unknown")
+        named = len(contracts) == 1
+        if command.resource is not None or command.zones:
+            wanted = command.resource or Resource.ELECTRICITY
+            chosen = [c for c in contracts if c.resource is wanted]
+            if not chosen:
+                return _Turn(_no_such_resource(number, wanted, contracts), "no_resource")
+            contracts, named = chosen, True
         if not command.values:
             multi = [c for c in contracts if len(zone_steps(c)) > 1]
             candidates = multi or contracts
             if len(candidates) > 1:
-                return _Turn(SEVERAL.format(number=number), "several")
+                return _Turn(_several(number, candidates), "several")
             (contract,) = candidates
             return _Turn(_ask(contract), "asked", Conversation(number, contract.resource, now))
+        if command.zones:
+            (contract,) = contracts
+            values, problem = _in_zone_order(contract, command.values, command.zones)
+            waiting = Conversation(number, contract.resource, now)
+            if values is None:
+                return _Turn(problem, "zones", waiting)
+            if len(values) != len(zone_steps(contract)):
+                return _Turn(_count(contract), "count", waiting)
+            return self._check(contract, values, message, now, confirmed=False)
         matching = [c for c in contracts if len(zone_steps(c)) == len(command.values)]
         if len(matching) > 1:
-            return _Turn(SEVERAL.format(number=number), "several")
+            return _Turn(_several(number, matching), "several")
         if not matching:
             waiting = (
                 Conversation(number, contracts[0].resource, now) if len(contracts) == 1 else None
             )
             return _Turn(_count(*contracts), "count", waiting)
-        return self._check(matching[0], command.values, message, now, confirmed=False)
+        (contract,) = matching
+        if not named:
+            question = Conversation(
+                number, contract.resource, now, tuple(command.values), RESOURCE_QUESTION
+            )
+            return _Turn(_which_resource(contract, command.values, contracts), "which", question)
+        return self._check(contract, command.values, message, now, confirmed=False)
 
     def _check(
         self,
@@ -369,7 +438,9 @@ class TextDialog:
         if questioned and not confirmed:
             shown = " ".join(str(kept[step.key]) for step in steps)
             resource = RESOURCE_NAMES[contract.resource].capitalize()
-            pending = Conversation(contract.number, contract.resource, now, tuple(values))
+            pending = Conversation(
+                contract.number, contract.resource, now, tuple(values), HIGH_QUESTION
+            )
             return _Turn(HIGH.format(resource=resource, values=shown), "high", pending)
         submission = self.readings.submission(
             contract,
@@ -443,15 +514,7 @@ def _count(*contracts: Contract) -> str:
 def _needs(steps: Sequence[ZoneStep]) -> str:
     if len(steps) == 1:
         return "одно число"
-    return f"{_numbers(len(steps))} через пробел ({_zones(steps)})"
-
-
-def _numbers(count: int) -> str:
-    if count % 10 == 1 and count % 100 != 11:
-        return f"{count} число"
-    if count % 10 in (2, 3, 4) and count % 100 not in (12, 13, 14):
-        return f"{count} числа"
-    return f"{count} чисел"
+    return f"{counted(len(steps), 'число')} через пробел ({_zones(steps)})"
 
 
 def _zones(steps: Sequence[ZoneStep]) -> str:
@@ -477,9 +540,147 @@ def _refusal(reason: Reason, step: ZoneStep, steps: Sequence[ZoneStep], text: st
         return TOO_MANY_DIGITS.format(where=where, value=value)
     if reason is Reason.BELOW_PREVIOUS:
         return BELOW_PREVIOUS.format(where=where, value=value)
-    return NOT_DIGITS
+    return UNREADABLE[Unreadable.NOT_DIGITS].format(fragment=_shown(text)) + SEND_VALUES.format(
+        expected=_expected(steps)
+    )
 
 
 def _shown(number: str) -> str:
     """A number as a reply may repeat it: a long one is cut, so the reply stays one SMS."""
     return number if len(number) <= 16 else number[:12] + "…"
+
+
+def _unreadable(malformed: Malformed, expected: str) -> str:
+    """What could not be read, and the message to send instead. `expected` is what a
+    conversation awaits (`через пробел: день, ночь`), or the example of a whole message."""
+    lookalike = "З" in malformed.fragment and "О" not in malformed.fragment.upper()
+    reply = UNREADABLE[malformed.why].format(
+        fragment=_shown(malformed.fragment),
+        letter="З" if lookalike else "О",
+        digit="тройки" if lookalike else "нуля",
+    )
+    if malformed.suggestion:
+        return reply + SEND.format(suggestion=_shown_message(malformed.suggestion))
+    if expected == SEED_EXAMPLE:
+        return reply + SEND_EXAMPLE.format(example=SEED_EXAMPLE)
+    return reply + SEND_VALUES.format(expected=expected)
+
+
+def _with_keyword(command: WithoutKeyword) -> str:
+    """The message as it should have been sent: «ПС», then its numbers and zones."""
+    kept = [
+        field.upper() if field in ("т1", "т2", "т3") else field
+        for field in command.fields
+        if field.isdigit() or field in LABEL_WORDS
+    ]
+    return _shown_message(" ".join(["ПС", *kept]))
+
+
+LABEL_WORDS = frozenset(["день", "ночь", "пик", "полупик", "т1", "т2", "т3"])
+
+
+def _reminder(contract: Contract, conversation: Conversation) -> str:
+    values = " ".join(v.lstrip("0") or "0" for v in conversation.pending or ())
+    resource = RESOURCE_NAMES[contract.resource]
+    if conversation.question == RESOURCE_QUESTION:
+        return REMIND_RESOURCE.format(number=contract.number, resource=resource, values=values)
+    return REMIND_HIGH.format(resource=resource, values=values)
+
+
+def _several(number: str, contracts: Sequence[Contract]) -> str:
+    """«По номеру 555000 2 договора: горячая вода, холодная вода. Укажите услугу…»."""
+    return SEVERAL.format(
+        number=number,
+        count=counted(len(contracts), "договор"),
+        resources=", ".join(RESOURCE_NAMES[c.resource] for c in contracts),
+        example=_examples(number, contracts[:1]),
+    )
+
+
+def _examples(number: str, contracts: Sequence[Contract]) -> str:
+    """How to send the readings of each contract with its resource named."""
+    return " или ".join(_example(number, contract) for contract in contracts)
+
+
+def _example(number: str, contract: Contract) -> str:
+    steps = zone_steps(contract)
+    if len(steps) > 1 and len({s.meter.id for s in steps}) == 1:
+        zones = " ".join(f"{ZONE_NAMES[s.register.zone]} …" for s in steps)
+        return f"ПС {number} {zones}"
+    return f"ПС {number} {RESOURCE_EXAMPLES[contract.resource]} {' '.join('…' for _ in steps)}"
+
+
+def _which_resource(
+    contract: Contract, values: Sequence[str], contracts: Sequence[Contract]
+) -> str:
+    """Name the contract the readings were taken for, and how to send them for another."""
+    others = [c for c in contracts if c.resource is not contract.resource]
+    other = " ".join(
+        f"Для {GENITIVE[c.resource]}: {_example(contract.number, c)}" for c in others[:1]
+    )
+    return WHICH.format(
+        number=contract.number,
+        resource=RESOURCE_NAMES[contract.resource],
+        values=" ".join(v.lstrip("0") or "0" for v in values),
+        other=other,
+    ).strip()
+
+
+GENITIVE = {
+    Resource.ELECTRICITY: "электроэнергии",
+    Resource.HOT_WATER: "горячей воды",
+    Resource.COLD_WATER: "холодной воды",
+}
+
+
+def _no_such_resource(number: str, wanted: Resource, contracts: Sequence[Contract]) -> str:
+    return NO_RESOURCE.format(
+        number=number,
+        resource=RESOURCE_NAMES[wanted],
+        resources=", ".join(RESOURCE_NAMES[c.resource] for c in contracts),
+    )
+
+
+def _zone_of(label: ZoneLabel, zones: Sequence[Zone]) -> Zone | None:
+    """The zone a customer's name for it means on a meter with these zones."""
+    match label:
+        case ZoneLabel.T1 if list(zones) == [Zone.SINGLE]:
+            return Zone.SINGLE  # a single-tariff meter's display shows its total as Т1
+        case ZoneLabel.T1:
+            return Zone.DAY if Zone.DAY in zones else Zone.PEAK
+        case ZoneLabel.T2:
+            return Zone.NIGHT
+        case ZoneLabel.T3:
+            return Zone.SEMIPEAK
+    return Zone(label.value)
+
+
+def _in_zone_order(
+    contract: Contract, values: Sequence[str], labels: Sequence[ZoneLabel]
+) -> tuple[tuple[str, ...] | None, str]:
+    """The readings in the order of the contract's zones, when the message named the zones
+    («ночь 23300 день 45300»); or None and why they cannot be placed."""
+    if not labels:
+        return tuple(values), ""
+    steps = zone_steps(contract)
+    if len({step.meter.id for step in steps}) > 1:
+        return None, ZONES_IN_ORDER.format(number=contract.number, zones=_zones(steps))
+    available = [step.register.zone for step in steps]
+    placed: dict[Zone, str] = {}
+    for label, value in zip(labels, values, strict=True):
+        zone = _zone_of(label, available)
+        if zone not in available:
+            return None, NO_ZONE.format(
+                number=contract.number, zone=LABELS[label], zones=_zones(steps)
+            )
+        if zone in placed:
+            return None, ZONE_TWICE.format(zone=LABELS[label], zones=_zones(steps))
+        placed[zone] = value
+    if len(placed) != len(available):
+        return (), ""
+    return tuple(placed[zone] for zone in available), ""
+
+
+def _shown_message(message: str) -> str:
+    """A message a reply suggests, cut so that the reply stays within two SMS."""
+    return message if len(message) <= 60 else message[:57] + "…"

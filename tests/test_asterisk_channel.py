@@ -108,45 +108,120 @@ def test_a_caller_id_cannot_pose_as_another_environment_line():
     assert "not_agi" not in chan.env
 
 
-def test_keys_typed_after_the_prompt_end_with_the_terminator():
-    chan, written = channel(
-        "200 result=0 endpos=8000",
-        "200 result=49",
-        "200 result=49",
-        "200 result=54",
-        "200 result=35",
-    )
-    keys = chan.ask([Prompt("enter_reading", "Введите показания")], DIGITS)
-    assert (keys.digits, keys.stop) == ("116", KeyStop.TERMINATOR)
-    assert sent(written) == [
-        'STREAM FILE "/srv/ivr/prompts/ru/enter_reading" "#0123456789"',
+TIMEOUTS = ['SET VARIABLE "TIMEOUT(response)" "6"', 'SET VARIABLE "TIMEOUT(digit)" "4"']
+READ_BACK = 'GET FULL VARIABLE "${IVR_KEYS}|${READSTATUS}"'
+
+
+def read(files: str, count: int = 12, terminator: str = "#") -> str:
+    return f'EXEC "Read" "IVR_KEYS,{files},{count},t({terminator})"'
+
+
+@pytest.mark.parametrize(
+    ("utterances", "replies", "typed", "commands"),
+    [
+        (  # the prompt and the keys are Read's: nothing waits on this side between keys
+            [Prompt("enter_reading", "…")],
+            ["200 result=1", "200 result=1", "200 result=0", "200 result=1 (116|OK)"],
+            ("116", KeyStop.TERMINATOR),
+            [*TIMEOUTS, read("/srv/ivr/prompts/ru/enter_reading"), READ_BACK],
+        ),
+        (  # several prompt files play in one Read, each interruptible
+            [Prompt("a", "…"), Prompt("b", "…")],
+            ["200 result=1", "200 result=1", "200 result=0", "200 result=1 (12|TIMEOUT)"],
+            ("12", KeyStop.TIMEOUT),
+            [*TIMEOUTS, read("/srv/ivr/prompts/ru/a&/srv/ivr/prompts/ru/b"), READ_BACK],
+        ),
+        (  # a timeout is not an empty #
+            [Prompt("a", "…")],
+            ["200 result=1", "200 result=1", "200 result=0", "200 result=1 (|TIMEOUT)"],
+            ("", KeyStop.TIMEOUT),
+            [*TIMEOUTS, read("/srv/ivr/prompts/ru/a"), READ_BACK],
+        ),
+        (
+            [Prompt("a", "…")],
+            ["200 result=1", "200 result=1", "200 result=0", "200 result=1 (|OK)"],
+            ("", KeyStop.TERMINATOR),
+            [*TIMEOUTS, read("/srv/ivr/prompts/ru/a"), READ_BACK],
+        ),
+        (  # keys the node does not take are ignored
+            [Prompt("a", "…")],
+            ["200 result=1", "200 result=1", "200 result=0", "200 result=1 (*7|OK)"],
+            ("7", KeyStop.TERMINATOR),
+            [*TIMEOUTS, read("/srv/ivr/prompts/ru/a"), READ_BACK],
+        ),
+        (  # a number is said first, with barge-in; Read then waits with no prompt
+            [Number(11638), Prompt("confirm", "…")],
+            [
+                "200 result=0",
+                "200 result=0 endpos=100",
+                "200 result=1",
+                "200 result=1",
+                "200 result=0",
+                "200 result=1 (|TIMEOUT)",
+            ],
+            ("", KeyStop.TIMEOUT),
+            [
+                'SAY NUMBER "11638" "#0123456789"',
+                'STREAM FILE "/srv/ivr/prompts/ru/confirm" "#0123456789"',
+                *TIMEOUTS,
+                read(""),
+                READ_BACK,
+            ],
+        ),
+        (  # a key during the number is the first key: the rest waits the between-keys time
+            [Number(11638), Prompt("confirm", "…")],
+            [
+                "200 result=52",
+                "200 result=1",
+                "200 result=1",
+                "200 result=0",
+                "200 result=1 (2|OK)",
+            ],
+            ("42", KeyStop.TERMINATOR),
+            [
+                'SAY NUMBER "11638" "#0123456789"',
+                'SET VARIABLE "TIMEOUT(response)" "4"',
+                'SET VARIABLE "TIMEOUT(digit)" "4"',
+                read("", count=11),
+                READ_BACK,
+            ],
+        ),
+    ],
+    ids=["terminator", "two prompts", "timeout", "empty hash", "ignored key", "number", "barge-in"],
+)
+def test_keys_are_collected_inside_asterisk(utterances, replies, typed, commands):
+    chan, written = channel(*replies)
+    keys = chan.ask(utterances, DIGITS)
+    assert (keys.digits, keys.stop) == typed
+    assert sent(written) == commands
+
+
+def test_the_timeouts_are_set_once_while_they_stay_the_same():
+    answer = ["200 result=0", "200 result=1 (5|OK)"]
+    chan, written = channel("200 result=1", "200 result=1", *answer, *answer)
+    chan.ask([Prompt("a", "…")], DIGITS)
+    chan.ask([Prompt("b", "…")], DIGITS)
+    assert sent(written)[4:] == [read("/srv/ivr/prompts/ru/b"), READ_BACK]
+
+
+def test_read_stopping_at_its_count_on_an_ignored_key_goes_on_key_by_key():
+    menu = KeyRequest(frozenset("12"), max_digits=1, first_timeout=6, inter_digit_timeout=4)
+    replies = ["200 result=1", "200 result=1", "200 result=0", "200 result=1 (5|OK)"]
+    chan, written = channel(*replies, "200 result=50")
+    keys = chan.ask([Prompt("menu", "…")], menu)
+    assert (keys.digits, keys.stop) == ("2", KeyStop.MAX_DIGITS)
+    assert sent(written)[-3:] == [
+        read("/srv/ivr/prompts/ru/menu", 1, ""),
+        READ_BACK,
         'WAIT FOR DIGIT "6000"',
-        'WAIT FOR DIGIT "4000"',
-        'WAIT FOR DIGIT "4000"',
-        'WAIT FOR DIGIT "4000"',
     ]
 
 
-def test_a_key_during_the_prompt_stops_it_and_is_the_first_digit():
-    chan, written = channel("200 result=49 endpos=2000", "200 result=50", "200 result=0")
-    keys = chan.ask([Prompt("a", "…"), Prompt("b", "…")], DIGITS)
-    assert (keys.digits, keys.stop) == ("12", KeyStop.TIMEOUT)
-    assert sent(written)[0].startswith('STREAM FILE "/srv/ivr/prompts/ru/a"')
-    assert not any("/b" in line for line in sent(written))
-    assert sent(written)[1:] == ['WAIT FOR DIGIT "4000"', 'WAIT FOR DIGIT "4000"']
-
-
-def test_a_timeout_is_not_an_empty_hash():
-    silent, _ = channel("200 result=0 endpos=100", "200 result=0")
-    hashed, _ = channel("200 result=0 endpos=100", "200 result=35")
-    assert silent.ask([Prompt("a", "…")], DIGITS).nothing
-    empty = hashed.ask([Prompt("a", "…")], DIGITS)
-    assert (empty.digits, empty.stop, empty.nothing) == ("", KeyStop.TERMINATOR, False)
-
-
-def test_keys_the_node_does_not_take_are_ignored():
-    chan, _ = channel("200 result=0", "200 result=42", "200 result=55", "200 result=35")
-    assert chan.ask([Prompt("a", "…")], DIGITS).digits == "7"
+def test_a_hang_up_during_read_is_a_hang_up():
+    for replies in (["200 result=-1"], ["200 result=0", "200 result=1 (12|HANGUP)"]):
+        chan, _ = channel("200 result=1", "200 result=1", *replies)
+        with pytest.raises(CallerHungUp):
+            chan.ask([Prompt("a", "…")], DIGITS)
 
 
 def test_numbers_and_digits_are_said_by_asterisk():
@@ -225,3 +300,15 @@ def test_a_plain_prompt_before_the_end_cannot_be_interrupted():
     chan, written = channel("200 result=0 endpos=100")
     chan.play([Prompt("readings_accepted", "…")])
     assert sent(written) == ['STREAM FILE "/srv/ivr/prompts/ru/readings_accepted" ""']
+
+
+def test_without_read_the_keys_come_one_command_per_key():
+    no_read = ["200 result=1", "200 result=1", "200 result=-2"]
+    chan, written = channel(*no_read, "200 result=0 endpos=10", "200 result=55", "200 result=35")
+    keys = chan.ask([Prompt("a", "…")], DIGITS)
+    assert (keys.digits, keys.stop) == ("7", KeyStop.TERMINATOR)
+    assert sent(written)[3:] == [
+        'STREAM FILE "/srv/ivr/prompts/ru/a" "#0123456789"',
+        'WAIT FOR DIGIT "6000"',
+        'WAIT FOR DIGIT "4000"',
+    ]

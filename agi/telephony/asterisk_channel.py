@@ -25,6 +25,7 @@ from agi.dialog.channel import (
     CallerHungUp,
     KeyRequest,
     Keys,
+    KeyStop,
     ListenFailed,
     ListenRequest,
     Recording,
@@ -51,6 +52,13 @@ ENV_NAME = re.compile(r"^agi_[a-z0-9_]+$")
 ASTERISK_ID = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 """What a part of Asterisk's id of a call may hold (a system name, a uniqueid)."""
 CALL_ID_LETTERS = 24
+READ_INTO = "IVR_KEYS"
+"""The channel variable Read() collects an answer's keys into."""
+READ_SEPARATORS = (",", "&", "|", "(", ")")
+MAX_READ_DIGITS = 255
+NO_APPLICATION = -2
+"""EXEC's result when Asterisk has no such application."""
+"""The most Read() collects at once."""
 
 
 def new_call_id() -> str:
@@ -129,6 +137,8 @@ class AsteriskChannel:
         self._hangup_signalled = hangup_signalled
         self._hung_up = False
         self._typed_ahead: str | None = None
+        self._timeouts: dict[str, float] = {}
+        self._no_read = False
         self.prompts_dir = PurePosixPath(prompts_dir)
         self.spool = spool
         """Where answers by voice are recorded; None: this channel cannot listen."""
@@ -233,9 +243,104 @@ class AsteriskChannel:
         return None
 
     def ask(self, utterances: Sequence[Utterance], request: KeyRequest) -> Keys:
+        """Play with barge-in and collect the keys inside Asterisk, with `Read()`: res_agi
+        drops a key that arrives while no command is waiting, so one `WAIT FOR DIGIT` per
+        key would lose keys whenever this side is slow to answer. Prompt files go to Read
+        itself, so no key is lost between the end of a prompt and the wait either; numbers
+        and digits said (SAY NUMBER) are played first, with barge-in, one round trip
+        before Read starts."""
+        files = None if self._no_read else self._read_files(utterances)
+        first = None
+        if self._typed_ahead is not None:
+            first, self._typed_ahead = self._typed_ahead, None
+            files = []
+        elif files is None:
+            escape = "".join(sorted(request.allowed | {request.terminator} - {""}))
+            first = self._first_key(utterances, escape)
+            files = []
+        digits = ""
+        if first is not None:
+            if request.terminator and first == request.terminator:
+                return Keys("", KeyStop.TERMINATOR)
+            if first in request.allowed:
+                digits = first
+                if len(digits) >= request.max_digits:
+                    return Keys(digits, KeyStop.MAX_DIGITS)
+        if self._no_read:
+            return self._key_by_key(request, [], digits)
+        return self._read(request, files, digits)
+
+    def _key_by_key(self, request: KeyRequest, files: list[str], digits: str) -> Keys:
+        """Without Read(): the prompt files with barge-in, then one WAIT FOR DIGIT per key."""
         escape = "".join(sorted(request.allowed | {request.terminator} - {""}))
-        first = self._first_key(utterances, escape)
-        return collect_keys(request, self._wait_for_digit, first=first)
+        first = None
+        for path in files:
+            first = digit_of(self.command("STREAM FILE", path, escape))
+            if first is not None:
+                break
+        rest = KeyRequest(
+            allowed=request.allowed,
+            max_digits=request.max_digits - len(digits),
+            first_timeout=request.inter_digit_timeout if digits else request.first_timeout,
+            inter_digit_timeout=request.inter_digit_timeout,
+            terminator=request.terminator,
+        )
+        more = collect_keys(rest, self._wait_for_digit, first=first)
+        return Keys(digits + more.digits, more.stop)
+
+    def _read_files(self, utterances: Sequence[Utterance]) -> list[str] | None:
+        """The prompt files Read can play itself, or None when something else must be said
+        (a number) or a path holds Read's separators."""
+        paths = []
+        for utterance in utterances:
+            if not isinstance(utterance, Prompt):
+                return None
+            path = str(self.prompts_dir / utterance.id)
+            if any(mark in path for mark in READ_SEPARATORS):
+                return None
+            paths.append(path)
+        return paths
+
+    def _read(self, request: KeyRequest, files: list[str], digits: str) -> Keys:
+        """Read the rest of an answer in Asterisk: the first wait is the first-key timeout,
+        or the between-keys one once a key came (TIMEOUT(response) and TIMEOUT(digit), which
+        Read uses when given no timeout of its own)."""
+        first_wait = request.inter_digit_timeout if digits else request.first_timeout
+        self._set_timeout("response", first_wait)
+        self._set_timeout("digit", request.inter_digit_timeout)
+        wanted = min(request.max_digits - len(digits), MAX_READ_DIGITS)
+        terminator = f"t({request.terminator})"
+        ran = self.command("EXEC", "Read", f"{READ_INTO},{'&'.join(files)},{wanted},{terminator}")
+        if ran.result == NO_APPLICATION:
+            log.error(
+                "call=%s Asterisk has no Read() (load app_read.so): keys are collected one "
+                "command per key, and keys typed while this side is slow are lost",
+                printable(self.call_id),
+            )
+            self._no_read = True
+            return self._key_by_key(request, files, digits)
+        answer = self.command("GET FULL VARIABLE", f"${{{READ_INTO}}}|${{READSTATUS}}").data
+        typed, _, status = (answer or "").rpartition("|")
+        if status == "HANGUP":
+            self._hung_up = True
+            raise CallerHungUp("Read: the caller hung up")
+        for key in typed:
+            if key in request.allowed:
+                digits += key
+        if status != "OK":
+            return Keys(digits, KeyStop.TIMEOUT)
+        if len(digits) >= request.max_digits:
+            return Keys(digits, KeyStop.MAX_DIGITS)
+        if len(typed) < wanted:
+            return Keys(digits, KeyStop.TERMINATOR)
+        # Read stopped at its count, but some keys were not ones this answer takes (they
+        # are ignored, as they would be key by key): the rest comes key by key.
+        return self._key_by_key(request, [], digits)
+
+    def _set_timeout(self, which: str, seconds: float) -> None:
+        if self._timeouts.get(which) != seconds:
+            self.command("SET VARIABLE", f"TIMEOUT({which})", f"{seconds:g}")
+            self._timeouts[which] = seconds
 
     def listen(
         self, utterances: Sequence[Utterance], keys: KeyRequest, request: ListenRequest

@@ -107,7 +107,9 @@ class Application:
     def repository(self) -> Repository:
         return Repository(
             connect(
-                self.settings.database_url, timeout_seconds=self.settings.database_timeout_seconds
+                self.settings.database_url,
+                timeout_seconds=self.settings.database_timeout_seconds,
+                pool_size=self.settings.database_pool_size,
             )
         )
 

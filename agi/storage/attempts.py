@@ -7,9 +7,10 @@ by itself as they age. Rows older than the window are deleted as new ones are ad
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, bindparam, delete, func, select
+from sqlalchemy import Engine, and_, bindparam, delete, func, or_, select
 from sqlalchemy.orm import sessionmaker
 
 from agi.readings.callers import Limit
@@ -30,6 +31,34 @@ class Attempts:
         with self._read_engine.connect() as connection:
             found = connection.scalar(_COUNT, {"kind": limit.value, "key": key, "since": since})
             return found or 0
+
+    @reporting_failures
+    def counts_of(
+        self, keys: Iterable[tuple[Limit, str]], since: datetime
+    ) -> dict[tuple[Limit, str], int]:
+        """Failed attempts since `since` of each of `keys`, in one query."""
+        wanted = list(dict.fromkeys(keys))
+        found = dict.fromkeys(wanted, 0)
+        with self._read_engine.connect() as connection:
+            rows = connection.execute(
+                select(GuessAttemptRow.limit_kind, GuessAttemptRow.key, func.count())
+                .where(
+                    GuessAttemptRow.at > since,
+                    or_(
+                        *(
+                            and_(
+                                GuessAttemptRow.limit_kind == limit.value,
+                                GuessAttemptRow.key == key,
+                            )
+                            for limit, key in wanted
+                        )
+                    ),
+                )
+                .group_by(GuessAttemptRow.limit_kind, GuessAttemptRow.key)
+            ).all()
+        for kind, key, count in rows:
+            found[Limit(kind), key] = count
+        return found
 
     @reporting_failures
     def add(self, limit: Limit, key: str, *, at: datetime, window: timedelta) -> int:

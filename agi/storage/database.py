@@ -113,13 +113,20 @@ def reporting_failures(method: Callable[P, R]) -> Callable[P, R]:
     return guarded
 
 
-def connect(url: str, *, timeout_seconds: float | None = None) -> Engine:
+def connect(
+    url: str, *, timeout_seconds: float | None = None, pool_size: int = DEADLINE_WORKERS
+) -> Engine:
     """An engine for `url`; SQLite files get their folder created, WAL and write locking.
 
     With `timeout_seconds`, no operation waits longer than that for the database (calls
     and messages); without, only SQLite's lock wait is bounded, at 30 s (migrations and
     billing imports may take long). Statement parameters (contract and phone numbers) are
     kept out of error messages.
+
+    A PostgreSQL engine keeps `pool_size` connections and runs as many operations at once
+    (the deadline's workers), so no operation waits for a connection inside the pool: a
+    wait there is a lock every waiting thread contends for, and under hundreds of calls it
+    was where most of them stood.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -128,6 +135,8 @@ def connect(url: str, *, timeout_seconds: float | None = None) -> Engine:
         if timeout_seconds:
             milliseconds = int(timeout_seconds * 1000)
             options["pool_timeout"] = timeout_seconds
+            options["pool_size"] = pool_size
+            options["max_overflow"] = 0
             connect_args = {
                 "connect_timeout": max(1, math.ceil(timeout_seconds)),
                 "options": f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}"
@@ -137,7 +146,7 @@ def connect(url: str, *, timeout_seconds: float | None = None) -> Engine:
             url, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args, **options
         )
         if timeout_seconds:
-            _DEADLINES[engine] = Deadline(timeout_seconds, DEADLINE_WORKERS)
+            _DEADLINES[engine] = Deadline(timeout_seconds, pool_size)
             event.listen(engine, "commit", Deadline.refuse_late_commit)
         return engine
     if parsed.database and parsed.database != ":memory:":

@@ -63,7 +63,8 @@ def quote_argument(value: str | int) -> str:
     A CR or LF would end the command line early and let the rest be read as a new command.
     """
     text = str(value)
-    text = "".join(" " if not ch.isprintable() else ch for ch in text)
+    if not text.isprintable():
+        text = "".join(" " if not ch.isprintable() else ch for ch in text)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 

@@ -209,29 +209,20 @@ def store(session: Session | Connection, submission: Submission) -> SubmitResult
     """Store a submission in the transaction of `session` (or of a connection): the meters
     are locked first, so that of two submissions for one meter exactly one ends up current.
     A replay stores nothing; a different submission from the same source raises
-    `SourceReused`. Core statements: one row per meter and one per zone, no objects."""
+    `SourceReused`. Core statements built once, no objects: one row per meter, one per
+    zone."""
     meter_ids = sorted(meter.meter_id for meter in submission.meters)
-    session.execute(
-        select(_METERS.c.id)
-        .where(_METERS.c.id.in_(meter_ids))
-        .order_by(_METERS.c.id)
-        .with_for_update()
-    )
+    session.execute(_LOCK_METERS, {"meters": meter_ids})
     if _replayed(session, submission):
         return SubmitResult(stored=False)
     received_at = submission.received_at
     for meter in submission.meters:
         session.execute(
-            update(_SUBMISSIONS)
-            .where(
-                _SUBMISSIONS.c.meter_id == meter.meter_id,
-                _SUBMISSIONS.c.period == submission.period,
-                _SUBMISSIONS.c.superseded_at.is_(None),
-            )
-            .values(superseded_at=received_at)
+            _SUPERSEDE,
+            {"meter": meter.meter_id, "of_period": submission.period, "at": received_at},
         )
         submission_id = session.execute(
-            insert(_SUBMISSIONS).returning(_SUBMISSIONS.c.id),
+            _NEW_SUBMISSION,
             {
                 "meter_id": meter.meter_id,
                 "period": submission.period,
@@ -244,7 +235,7 @@ def store(session: Session | Connection, submission: Submission) -> SubmitResult
             },
         ).scalar_one()
         session.execute(
-            insert(_READINGS),
+            _NEW_READING,
             [
                 {
                     "submission_id": submission_id,
@@ -262,21 +253,12 @@ def _replayed(session: Session | Connection, submission: Submission) -> bool:
     """True when this source stored exactly this submission before; False when it stored
     nothing for these meters; SourceReused when it stored something else."""
     rows = session.execute(
-        select(
-            _SUBMISSIONS.c.id,
-            _SUBMISSIONS.c.meter_id,
-            _SUBMISSIONS.c.caller,
-            _SUBMISSIONS.c.period,
-            _READINGS.c.zone,
-            _READINGS.c.value,
-        )
-        .outerjoin(_READINGS, _READINGS.c.submission_id == _SUBMISSIONS.c.id)
-        .where(
-            _SUBMISSIONS.c.channel == submission.channel,
-            _SUBMISSIONS.c.source_id == submission.source_id,
-            _SUBMISSIONS.c.meter_id.in_([m.meter_id for m in submission.meters]),
-        )
-        .order_by(_SUBMISSIONS.c.id, _READINGS.c.position)
+        _SOURCE_SUBMISSIONS,
+        {
+            "channel": submission.channel,
+            "source": submission.source_id,
+            "meters": [m.meter_id for m in submission.meters],
+        },
     ).all()
     if not rows:
         return False
@@ -343,6 +325,42 @@ _LATEST_ACCEPTED = (
     )
 )
 """The readings of each meter's current submission of its latest period before `period`."""
+
+_LOCK_METERS = (
+    select(_METERS.c.id)
+    .where(_METERS.c.id.in_(bindparam("meters", expanding=True)))
+    .order_by(_METERS.c.id)
+    .with_for_update()
+)
+_SUPERSEDE = (
+    update(_SUBMISSIONS)
+    .where(
+        _SUBMISSIONS.c.meter_id == bindparam("meter"),
+        _SUBMISSIONS.c.period == bindparam("of_period"),
+        _SUBMISSIONS.c.superseded_at.is_(None),
+    )
+    .values(superseded_at=bindparam("at"))
+)
+_NEW_SUBMISSION = insert(_SUBMISSIONS).returning(_SUBMISSIONS.c.id)
+_NEW_READING = insert(_READINGS)
+_SOURCE_SUBMISSIONS = (
+    select(
+        _SUBMISSIONS.c.id,
+        _SUBMISSIONS.c.meter_id,
+        _SUBMISSIONS.c.caller,
+        _SUBMISSIONS.c.period,
+        _READINGS.c.zone,
+        _READINGS.c.value,
+    )
+    .outerjoin(_READINGS, _READINGS.c.submission_id == _SUBMISSIONS.c.id)
+    .where(
+        _SUBMISSIONS.c.channel == bindparam("channel"),
+        _SUBMISSIONS.c.source_id == bindparam("source"),
+        _SUBMISSIONS.c.meter_id.in_(bindparam("meters", expanding=True)),
+    )
+    .order_by(_SUBMISSIONS.c.id, _READINGS.c.position)
+)
+"""What a source submitted for some meters: a replay must repeat it exactly."""
 
 
 def _contracts(rows: Sequence[Row], latest: Sequence[Row]) -> list[Contract]:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import io
 import re
+import signal
+import threading
+import time
 
 import pytest
 
@@ -15,6 +18,7 @@ from agi.dialog.channel import CallerHungUp, KeyRequest, KeyStop
 from agi.dialog.utterance import Digits, Number, Prompt
 from agi.readings.callers import phone_number
 from agi.telephony.asterisk_channel import AsteriskChannel
+from agi.telephony.protocol import AgiCommandError
 
 ENV = (
     "agi_request: agi://127.0.0.1:4573/readings\n"
@@ -162,7 +166,7 @@ def read(files: str, count: int = 12, terminator: str = "#") -> str:
             ("", KeyStop.TIMEOUT),
             [
                 'SAY NUMBER "11638" "#0123456789"',
-                'STREAM FILE "/srv/ivr/prompts/ru/confirm" "#0123456789"',
+                'STREAM FILE "/srv/ivr/prompts/ru/confirm" "#0123456789" "0"',
                 *TIMEOUTS,
                 read(""),
                 READ_BACK,
@@ -240,7 +244,7 @@ def test_a_missing_prompt_file_is_skipped_while_the_channel_lives():
     chan, written = channel("200 result=-1 endpos=0", "200 result=6", "200 result=0")
     chan.play([Prompt("missing", "…"), Number(5)])
     assert sent(written) == [
-        'STREAM FILE "/srv/ivr/prompts/ru/missing" ""',
+        'STREAM FILE "/srv/ivr/prompts/ru/missing" "" "0"',
         "CHANNEL STATUS",
         'SAY NUMBER "5" ""',
     ]
@@ -291,15 +295,15 @@ def test_a_key_during_a_plain_prompt_before_a_question_is_its_first_key():
     )
     assert chan.ask([Prompt("menu", "…")], menu).digits == "*"
     assert sent(written) == [
-        'STREAM FILE "/srv/ivr/prompts/ru/hello" "#*0123456789"',
-        'STREAM FILE "/srv/ivr/prompts/ru/tone" "#*0123456789"',
+        'STREAM FILE "/srv/ivr/prompts/ru/hello" "#*0123456789" "0"',
+        'STREAM FILE "/srv/ivr/prompts/ru/tone" "#*0123456789" "0"',
     ]
 
 
 def test_a_plain_prompt_before_the_end_cannot_be_interrupted():
     chan, written = channel("200 result=0 endpos=100")
     chan.play([Prompt("readings_accepted", "…")])
-    assert sent(written) == ['STREAM FILE "/srv/ivr/prompts/ru/readings_accepted" ""']
+    assert sent(written) == ['STREAM FILE "/srv/ivr/prompts/ru/readings_accepted" "" "0"']
 
 
 def test_without_read_the_keys_come_one_command_per_key():
@@ -308,7 +312,96 @@ def test_without_read_the_keys_come_one_command_per_key():
     keys = chan.ask([Prompt("a", "…")], DIGITS)
     assert (keys.digits, keys.stop) == ("7", KeyStop.TERMINATOR)
     assert sent(written)[3:] == [
-        'STREAM FILE "/srv/ivr/prompts/ru/a" "#0123456789"',
+        'STREAM FILE "/srv/ivr/prompts/ru/a" "#0123456789" "0"',
         'WAIT FOR DIGIT "6000"',
         'WAIT FOR DIGIT "4000"',
     ]
+
+
+# --- pyst2's AGI, made safe (SafeAgi) -------------------------------------------------
+
+
+def test_pyst2_installs_no_signal_handler_and_works_off_the_main_thread():
+    before = signal.getsignal(signal.SIGHUP)
+    made: list[object] = []
+    worker = threading.Thread(target=lambda: made.append(channel("200 result=1")[0]))
+    worker.start()
+    worker.join()
+    assert isinstance(made[0], AsteriskChannel)
+    assert signal.getsignal(signal.SIGHUP) is before
+
+
+def test_pyst2_writes_no_trace_to_stderr(capsys):
+    chan, _ = channel("200 result=0 endpos=10")
+    chan.play([Prompt("a", "…")])
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [
+        [],  # pyst2 alone: AGIUnknownError for the empty line
+        ["520-Invalid command syntax.  Proper usage follows:", "Usage: STREAM FILE"],
+    ],
+    ids=["end of stream", "end of stream inside a 520 block (pyst2 alone: reads forever)"],
+)
+def test_the_end_of_the_stream_is_a_hang_up_at_once(replies):
+    chan, _ = channel(*replies)
+    started = time.monotonic()
+    with pytest.raises(CallerHungUp):
+        chan.play([Prompt("a", "…")])
+    assert time.monotonic() - started < 1
+
+
+def test_a_usage_error_is_a_refused_command_and_the_next_reply_is_read():
+    usage = ["520-Invalid command syntax.  Proper usage follows:", "Usage: X", "520 End."]
+    chan, written = channel(*usage, "200 result=1")
+    with pytest.raises(AgiCommandError):
+        chan.command("NOOP")
+    chan.claim()
+    assert sent(written) == ["NOOP", 'SET VARIABLE "IVR_ANSWERED" "1"']
+
+
+def test_every_bare_argument_pyst2_passes_is_quoted_and_escaped():
+    chan, written = channel("200 result=0 endpos=1", "200 result=0", "200 result=1")
+    chan.prompts_dir = chan.prompts_dir / 'x" "1\nHANGUP'
+    chan.play([Prompt("a", "…")])
+    chan.agi.wait_for_digit(1500)
+    chan.agi.hangup()
+    assert sent(written) == [
+        'STREAM FILE "/srv/ivr/prompts/ru/x\\" \\"1 HANGUP/a" "" "0"',
+        'WAIT FOR DIGIT "1500"',
+        "HANGUP",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "result", "data", "fields"),
+    [
+        ("200 result=0", 0, None, {}),
+        ("200 result=49 endpos=12345", 49, None, {"endpos": "12345"}),
+        ("200 result=1 (operator)", 1, "operator", {}),
+        ("200 result=0 (timeout) endpos=16000", 0, "timeout", {"endpos": "16000"}),
+        ("200 result=6\r", 6, None, {}),
+    ],
+)
+def test_results_as_pyst2_reads_them(line, result, data, fields):
+    chan, _ = channel(line)
+    got = chan.command("NOOP")
+    assert (got.result, got.data, got.fields) == (result, data, fields)
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("510 Invalid or unknown command", AgiCommandError),
+        ("this is not AGI", AgiCommandError),
+        ("511 Command Not Permitted on a dead channel or intercept routine", CallerHungUp),
+        ("HANGUP", CallerHungUp),
+        ("200 result=-1 (hangup)", CallerHungUp),
+    ],
+)
+def test_refusals_and_hang_ups_as_pyst2_reads_them(line, error):
+    chan, _ = channel(line)
+    with pytest.raises(error):
+        chan.command("NOOP")

@@ -60,7 +60,10 @@ def test_a_call_over_fastagi_stores_the_readings(always_open):
         peer = call(server, SEED_CALL)
     assert stored(always_open) == [("102057522", "single", 11638)]
     assert peer.commands[0] == 'SET VARIABLE "IVR_ANSWERED" "1"'
-    assert peer.commands[-2:] == [f'STREAM FILE "{ROOT}/prompts/ru/readings_accepted" ""', "HANGUP"]
+    assert peer.commands[-2:] == [
+        f'STREAM FILE "{ROOT}/prompts/ru/readings_accepted" "" "0"',
+        "HANGUP",
+    ]
     assert peer.hung_up_by == "ivr"
 
 

@@ -1,10 +1,10 @@
 """The `Channel` over Asterisk's AGI: the one module that imports pyst2.
 
-The AGI environment is read by a subclass of pyst2's `AGI` whose constructor and reader are
-replaced (`_EnvironmentReader` says why). Commands are written and results read here, so
-that every argument is quoted and escaped, every result line is parsed whole
-(`agi.telephony.protocol`), and every sign of a hang-up (SIGHUP, a HANGUP line, result=-1,
-511, a closed stream) becomes `CallerHungUp` at once instead of a blocked read.
+pyst2's `AGI` does the protocol, through a thin subclass (`SafeAgi`, which says what it
+replaces and why) on any pair of text streams: an AGI script's stdin/stdout or a FastAGI
+socket. Its command methods send the commands and parse the results, and its exceptions
+become the channel's: every sign of a hang-up (SIGHUP, a HANGUP line, result=-1, 511, a
+closed stream) is `CallerHungUp` at once instead of a blocked read.
 """
 
 from __future__ import annotations
@@ -15,9 +15,18 @@ import secrets
 import string
 from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
-from asterisk.agi import AGI
+from asterisk.agi import (
+    AGI,
+    AGIAppError,
+    AGIHangup,
+    AGIInvalidCommand,
+    AGIResultHangup,
+    AGISIGHUPHangup,
+    AGIUnknownError,
+    AGIUsageError,
+)
 
 from agi.audio.number_words import MAX_NUMBER
 from agi.dialog.channel import (
@@ -37,15 +46,16 @@ from agi.speech.spool import Spool
 from agi.telephony import dialplan
 from agi.telephony.protocol import (
     DEAD_CHANNEL,
+    HANGUP_LINE,
+    RESULT_LINE,
     AgiCommandError,
-    AgiHangup,
     AgiResult,
-    command_line,
     digit_of,
-    parse_agi_result,
+    quote_argument,
 )
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 UNKNOWN_CALLER = {"", "unknown", "anonymous"}
 ENV_NAME = re.compile(r"^agi_[a-z0-9_]+$")
@@ -56,8 +66,6 @@ READ_INTO = "IVR_KEYS"
 """The channel variable Read() collects an answer's keys into."""
 READ_SEPARATORS = (",", "&", "|", "(", ")")
 MAX_READ_DIGITS = 255
-NO_APPLICATION = -2
-"""EXEC's result when Asterisk has no such application."""
 """The most Read() collects at once."""
 
 
@@ -69,36 +77,86 @@ def new_call_id() -> str:
 
 
 class _Trace:
-    """Where pyst2 writes its trace: nowhere, or the debug log with control characters escaped."""
+    """Where pyst2 writes its trace of every command: nowhere, or the debug log with the call
+    id and control characters escaped (the log handler masks numbers)."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, label: str = "") -> None:
         self.enabled = enabled
+        self.label = label
 
     def write(self, text: str) -> int:
         if self.enabled and text.strip():
-            log.debug("pyst2 %s", printable(text.strip()))
+            log.debug("call=%s pyst2 %s", self.label, printable(text.strip()))
         return len(text)
 
     def flush(self) -> None:
         pass
 
 
-class _EnvironmentReader(AGI):
-    """pyst2's AGI reduced to reading the environment, and reading it defensively.
+class _Quoted(str):
+    """An argument pyst2 has quoted (through `SafeAgi._quote`): sent as it is."""
 
-    Its constructor would install a SIGHUP handler (impossible outside the main thread, and
-    the script installs its own) and print the caller's details to stderr. Its reader lets a
-    later line replace an earlier one, so a caller ID holding a line break could pose as
-    `agi_uniqueid`; here the first value of a name wins and only `agi_*` names count.
+
+class _Replies:
+    """The stream Asterisk answers on, as pyst2 reads it. pyst2 takes an empty line (the
+    stream closed) for `AGIUnknownError`, and its 520 loop reads on forever at the end of
+    the stream; here the end of the stream, a HANGUP line and a 511 (dead channel) raise
+    `AGIResultHangup` at once. The last line read is kept for error messages."""
+
+    def __init__(self, stream: IO[Any]) -> None:
+        self.stream = stream
+        self.last = ""
+
+    def readline(self) -> str:
+        line = self.stream.readline()
+        if isinstance(line, bytes):
+            line = line.decode("utf-8", errors="replace")
+        if not line:
+            raise AGIResultHangup("the AGI connection closed")
+        self.last = line.rstrip("\r\n")
+        if self.last == HANGUP_LINE or self.last.startswith(f"{DEAD_CHANNEL} "):
+            raise AGIResultHangup(self.last)
+        return line
+
+
+class SafeAgi(AGI):
+    """pyst2's `AGI` on any pair of text streams (an AGI script's stdin/stdout, a FastAGI
+    socket), with what is unsafe there replaced; its command methods, result parsing and
+    exceptions are used as they are.
+
+    - The constructor is not pyst2's: that one installs a SIGHUP handler (impossible outside
+      the main thread; the AGI script installs its own and passes `hangup_signalled`) and
+      prints the caller's details to stderr.
+    - The environment reader keeps the first value of a name and only `agi_*` names:
+      pyst2's lets a later line replace an earlier one, so a caller ID holding a line break
+      could pose as `agi_uniqueid`.
+    - `_quote` escapes (pyst2's only wraps in quotes), and `send_command` quotes every
+      argument pyst2 passes bare (file names, timeouts, application names), so that
+      nothing a caller sent can end a command line early.
+    - Replies are read through `_Replies` (the end of the stream is a hang-up).
+    - The trace of every command goes to `_Trace`, not stderr.
+
+    Not made safe, so not used: pyst2's `fastagi.py` (Python 2 only) and `record_file`
+    (it drops the reply's `endpos` and `dtmf`; RECORD FILE goes through `execute`).
     """
 
-    def __init__(self, stdin: IO[Any], stdout: IO[Any], trace: _Trace) -> None:
+    def __init__(
+        self,
+        stdin: IO[Any],
+        stdout: IO[Any],
+        *,
+        trace: _Trace,
+        hangup_signalled: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = trace
         self._got_sighup = False
+        self._hangup_signalled = hangup_signalled
         self.env: dict[str, str] = {}
         self._get_agi_env()
+        self.replies = _Replies(stdin)
+        self.stdin = self.replies
 
     def _get_agi_env(self) -> None:
         while True:
@@ -113,6 +171,27 @@ class _EnvironmentReader(AGI):
             name = name.strip()
             if ENV_NAME.match(name) and name not in self.env:
                 self.env[name] = value.strip()
+
+    def _quote(self, string: object) -> _Quoted:
+        return _Quoted(quote_argument(str(string)))
+
+    def test_hangup(self) -> None:
+        if self._got_sighup or self._hangup_signalled():
+            raise AGISIGHUPHangup("Received SIGHUP from Asterisk")
+
+    def send_command(self, command: str, *args: object) -> None:
+        """One command line: pyst2's quoted arguments as they are, bare ones quoted and
+        escaped, an empty bare one (pyst2's "omitted") left out."""
+        words = [command.strip()]
+        for argument in args:
+            if isinstance(argument, _Quoted):
+                words.append(argument)
+            elif argument != "":
+                words.append(quote_argument(argument))  # type: ignore[arg-type]
+        line = " ".join(words) + "\n"
+        self.stderr.write(f"-> {line}")
+        self.stdout.write(line)
+        self.stdout.flush()
 
 
 class AsteriskChannel:
@@ -142,10 +221,16 @@ class AsteriskChannel:
         self.prompts_dir = PurePosixPath(prompts_dir)
         self.spool = spool
         """Where answers by voice are recorded; None: this channel cannot listen."""
-        self.env = _EnvironmentReader(reader, writer, _Trace(debug)).env
+        self._call_id = new_call_id()
+        self.agi = SafeAgi(
+            reader,
+            writer,
+            trace=_Trace(debug, self._call_id),
+            hangup_signalled=hangup_signalled,
+        )
+        self.env = self.agi.env
         if not self.env:
             raise CallerHungUp("no AGI environment: the stream closed at once")
-        self._call_id = new_call_id()
 
     @property
     def call_id(self) -> str:
@@ -182,44 +267,40 @@ class AsteriskChannel:
     # --- the protocol ------------------------------------------------------------------
 
     def command(self, name: str, *arguments: str | int) -> AgiResult:
-        """Send one command and read its result; CallerHungUp if the channel is gone."""
-        if self._hung_up or self._hangup_signalled():
-            self._hung_up = True
+        """Send one command through pyst2's `execute` and read its result; CallerHungUp if
+        the channel is gone, AgiCommandError if Asterisk refused the command."""
+        result = self._agi(self.agi.execute, name, *arguments)
+        value, data = result.pop("result", ("", ""))
+        number = int(value) if value.lstrip("-").isdigit() else None
+        fields = {key: field for key, (field, _) in result.items()}
+        return AgiResult(200, number, data or None, fields, self.agi.replies.last)
+
+    def _agi(self, method: Callable[..., R], *arguments: object) -> R:
+        """Call one of pyst2's command methods, its exceptions made the channel's: every sign
+        of a hang-up (SIGHUP, a HANGUP line, result=-1, 511, a closed stream) is
+        `CallerHungUp` at once, a refused command `AgiCommandError`."""
+        if self._hung_up:
             raise CallerHungUp
-        line = command_line(name, *arguments)
-        if self._debug:
-            log.debug("call=%s -> %s", printable(self.call_id), printable(line.strip()))
         try:
-            self._writer.write(line)
-            self._writer.flush()
-            result = self._read_result()
-        except (AgiHangup, OSError, ValueError) as gone:
+            return method(*arguments)
+        except AGIHangup as gone:
             self._hung_up = True
             raise CallerHungUp(str(gone)) from None
-        if self._debug:
-            log.debug("call=%s <- %s", printable(self.call_id), printable(result.line))
-        if result.code == DEAD_CHANNEL or (result.code == 200 and result.result == -1):
+        except AGIAppError:  # result=-1: pyst2 cannot tell a failure from a hang-up
             self._hung_up = True
-            raise CallerHungUp(result.line)
-        if result.code != 200:
-            raise AgiCommandError(f"{name}: {result.line}")
-        return result
-
-    def _read_result(self) -> AgiResult:
-        line = self._readline()
-        result = parse_agi_result(line)
-        if result.code == 520 and line[3:4] == "-":
-            while not self._readline().startswith("520 "):
-                pass
-        return result
-
-    def _readline(self) -> str:
-        line = self._reader.readline()
-        if isinstance(line, bytes):
-            line = line.decode("utf-8", errors="replace")
-        if not line:
-            raise AgiHangup("the AGI connection closed")
-        return line
+            raise CallerHungUp(self.agi.replies.last) from None
+        except (AGIInvalidCommand, AGIUsageError, AGIUnknownError):
+            raise AgiCommandError(self.agi.replies.last) from None
+        except ValueError as error:
+            if not RESULT_LINE.match(self.agi.replies.last):  # pyst2's int() of no code
+                raise AgiCommandError(
+                    f"not an AGI result line: {self.agi.replies.last!r}"
+                ) from None
+            self._hung_up = True
+            raise CallerHungUp(str(error)) from None
+        except OSError as gone:
+            self._hung_up = True
+            raise CallerHungUp(str(gone)) from None
 
     # --- the Channel -------------------------------------------------------------------
 
@@ -275,7 +356,7 @@ class AsteriskChannel:
         escape = "".join(sorted(request.allowed | {request.terminator} - {""}))
         first = None
         for path in files:
-            first = digit_of(self.command("STREAM FILE", path, escape))
+            first = self._agi(self.agi.stream_file, path, escape) or None
             if first is not None:
                 break
         rest = KeyRequest(
@@ -310,8 +391,8 @@ class AsteriskChannel:
         self._set_timeout("digit", request.inter_digit_timeout)
         wanted = min(request.max_digits - len(digits), MAX_READ_DIGITS)
         terminator = f"t({request.terminator})"
-        ran = self.command("EXEC", "Read", f"{READ_INTO},{'&'.join(files)},{wanted},{terminator}")
-        if ran.result == NO_APPLICATION:
+        options = f"{READ_INTO},{'&'.join(files)},{wanted},{terminator}"
+        if not self._agi(self._exec, "Read", options):
             log.error(
                 "call=%s Asterisk has no Read() (load app_read.so): keys are collected one "
                 "command per key, and keys typed while this side is slow are lost",
@@ -319,8 +400,8 @@ class AsteriskChannel:
             )
             self._no_read = True
             return self._key_by_key(request, files, digits)
-        answer = self.command("GET FULL VARIABLE", f"${{{READ_INTO}}}|${{READSTATUS}}").data
-        typed, _, status = (answer or "").rpartition("|")
+        answer = self._agi(self.agi.get_full_variable, f"${{{READ_INTO}}}|${{READSTATUS}}")
+        typed, _, status = answer.rpartition("|")
         if status == "HANGUP":
             self._hung_up = True
             raise CallerHungUp("Read: the caller hung up")
@@ -339,7 +420,7 @@ class AsteriskChannel:
 
     def _set_timeout(self, which: str, seconds: float) -> None:
         if self._timeouts.get(which) != seconds:
-            self.command("SET VARIABLE", f"TIMEOUT({which})", f"{seconds:g}")
+            self._agi(self.agi.set_variable, f"TIMEOUT({which})", f"{seconds:g}")
             self._timeouts[which] = seconds
 
     def listen(
@@ -390,7 +471,7 @@ class AsteriskChannel:
             raise ListenFailed(f"RECORD FILE: {result.line}")
         # Asterisk answers before it closes the file: one more command waits for the close.
         try:
-            self.command("NOOP")
+            self._agi(self.agi.noop)
         except CallerHungUp:
             local.unlink(missing_ok=True)
             raise
@@ -399,7 +480,7 @@ class AsteriskChannel:
         return Recording(audio=local)
 
     def _wait_for_digit(self, timeout: float) -> str | None:
-        return digit_of(self.command("WAIT FOR DIGIT", int(timeout * 1000)))
+        return self._agi(self.agi.wait_for_digit, int(timeout * 1000)) or None
 
     def _say(self, utterance: Utterance, *, escape: str) -> str | None:
         match utterance:
@@ -408,11 +489,11 @@ class AsteriskChannel:
             case Number() if utterance.value > MAX_NUMBER:
                 # beyond what Asterisk's Russian SAY NUMBER says: digit by digit, as the
                 # simulator prints it (agi.audio.number_words)
-                return digit_of(self.command("SAY DIGITS", str(utterance.value), escape))
+                return self._agi(self.agi.say_digits, str(utterance.value), escape) or None
             case Number():
-                return digit_of(self.command("SAY NUMBER", utterance.value, escape))
+                return self._agi(self.agi.say_number, utterance.value, escape) or None
             case Digits():
-                return digit_of(self.command("SAY DIGITS", utterance.digits, escape))
+                return self._agi(self.agi.say_digits, utterance.digits, escape) or None
         raise TypeError(utterance)
 
     def _stream(self, prompt: Prompt, escape: str) -> str | None:
@@ -421,7 +502,7 @@ class AsteriskChannel:
         answering CHANNEL STATUS."""
         path = str(self.prompts_dir / prompt.id)
         try:
-            return digit_of(self.command("STREAM FILE", path, escape))
+            return self._agi(self.agi.stream_file, path, escape) or None
         except CallerHungUp:
             if self._hangup_signalled() or not self._still_up():
                 raise
@@ -436,23 +517,34 @@ class AsteriskChannel:
     def _still_up(self) -> bool:
         self._hung_up = False
         try:
-            self.command("CHANNEL STATUS")
+            up = self._agi(self.agi.channel_status) >= 0
         except CallerHungUp:
             return False
+        self._hung_up = not up
+        return up
+
+    def _exec(self, application: str, options: str) -> bool:
+        """Run a dialplan application; False when this Asterisk has none of that name."""
+        try:
+            self.agi.appexec(application, options)
+        except AGIAppError as error:
+            if str(error).startswith("Unable to find application"):
+                return False
+            raise
         return True
 
     def claim(self) -> None:
         """Tell the dialplan the IVR has taken this call, so that it does not run the call
         again elsewhere whatever AGISTATUS says (a failed command can make it FAILURE)."""
-        self.command("SET VARIABLE", dialplan.ANSWERED, "1")
+        self._agi(self.agi.set_variable, dialplan.ANSWERED, "1")
 
     def mark(self, outcome: str) -> None:
-        self.command("SET VARIABLE", dialplan.OUTCOME, outcome)
+        self._agi(self.agi.set_variable, dialplan.OUTCOME, outcome)
 
     def transfer(self, destination: str) -> None:
         """Name the destination for the dialplan, which alone decides where that leads."""
-        self.command("SET VARIABLE", dialplan.TRANSFER, destination)
+        self._agi(self.agi.set_variable, dialplan.TRANSFER, destination)
 
     def hang_up(self) -> None:
-        self.command("HANGUP")
+        self._agi(self.agi.hangup)
         self._hung_up = True

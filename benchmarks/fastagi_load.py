@@ -1,20 +1,23 @@
-"""The FastAGI server under load: many complete calls at once, played by a protocol-level
-fake Asterisk (tests/asterisk_peer.py), against `python -m agi serve` in a subprocess.
+"""The FastAGI server under load beside a do-nothing one: many complete calls at once, played
+by a protocol-level fake Asterisk (tests/asterisk_peer.py), against `python -m agi serve` and
+`benchmarks/reference_fastagi.py` in subprocesses, in the same run.
 
-    .venv/bin/python benchmarks/fastagi_load.py [--calls 100 1000] [--key-delay 0.2 1.0]
-        [--database-url URL] [--max-calls 5000]
+    .venv/bin/python benchmarks/fastagi_load.py [--calls 100 1000] [--key-delay 0.3 0.3]
+        [--ramp 3] [--database-url URL] [--max-calls N] [--no-reference]
 
-Each call is the seed's single-tariff submission `*2 102057522# 11638# 1`. Every WAIT FOR
-DIGIT reply waits a random 0.2-1 s (a caller takes time per key), so the N calls of a round
-are held by the server at the same time; `--key-delay 0 0` instead measures how fast the
-server completes calls whose caller answers at once. The database is a temporary SQLite file
-with the demo contracts unless --database-url names another (never the configured one); the
-server listens on a free port of 127.0.0.1.
+Each call is the seed's single-tariff submission `*2 102057522# 11638# 1`; the caller takes
+`--key-delay` seconds per key (spent before Asterisk answers the command that collects it),
+and the call starts are spread over `--ramp` seconds, so the N calls of a round are held by
+the server at the same time; `--key-delay 0 0 --ramp 0` instead measures how fast the server
+completes calls whose caller answers at once. The do-nothing server sends the commands the
+IVR sent for one warm-up call, a thread per call, and stores one SQLite row. The database is
+a temporary SQLite file with the demo contracts unless --database-url names another (never
+the configured one); the servers listen on free ports of 127.0.0.1.
 
-Reported per round: calls completed per second, the peak number of calls held (server
-threads, established connections, and calls open on the client side), p50/p99 of the time
-from a reply to the server's next command, the server's RSS idle and at peak and per active
-call, and whether the database holds exactly one new submission per call.
+Reported per round and server: calls completed per second, the peak number of calls held,
+p50/p99 of the time from a reply to the server's next command (and the slowest steps), CPU
+per call, RSS idle and at peak and per held call, and rows stored against calls placed;
+then the IVR's figures beside the do-nothing server's, with their ratio.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def reply(command: str, script: list[Any], variables: dict[str, str]) -> str | N
         return _read(shlex.split(command)[2], script, variables)
     if command.startswith("GET FULL VARIABLE"):
         expression = shlex.split(command)[3]
-        value = re.sub(r"\$\{([A-Z_]+)\}", lambda m: variables.get(m[1], ""), expression)
+        value = re.sub(r"\$\{([A-Z0-9_]+)\}", lambda m: variables.get(m[1], ""), expression)
         return f"200 result=1 ({value})"
     if command.startswith("RECORD FILE"):
         if not script:

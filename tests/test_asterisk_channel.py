@@ -113,11 +113,11 @@ def test_a_caller_id_cannot_pose_as_another_environment_line():
 
 
 TIMEOUTS = ['SET VARIABLE "TIMEOUT(response)" "6"', 'SET VARIABLE "TIMEOUT(digit)" "4"']
-READ_BACK = 'GET FULL VARIABLE "${IVR_KEYS}|${READSTATUS}"'
+READ_BACK = 'GET FULL VARIABLE "${IVR_KEYS1}|${READSTATUS}"'
 
 
-def read(files: str, count: int = 12, terminator: str = "#") -> str:
-    return f'EXEC "Read" "IVR_KEYS,{files},{count},t({terminator})"'
+def read(files: str, count: int = 12, terminator: str = "#", n: int = 1) -> str:
+    return f'EXEC "Read" "IVR_KEYS{n},{files},{count},t({terminator})"'
 
 
 @pytest.mark.parametrize(
@@ -205,7 +205,10 @@ def test_the_timeouts_are_set_once_while_they_stay_the_same():
     chan, written = channel("200 result=1", "200 result=1", *answer, *answer)
     chan.ask([Prompt("a", "…")], DIGITS)
     chan.ask([Prompt("b", "…")], DIGITS)
-    assert sent(written)[4:] == [read("/srv/ivr/prompts/ru/b"), READ_BACK]
+    assert sent(written)[4:] == [
+        read("/srv/ivr/prompts/ru/b", n=2),
+        'GET FULL VARIABLE "${IVR_KEYS2}|${READSTATUS}"',
+    ]
 
 
 def test_read_stopping_at_its_count_on_an_ignored_key_goes_on_key_by_key():

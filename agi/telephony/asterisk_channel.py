@@ -63,7 +63,7 @@ ASTERISK_ID = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 """What a part of Asterisk's id of a call may hold (a system name, a uniqueid)."""
 CALL_ID_LETTERS = 24
 READ_INTO = "IVR_KEYS"
-"""The channel variable Read() collects an answer's keys into."""
+"""The channel variables Read() collects answers into: IVR_KEYS1, IVR_KEYS2 …"""
 READ_SEPARATORS = (",", "&", "|", "(", ")")
 MAX_READ_DIGITS = 255
 """The most Read() collects at once."""
@@ -218,6 +218,7 @@ class AsteriskChannel:
         self._typed_ahead: str | None = None
         self._timeouts: dict[str, float] = {}
         self._no_read = False
+        self._reads = 0
         self.prompts_dir = PurePosixPath(prompts_dir)
         self.spool = spool
         """Where answers by voice are recorded; None: this channel cannot listen."""
@@ -391,7 +392,9 @@ class AsteriskChannel:
         self._set_timeout("digit", request.inter_digit_timeout)
         wanted = min(request.max_digits - len(digits), MAX_READ_DIGITS)
         terminator = f"t({request.terminator})"
-        options = f"{READ_INTO},{'&'.join(files)},{wanted},{terminator}"
+        self._reads += 1
+        into = f"{READ_INTO}{self._reads}"  # a new name each time: never an earlier answer
+        options = f"{into},{'&'.join(files)},{wanted},{terminator}"
         if not self._agi(self._exec, "Read", options):
             log.error(
                 "call=%s Asterisk has no Read() (load app_read.so): keys are collected one "
@@ -400,7 +403,7 @@ class AsteriskChannel:
             )
             self._no_read = True
             return self._key_by_key(request, files, digits)
-        answer = self._agi(self.agi.get_full_variable, f"${{{READ_INTO}}}|${{READSTATUS}}")
+        answer = self._agi(self.agi.get_full_variable, f"${{{into}}}|${{READSTATUS}}")
         typed, _, status = answer.rpartition("|")
         if status == "HANGUP":
             self._hung_up = True

@@ -98,7 +98,7 @@ def reply(command: str, script: list[Any], variables: dict[str, str]) -> str | N
         path = Path(shlex.split(command)[2] + ".wav")
         path.write_text(getattr(item, "words", ""), encoding="utf-8")
         return "200 result=0 (timeout) endpos=16000"
-    if command.startswith("NOOP"):
+    if command.startswith(("NOOP", "ANSWER")):
         return "200 result=0"
     if command.startswith("SET VARIABLE"):
         _, _, rest = command.partition("SET VARIABLE ")

@@ -131,15 +131,27 @@ def read(files: str, count: int = 12, terminator: str = "#", n: int = 1) -> str:
         ),
         (  # several prompt files play in one Read, each interruptible
             [Prompt("a", "…"), Prompt("b", "…")],
-            ["200 result=1", "200 result=1", "200 result=0", "200 result=1 (12|TIMEOUT)"],
+            [
+                "200 result=1",
+                "200 result=1",
+                "200 result=0",
+                "200 result=1 (12|TIMEOUT)",
+                "200 result=0",
+            ],
             ("12", KeyStop.TIMEOUT),
-            [*TIMEOUTS, read("/srv/ivr/prompts/ru/a&/srv/ivr/prompts/ru/b"), READ_BACK],
+            [*TIMEOUTS, read("/srv/ivr/prompts/ru/a&/srv/ivr/prompts/ru/b"), READ_BACK, "ANSWER"],
         ),
         (  # a timeout is not an empty #
             [Prompt("a", "…")],
-            ["200 result=1", "200 result=1", "200 result=0", "200 result=1 (|TIMEOUT)"],
+            [
+                "200 result=1",
+                "200 result=1",
+                "200 result=0",
+                "200 result=1 (|TIMEOUT)",
+                "200 result=0",
+            ],
             ("", KeyStop.TIMEOUT),
-            [*TIMEOUTS, read("/srv/ivr/prompts/ru/a"), READ_BACK],
+            [*TIMEOUTS, read("/srv/ivr/prompts/ru/a"), READ_BACK, "ANSWER"],
         ),
         (
             [Prompt("a", "…")],
@@ -162,6 +174,7 @@ def read(files: str, count: int = 12, terminator: str = "#", n: int = 1) -> str:
                 "200 result=1",
                 "200 result=0",
                 "200 result=1 (|TIMEOUT)",
+                "200 result=0",
             ],
             ("", KeyStop.TIMEOUT),
             [
@@ -170,6 +183,7 @@ def read(files: str, count: int = 12, terminator: str = "#", n: int = 1) -> str:
                 *TIMEOUTS,
                 read(""),
                 READ_BACK,
+                "ANSWER",
             ],
         ),
         (  # a key during the number is the first key: the rest waits the between-keys time
@@ -225,7 +239,15 @@ def test_read_stopping_at_its_count_on_an_ignored_key_goes_on_key_by_key():
 
 
 def test_a_hang_up_during_read_is_a_hang_up():
-    for replies in (["200 result=-1"], ["200 result=0", "200 result=1 (12|HANGUP)"]):
+    """Asterisk answers EXEC and GET FULL VARIABLE on a dead channel too; ANSWER, after a
+    Read that did not end with OK, tells (511)."""
+    dead = "511 Command Not Permitted on a dead channel or intercept routine"
+    for replies in (
+        ["200 result=-1"],
+        ["200 result=0", "200 result=1 (12|HANGUP)"],
+        ["200 result=0", "200 result=1 (|TIMEOUT)", dead],
+        ["200 result=0", "200 result=0", dead],
+    ):
         chan, _ = channel("200 result=1", "200 result=1", *replies)
         with pytest.raises(CallerHungUp):
             chan.ask([Prompt("a", "…")], DIGITS)

@@ -260,6 +260,8 @@ def typed_reading(exchanged: list[tuple[str, str]]) -> str:
     asked = max(i for i in range(read_back) if "/enter_reading" in commands[i])
     keys = ""
     for command, answer in exchanged[asked:read_back]:
+        if "/you_entered" in command:  # keys during a read-back answer its question
+            break
         typed = keys_in(command, answer)
         if "#" in typed:
             keys += "".join(k for k in typed.partition("#")[0] if k in "0123456789")

@@ -408,6 +408,10 @@ class AsteriskChannel:
         if status == "HANGUP":
             self._hung_up = True
             raise CallerHungUp("Read: the caller hung up")
+        if status != "OK":
+            # EXEC, GET FULL VARIABLE and SET VARIABLE are answered on a dead channel too:
+            # ANSWER is not (511), and on a live one does nothing.
+            self._agi(self.agi.answer)
         for key in typed:
             if key in request.allowed:
                 digits += key

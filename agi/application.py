@@ -49,6 +49,7 @@ class Application:
     def __init__(self, settings: Settings, *, speech: Speech | None = None) -> None:
         self.settings = settings
         self._loaded: tuple[Flow, PromptCatalog] | None = None
+        self._service: tuple[tuple[object, ...], ReadingsService] | None = None
         if speech is not None:
             self.speech = speech
 
@@ -115,7 +116,9 @@ class Application:
     def repository(self) -> Repository:
         return Repository(
             connect(
-                self.settings.database_url, timeout_seconds=self.settings.database_timeout_seconds
+                self.settings.database_url,
+                timeout_seconds=self.settings.database_timeout_seconds,
+                pool_size=self.settings.database_pool_size,
             )
         )
 
@@ -178,5 +181,11 @@ class Application:
         return CallOutcome(report=report, actions=actions, record=record)
 
     def readings(self, *, now: Callable[[], datetime] = utc_now) -> ReadingsService:
-        """The readings service of this installation, on its database."""
-        return ReadingsService.configured(self.settings, self.repository, now=now)
+        """The readings service of this installation, on its database: built once for
+        every call while the settings, the database and the clock stay the same."""
+        made = self._service
+        basis = (self.settings, self.repository, now)
+        if made is None or any(old is not new for old, new in zip(made[0], basis, strict=True)):
+            made = (basis, ReadingsService.configured(self.settings, self.repository, now=now))
+            self._service = made
+        return made[1]

@@ -24,6 +24,7 @@ from pathlib import Path
 from agi.audio.number_words import RUSSIAN_SOUNDS
 from agi.settings import Settings, shipped
 from agi.telephony.asterisk_config import LineConfig, ivr_includes
+from agi.telephony.fastagi import DEFAULT_MAX_CALLS
 from agi.text.kannel_service import SMS_SERVICE, render_sms_service
 from agi.text.nginx_site import SITE_TEMPLATE, render_site
 
@@ -46,7 +47,7 @@ class Options:
     trunk: str = "127.0.0.1"
     fastagi_port: int = 4573
     web_port: int = 8080
-    max_calls: int = 200
+    max_calls: int = DEFAULT_MAX_CALLS
     call_seconds: int = 600
     server_name: str = "_"
     """The name gateways call the webhook by (nginx's server_name; `_`: any)."""

@@ -178,6 +178,11 @@ class Settings(BaseSettings):
     database_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     """The longest a call or a message waits for the database; then it is told the readings
     cannot be taken now (the phone caller reaches the operator, a gateway gets 503)."""
+    database_pool_size: int = Field(default=16, ge=1, le=500)
+    """PostgreSQL connections one process keeps (`ivr serve`, `ivr web`): as many
+    database operations run at once, the rest queue in order within their timeout.
+    Servers times pool size must stay under PostgreSQL's max_connections (or PgBouncer's
+    pool)."""
     conversation_expiry_minutes: int = Field(default=60, gt=0)
     webhook_secret: SecretStr | None = None
     webhook_max_body_bytes: int = Field(default=32768, ge=1024)

@@ -108,12 +108,13 @@ def one_start(environment: dict[str, str], cwd: str, call_id: str, full_call: bo
     peak_at_first = _peak_so_far(process.pid) if first else 0
     keys = list("".join(KEYS.split())) if full_call else []
     accepted = False
+    variables: dict[str, str] = {}
     line = first
     try:
         while line:
             command = line.decode().strip()
             accepted = accepted or "readings_accepted" in command
-            answer = reply(command, keys, {})
+            answer = reply(command, keys, variables)
             if answer is None:
                 process.stdin.write(b"HANGUP\n")
                 break

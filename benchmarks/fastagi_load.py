@@ -1,20 +1,23 @@
-"""The FastAGI server under load: many complete calls at once, played by a protocol-level
-fake Asterisk (tests/asterisk_peer.py), against `python -m agi serve` in a subprocess.
+"""The FastAGI server under load beside a do-nothing one: many complete calls at once, played
+by a protocol-level fake Asterisk (tests/asterisk_peer.py), against `python -m agi serve` and
+`benchmarks/reference_fastagi.py` in subprocesses, in the same run.
 
-    .venv/bin/python benchmarks/fastagi_load.py [--calls 100 1000] [--key-delay 0.2 1.0]
-        [--database-url URL] [--max-calls 5000]
+    .venv/bin/python benchmarks/fastagi_load.py [--calls 100 1000] [--key-delay 0.3 0.3]
+        [--ramp 3] [--database-url URL] [--max-calls N] [--no-reference]
 
-Each call is the seed's single-tariff submission `*2 102057522# 11638# 1`. Every WAIT FOR
-DIGIT reply waits a random 0.2-1 s (a caller takes time per key), so the N calls of a round
-are held by the server at the same time; `--key-delay 0 0` instead measures how fast the
-server completes calls whose caller answers at once. The database is a temporary SQLite file
-with the demo contracts unless --database-url names another (never the configured one); the
-server listens on a free port of 127.0.0.1.
+Each call is the seed's single-tariff submission `*2 102057522# 11638# 1`; the caller takes
+`--key-delay` seconds per key (spent before Asterisk answers the command that collects it),
+and the call starts are spread over `--ramp` seconds, so the N calls of a round are held by
+the server at the same time; `--key-delay 0 0 --ramp 0` instead measures how fast the server
+completes calls whose caller answers at once. The do-nothing server sends the commands the
+IVR sent for one warm-up call, a thread per call, and stores one SQLite row. The database is
+a temporary SQLite file with the demo contracts unless --database-url names another (never
+the configured one); the servers listen on free ports of 127.0.0.1.
 
-Reported per round: calls completed per second, the peak number of calls held (server
-threads, established connections, and calls open on the client side), p50/p99 of the time
-from a reply to the server's next command, the server's RSS idle and at peak and per active
-call, and whether the database holds exactly one new submission per call.
+Reported per round and server: calls completed per second, the peak number of calls held,
+p50/p99 of the time from a reply to the server's next command (and the slowest steps), CPU
+per call, RSS idle and at peak and per held call, and rows stored against calls placed;
+then the IVR's figures beside the do-nothing server's, with their ratio.
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ import asyncio
 import os
 import resource
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -184,16 +189,25 @@ def stored_for(repository: Repository, period: str, tag: str) -> int:
     return count
 
 
+def stored_by_reference(database: Path, tag: str) -> int:
+    """Rows the do-nothing server stored for this round's calls."""
+    with sqlite3.connect(database, timeout=30) as connection:
+        (count,) = connection.execute(
+            "SELECT count(*) FROM calls WHERE uniqueid LIKE ?", (f"{tag}-%",)
+        ).fetchone()
+    connection.close()
+    return count
+
+
 def run_round(
     server: subprocess.Popen,
     port: int,
-    repository: Repository,
-    period: str,
+    stored: Callable[[str], int],
     calls: int,
     key_delay: tuple[float, float],
     ramp: float,
 ) -> dict[str, object]:
-    tag = f"load{calls}x{int(key_delay[1] * 1000)}-{os.getpid()}-{int(time.time())}"
+    tag = f"load{calls}x{int(key_delay[1] * 1000)}-{server.pid}-{int(time.time())}"
     idle_rss, idle_threads = _status(server.pid)
     sampler = Sampler(server.pid, port)
     overflows = _listen_overflows()
@@ -214,7 +228,8 @@ def run_round(
     first = [c.think_times[0] for c in results if c.think_times]
     connects = [c.connect_seconds for c in results if not c.error]
     durations = [c.ended - c.started for c in results]
-    stored = stored_for(repository, period, tag)
+    time.sleep(0.2)
+    stored_rows = stored(tag)
     held = max(sampler.peak_threads - idle_threads, 0)
     return {
         "calls": calls,
@@ -222,7 +237,7 @@ def run_round(
         "accepted": sum(c.accepted for c in results),
         "hung_up_by_ivr": sum(c.hung_up_by == "ivr" for c in results),
         "errors": errors,
-        "stored": stored,
+        "stored": stored_rows,
         "commands": sum(len(c.commands) for c in results),
         "think": think,
         "first": first,
@@ -260,13 +275,13 @@ def _slowest_steps(results: list[PeerCall]) -> list[tuple[float, float, str]]:
     ]
 
 
-def report(result: dict[str, object], key_delay: tuple[float, float]) -> None:
+def report(result: dict[str, object], key_delay: tuple[float, float], name: str) -> None:
     calls = result["calls"]
     elapsed = result["elapsed"]
     think = result["think"]
     ms = 1000
     held = max(result["held_threads"], 1)
-    print(f"\n== {calls} concurrent calls, key delay {key_delay[0]}-{key_delay[1]} s ==")
+    print(f"\n== {name}: {calls} calls, key delay {key_delay[0]}-{key_delay[1]} s ==")
     print(
         f"completed: {calls} in {elapsed:.1f} s = {calls / elapsed:.1f} calls/s; "
         f"call duration p50 {statistics.median(result['durations']):.1f} s, "
@@ -311,8 +326,54 @@ def report(result: dict[str, object], key_delay: tuple[float, float]) -> None:
     print(
         f"server RSS: idle {idle / 1024:.1f} MiB, peak {peak / 1024:.1f} MiB, "
         f"after {result['after_rss'] / 1024:.1f} MiB; "
-        f"per active call {(peak - idle) / held:.0f} KiB ((peak-idle)/{held})"
+        f"per active call {per_call_kib(result):.0f} KiB ((peak-idle)/{held})"
     )
+
+
+def start(command: list[str], environment: dict[str, str], log_path: Path, port: int, cwd: str):
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            command, env=environment, stdout=log, stderr=subprocess.STDOUT, cwd=cwd
+        )
+    if not wait_until_listening("127.0.0.1", port, seconds=20) or server.poll() is not None:
+        server.kill()
+        raise SystemExit(f"{command[1]} did not start:\n{log_path.read_text()}")
+    return server
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def summary(calls: int, ivr: dict[str, object], floor: dict[str, object]) -> None:
+    """The figures the line is judged by, the IVR beside the do-nothing server."""
+    ms = 1000
+
+    def row(name: str, of) -> None:
+        mine, reference = of(ivr), of(floor)
+        ratio = f"{mine / reference:.1f}x" if reference else "-"
+        print(f"  {name:<34} {mine:>10.2f} {reference:>10.2f} {ratio:>8}")
+
+    print(f"\n-- {calls} calls: ivr serve beside the do-nothing server (same run) --")
+    print(f"  {'':<34} {'ivr':>10} {'floor':>10} {'ratio':>8}")
+    row("CPU per call, ms", lambda r: r["server_cpu"] / r["calls"] * ms)
+    row("reply -> next command p50, ms", lambda r: statistics.median(r["think"]) * ms)
+    row("reply -> next command p99, ms", lambda r: percentile(r["think"], 0.99) * ms)
+    row("memory per held call, KiB", per_call_kib)
+    row("peak RSS, MiB", lambda r: r["peak_rss"] / 1024)
+    for name, result in (("ivr", ivr), ("floor", floor)):
+        verdict = "all stored" if result["stored"] == calls else "MISSING OR EXTRA"
+        print(f"  {name}: calls placed {calls}, rows stored {result['stored']}: {verdict}")
+
+
+def per_call_kib(result: dict[str, object]) -> float:
+    held = max(result["held_threads"], 1)
+    return (result["peak_rss"] - result["idle_rss"]) / held
 
 
 def main() -> None:
@@ -322,15 +383,16 @@ def main() -> None:
         "--key-delay",
         type=float,
         nargs=2,
-        default=[0.2, 1.0],
+        default=[0.3, 0.3],
         metavar=("MIN", "MAX"),
         help="seconds before each WAIT FOR DIGIT reply (0 0: answer at once)",
     )
     parser.add_argument(
-        "--ramp", type=float, default=0.0, help="spread the call starts over this many seconds"
+        "--ramp", type=float, default=3.0, help="spread the call starts over this many seconds"
     )
-    parser.add_argument("--max-calls", type=int, default=5000, help="the server's --max-calls")
+    parser.add_argument("--max-calls", type=int, default=None, help="the server's --max-calls")
     parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder")
+    parser.add_argument("--no-reference", action="store_true", help="skip the do-nothing server")
     parser.add_argument("--keep", action="store_true", help="print the server log at the end")
     args = parser.parse_args()
     key_delay = (args.key_delay[0], args.key_delay[1])
@@ -343,15 +405,12 @@ def main() -> None:
         port = free_port()
         environment_vars = checkout_environment(Path(folder), url)
         log_path = Path(folder) / "serve.log"
-        command = [sys.executable, "-m", "agi", "serve", "--port", str(port)]
-        command += ["--max-calls", str(args.max_calls)]
-        with log_path.open("w") as log:
-            server = subprocess.Popen(
-                command, env=environment_vars, stdout=log, stderr=subprocess.STDOUT, cwd=folder
-            )
+        command = [sys.executable, "-m", "agi", "serve", "--port", str(port), "--status-port", "0"]
+        if args.max_calls:
+            command += ["--max-calls", str(args.max_calls)]
+        server = start(command, environment_vars, log_path, port, folder)
+        reference = None
         try:
-            if not wait_until_listening("127.0.0.1", port, seconds=20) or server.poll() is not None:
-                raise SystemExit(f"the server did not start:\n{log_path.read_text()}")
             started_rss, _ = _status(server.pid)
             warm = asyncio.run(_play_round(port, 1, f"warm-{os.getpid()}", (0, 0), 0))[0][0]
             assert warm.accepted, warm.commands
@@ -367,16 +426,55 @@ def main() -> None:
                 f"{len(warm.commands)} commands per call, "
                 f"{sum(c.startswith('WAIT FOR DIGIT') for c in warm.commands)} of them key waits"
             )
+            if not args.no_reference:
+                commands_file = Path(folder) / "commands.txt"
+                commands_file.write_text("\n".join(warm.commands) + "\n")
+                reference_db = Path(folder) / "reference.db"
+                reference_port = free_port()
+                reference = start(
+                    [
+                        sys.executable,
+                        str(ROOT / "benchmarks" / "reference_fastagi.py"),
+                        str(reference_port),
+                        str(commands_file),
+                        str(reference_db),
+                    ],
+                    dict(os.environ),
+                    Path(folder) / "reference.log",
+                    reference_port,
+                    folder,
+                )
+                print(
+                    f"reference: benchmarks/reference_fastagi.py (pid {reference.pid}): the same "
+                    f"{len(warm.commands)} commands, a thread per call, one SQLite insert"
+                )
             for calls in args.calls:
-                result = run_round(server, port, repository, period, calls, key_delay, args.ramp)
-                report(result, key_delay)
+                floor = None
+                if reference is not None:
+                    floor = run_round(
+                        reference,
+                        reference_port,
+                        lambda tag: stored_by_reference(reference_db, tag),
+                        calls,
+                        key_delay,
+                        args.ramp,
+                    )
+                    report(floor, key_delay, "do-nothing server")
+                result = run_round(
+                    server,
+                    port,
+                    lambda tag: stored_for(repository, period, tag),
+                    calls,
+                    key_delay,
+                    args.ramp,
+                )
+                report(result, key_delay, "ivr serve")
+                if floor is not None:
+                    summary(calls, result, floor)
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop(server)
+            if reference is not None:
+                stop(reference)
             repository.engine.dispose()
             text = log_path.read_text(errors="replace")
             problems = [line for line in text.splitlines() if "WARNING" in line or "ERROR" in line]

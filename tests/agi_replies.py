@@ -8,6 +8,7 @@ with a `words` attribute, such as the simulator's `Said`).
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,29 @@ def environment(
     return "".join(f"{key}: {value}\n" for key, value in lines.items()) + "\n"
 
 
+def _read(arguments: str, script: list[Any], variables: dict[str, str]) -> str | None:
+    """Asterisk's Read(): keys from the script until the count, a terminator or a timeout
+    (`.`); None when the caller hangs up first. The keys go into the named variable and
+    READSTATUS, as Asterisk sets them."""
+    name, _files, count, options = arguments.split(",")
+    terminators = options[2:-1] if options.startswith("t(") else "#"
+    typed, status = "", "OK"
+    while True:
+        if not script:
+            return None
+        key = script.pop(0)
+        if not isinstance(key, str) or key == ".":
+            status = "TIMEOUT"
+            break
+        if key in terminators:
+            break
+        typed += key
+        if len(typed) >= int(count):
+            break
+    variables[name], variables["READSTATUS"] = typed, status
+    return "200 result=0"
+
+
 def reply(command: str, script: list[Any], variables: dict[str, str]) -> str | None:
     """Asterisk's answer to one command; None when the caller hangs up instead (the script
     ran out while the IVR waits). Prompts end without interruption; WAIT FOR DIGIT takes the
@@ -59,6 +83,12 @@ def reply(command: str, script: list[Any], variables: dict[str, str]) -> str | N
         return (
             "200 result=0" if not isinstance(key, str) or key == "." else f"200 result={ord(key)}"
         )
+    if command.startswith('EXEC "Read"'):
+        return _read(shlex.split(command)[2], script, variables)
+    if command.startswith("GET FULL VARIABLE"):
+        expression = shlex.split(command)[3]
+        value = re.sub(r"\$\{([A-Z0-9_]+)\}", lambda m: variables.get(m[1], ""), expression)
+        return f"200 result=1 ({value})"
     if command.startswith("RECORD FILE"):
         if not script:
             return None
@@ -68,7 +98,7 @@ def reply(command: str, script: list[Any], variables: dict[str, str]) -> str | N
         path = Path(shlex.split(command)[2] + ".wav")
         path.write_text(getattr(item, "words", ""), encoding="utf-8")
         return "200 result=0 (timeout) endpos=16000"
-    if command.startswith("NOOP"):
+    if command.startswith(("NOOP", "ANSWER")):
         return "200 result=0"
     if command.startswith("SET VARIABLE"):
         _, _, rest = command.partition("SET VARIABLE ")

@@ -99,9 +99,12 @@ async def play_call(
             call.commands.append(command)
             if on_command is not None:
                 on_command(command)
-            if command.startswith("WAIT FOR DIGIT") and remaining and key_delay[1] > 0:
-                await asyncio.sleep(random.uniform(*key_delay))
+            before = len(remaining)
             answer = reply(command, remaining, call.variables)
+            keys = before - len(remaining)
+            if command.startswith(("WAIT FOR DIGIT", 'EXEC "Read"')) and key_delay[1] > 0:
+                # the caller's time per key, spent before Asterisk answers
+                await asyncio.sleep(sum(random.uniform(*key_delay) for _ in range(keys)))
             if command.startswith("HANGUP"):
                 call.hung_up_by = "ivr"
             if answer is None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import io
 import re
+import signal
+import threading
+import time
 
 import pytest
 
@@ -15,6 +18,7 @@ from agi.dialog.channel import CallerHungUp, KeyRequest, KeyStop
 from agi.dialog.utterance import Digits, Number, Prompt
 from agi.readings.callers import phone_number
 from agi.telephony.asterisk_channel import AsteriskChannel
+from agi.telephony.protocol import AgiCommandError
 
 ENV = (
     "agi_request: agi://127.0.0.1:4573/readings\n"
@@ -108,45 +112,145 @@ def test_a_caller_id_cannot_pose_as_another_environment_line():
     assert "not_agi" not in chan.env
 
 
-def test_keys_typed_after_the_prompt_end_with_the_terminator():
-    chan, written = channel(
-        "200 result=0 endpos=8000",
-        "200 result=49",
-        "200 result=49",
-        "200 result=54",
-        "200 result=35",
-    )
-    keys = chan.ask([Prompt("enter_reading", "Введите показания")], DIGITS)
-    assert (keys.digits, keys.stop) == ("116", KeyStop.TERMINATOR)
-    assert sent(written) == [
-        'STREAM FILE "/srv/ivr/prompts/ru/enter_reading" "#0123456789"',
-        'WAIT FOR DIGIT "6000"',
-        'WAIT FOR DIGIT "4000"',
-        'WAIT FOR DIGIT "4000"',
-        'WAIT FOR DIGIT "4000"',
+TIMEOUTS = ['SET VARIABLE "TIMEOUT(response)" "6"', 'SET VARIABLE "TIMEOUT(digit)" "4"']
+READ_BACK = 'GET FULL VARIABLE "${IVR_KEYS1}|${READSTATUS}"'
+
+
+def read(files: str, count: int = 12, terminator: str = "#", n: int = 1) -> str:
+    return f'EXEC "Read" "IVR_KEYS{n},{files},{count},t({terminator})"'
+
+
+@pytest.mark.parametrize(
+    ("utterances", "replies", "typed", "commands"),
+    [
+        (  # the prompt and the keys are Read's: nothing waits on this side between keys
+            [Prompt("enter_reading", "…")],
+            ["200 result=1", "200 result=1", "200 result=0", "200 result=1 (116|OK)"],
+            ("116", KeyStop.TERMINATOR),
+            [*TIMEOUTS, read("/srv/ivr/prompts/ru/enter_reading"), READ_BACK],
+        ),
+        (  # several prompt files play in one Read, each interruptible
+            [Prompt("a", "…"), Prompt("b", "…")],
+            [
+                "200 result=1",
+                "200 result=1",
+                "200 result=0",
+                "200 result=1 (12|TIMEOUT)",
+                "200 result=0",
+            ],
+            ("12", KeyStop.TIMEOUT),
+            [*TIMEOUTS, read("/srv/ivr/prompts/ru/a&/srv/ivr/prompts/ru/b"), READ_BACK, "ANSWER"],
+        ),
+        (  # a timeout is not an empty #
+            [Prompt("a", "…")],
+            [
+                "200 result=1",
+                "200 result=1",
+                "200 result=0",
+                "200 result=1 (|TIMEOUT)",
+                "200 result=0",
+            ],
+            ("", KeyStop.TIMEOUT),
+            [*TIMEOUTS, read("/srv/ivr/prompts/ru/a"), READ_BACK, "ANSWER"],
+        ),
+        (
+            [Prompt("a", "…")],
+            ["200 result=1", "200 result=1", "200 result=0", "200 result=1 (|OK)"],
+            ("", KeyStop.TERMINATOR),
+            [*TIMEOUTS, read("/srv/ivr/prompts/ru/a"), READ_BACK],
+        ),
+        (  # keys the node does not take are ignored
+            [Prompt("a", "…")],
+            ["200 result=1", "200 result=1", "200 result=0", "200 result=1 (*7|OK)"],
+            ("7", KeyStop.TERMINATOR),
+            [*TIMEOUTS, read("/srv/ivr/prompts/ru/a"), READ_BACK],
+        ),
+        (  # a number is said first, with barge-in; Read then waits with no prompt
+            [Number(11638), Prompt("confirm", "…")],
+            [
+                "200 result=0",
+                "200 result=0 endpos=100",
+                "200 result=1",
+                "200 result=1",
+                "200 result=0",
+                "200 result=1 (|TIMEOUT)",
+                "200 result=0",
+            ],
+            ("", KeyStop.TIMEOUT),
+            [
+                'SAY NUMBER "11638" "#0123456789"',
+                'STREAM FILE "/srv/ivr/prompts/ru/confirm" "#0123456789" "0"',
+                *TIMEOUTS,
+                read(""),
+                READ_BACK,
+                "ANSWER",
+            ],
+        ),
+        (  # a key during the number is the first key: the rest waits the between-keys time
+            [Number(11638), Prompt("confirm", "…")],
+            [
+                "200 result=52",
+                "200 result=1",
+                "200 result=1",
+                "200 result=0",
+                "200 result=1 (2|OK)",
+            ],
+            ("42", KeyStop.TERMINATOR),
+            [
+                'SAY NUMBER "11638" "#0123456789"',
+                'SET VARIABLE "TIMEOUT(response)" "4"',
+                'SET VARIABLE "TIMEOUT(digit)" "4"',
+                read("", count=11),
+                READ_BACK,
+            ],
+        ),
+    ],
+    ids=["terminator", "two prompts", "timeout", "empty hash", "ignored key", "number", "barge-in"],
+)
+def test_keys_are_collected_inside_asterisk(utterances, replies, typed, commands):
+    chan, written = channel(*replies)
+    keys = chan.ask(utterances, DIGITS)
+    assert (keys.digits, keys.stop) == typed
+    assert sent(written) == commands
+
+
+def test_the_timeouts_are_set_once_while_they_stay_the_same():
+    answer = ["200 result=0", "200 result=1 (5|OK)"]
+    chan, written = channel("200 result=1", "200 result=1", *answer, *answer)
+    chan.ask([Prompt("a", "…")], DIGITS)
+    chan.ask([Prompt("b", "…")], DIGITS)
+    assert sent(written)[4:] == [
+        read("/srv/ivr/prompts/ru/b", n=2),
+        'GET FULL VARIABLE "${IVR_KEYS2}|${READSTATUS}"',
     ]
 
 
-def test_a_key_during_the_prompt_stops_it_and_is_the_first_digit():
-    chan, written = channel("200 result=49 endpos=2000", "200 result=50", "200 result=0")
-    keys = chan.ask([Prompt("a", "…"), Prompt("b", "…")], DIGITS)
-    assert (keys.digits, keys.stop) == ("12", KeyStop.TIMEOUT)
-    assert sent(written)[0].startswith('STREAM FILE "/srv/ivr/prompts/ru/a"')
-    assert not any("/b" in line for line in sent(written))
-    assert sent(written)[1:] == ['WAIT FOR DIGIT "4000"', 'WAIT FOR DIGIT "4000"']
+def test_read_stopping_at_its_count_on_an_ignored_key_goes_on_key_by_key():
+    menu = KeyRequest(frozenset("12"), max_digits=1, first_timeout=6, inter_digit_timeout=4)
+    replies = ["200 result=1", "200 result=1", "200 result=0", "200 result=1 (5|OK)"]
+    chan, written = channel(*replies, "200 result=50")
+    keys = chan.ask([Prompt("menu", "…")], menu)
+    assert (keys.digits, keys.stop) == ("2", KeyStop.MAX_DIGITS)
+    assert sent(written)[-3:] == [
+        read("/srv/ivr/prompts/ru/menu", 1, ""),
+        READ_BACK,
+        'WAIT FOR DIGIT "6000"',
+    ]
 
 
-def test_a_timeout_is_not_an_empty_hash():
-    silent, _ = channel("200 result=0 endpos=100", "200 result=0")
-    hashed, _ = channel("200 result=0 endpos=100", "200 result=35")
-    assert silent.ask([Prompt("a", "…")], DIGITS).nothing
-    empty = hashed.ask([Prompt("a", "…")], DIGITS)
-    assert (empty.digits, empty.stop, empty.nothing) == ("", KeyStop.TERMINATOR, False)
-
-
-def test_keys_the_node_does_not_take_are_ignored():
-    chan, _ = channel("200 result=0", "200 result=42", "200 result=55", "200 result=35")
-    assert chan.ask([Prompt("a", "…")], DIGITS).digits == "7"
+def test_a_hang_up_during_read_is_a_hang_up():
+    """Asterisk answers EXEC and GET FULL VARIABLE on a dead channel too; ANSWER, after a
+    Read that did not end with OK, tells (511)."""
+    dead = "511 Command Not Permitted on a dead channel or intercept routine"
+    for replies in (
+        ["200 result=-1"],
+        ["200 result=0", "200 result=1 (12|HANGUP)"],
+        ["200 result=0", "200 result=1 (|TIMEOUT)", dead],
+        ["200 result=0", "200 result=0", dead],
+    ):
+        chan, _ = channel("200 result=1", "200 result=1", *replies)
+        with pytest.raises(CallerHungUp):
+            chan.ask([Prompt("a", "…")], DIGITS)
 
 
 def test_numbers_and_digits_are_said_by_asterisk():
@@ -165,7 +269,7 @@ def test_a_missing_prompt_file_is_skipped_while_the_channel_lives():
     chan, written = channel("200 result=-1 endpos=0", "200 result=6", "200 result=0")
     chan.play([Prompt("missing", "…"), Number(5)])
     assert sent(written) == [
-        'STREAM FILE "/srv/ivr/prompts/ru/missing" ""',
+        'STREAM FILE "/srv/ivr/prompts/ru/missing" "" "0"',
         "CHANNEL STATUS",
         'SAY NUMBER "5" ""',
     ]
@@ -216,12 +320,113 @@ def test_a_key_during_a_plain_prompt_before_a_question_is_its_first_key():
     )
     assert chan.ask([Prompt("menu", "…")], menu).digits == "*"
     assert sent(written) == [
-        'STREAM FILE "/srv/ivr/prompts/ru/hello" "#*0123456789"',
-        'STREAM FILE "/srv/ivr/prompts/ru/tone" "#*0123456789"',
+        'STREAM FILE "/srv/ivr/prompts/ru/hello" "#*0123456789" "0"',
+        'STREAM FILE "/srv/ivr/prompts/ru/tone" "#*0123456789" "0"',
     ]
 
 
 def test_a_plain_prompt_before_the_end_cannot_be_interrupted():
     chan, written = channel("200 result=0 endpos=100")
     chan.play([Prompt("readings_accepted", "…")])
-    assert sent(written) == ['STREAM FILE "/srv/ivr/prompts/ru/readings_accepted" ""']
+    assert sent(written) == ['STREAM FILE "/srv/ivr/prompts/ru/readings_accepted" "" "0"']
+
+
+def test_without_read_the_keys_come_one_command_per_key():
+    no_read = ["200 result=1", "200 result=1", "200 result=-2"]
+    chan, written = channel(*no_read, "200 result=0 endpos=10", "200 result=55", "200 result=35")
+    keys = chan.ask([Prompt("a", "…")], DIGITS)
+    assert (keys.digits, keys.stop) == ("7", KeyStop.TERMINATOR)
+    assert sent(written)[3:] == [
+        'STREAM FILE "/srv/ivr/prompts/ru/a" "#0123456789" "0"',
+        'WAIT FOR DIGIT "6000"',
+        'WAIT FOR DIGIT "4000"',
+    ]
+
+
+# --- pyst2's AGI, made safe (SafeAgi) -------------------------------------------------
+
+
+def test_pyst2_installs_no_signal_handler_and_works_off_the_main_thread():
+    before = signal.getsignal(signal.SIGHUP)
+    made: list[object] = []
+    worker = threading.Thread(target=lambda: made.append(channel("200 result=1")[0]))
+    worker.start()
+    worker.join()
+    assert isinstance(made[0], AsteriskChannel)
+    assert signal.getsignal(signal.SIGHUP) is before
+
+
+def test_pyst2_writes_no_trace_to_stderr(capsys):
+    chan, _ = channel("200 result=0 endpos=10")
+    chan.play([Prompt("a", "…")])
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [
+        [],  # pyst2 alone: AGIUnknownError for the empty line
+        ["520-Invalid command syntax.  Proper usage follows:", "Usage: STREAM FILE"],
+    ],
+    ids=["end of stream", "end of stream inside a 520 block (pyst2 alone: reads forever)"],
+)
+def test_the_end_of_the_stream_is_a_hang_up_at_once(replies):
+    chan, _ = channel(*replies)
+    started = time.monotonic()
+    with pytest.raises(CallerHungUp):
+        chan.play([Prompt("a", "…")])
+    assert time.monotonic() - started < 1
+
+
+def test_a_usage_error_is_a_refused_command_and_the_next_reply_is_read():
+    usage = ["520-Invalid command syntax.  Proper usage follows:", "Usage: X", "520 End."]
+    chan, written = channel(*usage, "200 result=1")
+    with pytest.raises(AgiCommandError):
+        chan.command("NOOP")
+    chan.claim()
+    assert sent(written) == ["NOOP", 'SET VARIABLE "IVR_ANSWERED" "1"']
+
+
+def test_every_bare_argument_pyst2_passes_is_quoted_and_escaped():
+    chan, written = channel("200 result=0 endpos=1", "200 result=0", "200 result=1")
+    chan.prompts_dir = chan.prompts_dir / 'x" "1\nHANGUP'
+    chan.play([Prompt("a", "…")])
+    chan.agi.wait_for_digit(1500)
+    chan.agi.hangup()
+    assert sent(written) == [
+        'STREAM FILE "/srv/ivr/prompts/ru/x\\" \\"1 HANGUP/a" "" "0"',
+        'WAIT FOR DIGIT "1500"',
+        "HANGUP",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "result", "data", "fields"),
+    [
+        ("200 result=0", 0, None, {}),
+        ("200 result=49 endpos=12345", 49, None, {"endpos": "12345"}),
+        ("200 result=1 (operator)", 1, "operator", {}),
+        ("200 result=0 (timeout) endpos=16000", 0, "timeout", {"endpos": "16000"}),
+        ("200 result=6\r", 6, None, {}),
+    ],
+)
+def test_results_as_pyst2_reads_them(line, result, data, fields):
+    chan, _ = channel(line)
+    got = chan.command("NOOP")
+    assert (got.result, got.data, got.fields) == (result, data, fields)
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("510 Invalid or unknown command", AgiCommandError),
+        ("this is not AGI", AgiCommandError),
+        ("511 Command Not Permitted on a dead channel or intercept routine", CallerHungUp),
+        ("HANGUP", CallerHungUp),
+        ("200 result=-1 (hangup)", CallerHungUp),
+    ],
+)
+def test_refusals_and_hang_ups_as_pyst2_reads_them(line, error):
+    chan, _ = channel(line)
+    with pytest.raises(error):
+        chan.command("NOOP")

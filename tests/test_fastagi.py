@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 import pytest
 
 from agi.application import Application
+from agi.dialog.simulator import parse_script
 from agi.telephony.fastagi import FastAgiServer, ServerOptions, parse_allow
+from tests.agi_replies import reply
 from tests.asterisk_peer import environment, play_call
 from tests.conftest import ROOT
 
@@ -58,7 +60,10 @@ def test_a_call_over_fastagi_stores_the_readings(always_open):
         peer = call(server, SEED_CALL)
     assert stored(always_open) == [("102057522", "single", 11638)]
     assert peer.commands[0] == 'SET VARIABLE "IVR_ANSWERED" "1"'
-    assert peer.commands[-2:] == [f'STREAM FILE "{ROOT}/prompts/ru/readings_accepted" ""', "HANGUP"]
+    assert peer.commands[-2:] == [
+        f'STREAM FILE "{ROOT}/prompts/ru/readings_accepted" "" "0"',
+        "HANGUP",
+    ]
     assert peer.hung_up_by == "ivr"
 
 
@@ -221,13 +226,10 @@ def test_stopping_lets_calls_in_progress_finish(always_open):
         server.stop()
         time.sleep(0.3)
         assert thread.is_alive(), "the server must wait for the call in progress"
-        keys = list("*2102057522#11638#1")
+        keys, variables = parse_script("*2 102057522# 11638# 1"), {}
         while line:
-            if line.startswith("WAIT FOR DIGIT"):
-                reply = f"200 result={ord(keys.pop(0))}" if keys else "200 result=-1"
-            else:
-                reply = "200 result=0"
-            stream.write(reply + "\n")
+            answer = reply(line.strip(), keys, variables) or "200 result=-1"
+            stream.write(answer + "\n")
             stream.flush()
             if line.startswith("HANGUP"):
                 break

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from asterisk.agi import re_kv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -223,14 +224,30 @@ async def bent_call(port: int, script: Script, uniqueid: str, caller: str) -> li
     return exchanged
 
 
+KEY_COMMANDS = ("STREAM FILE", "SAY ", "WAIT FOR DIGIT")
+"""The commands whose `result=` is a key."""
+
+
+def keys_in(command: str, answer: str) -> str:
+    """The keys an answer gave, as the channel reads it: the ASCII code of a prompt's or a
+    key wait's result, or the keys Read() collected (GET FULL VARIABLE's value before `|`)."""
+    if command.startswith(KEY_COMMANDS):
+        key = re.match(r"200 result=([0-9]+)(\s|$)", answer)
+        return chr(int(key[1]) % 0x110000) if key and int(key[1]) else ""
+    if command.startswith("GET FULL VARIABLE") and answer.startswith("200"):
+        values = dict((k, d) for k, _, d in re_kv.findall(answer))
+        return values.get("result", "").rpartition("|")[0]
+    return ""
+
+
 def confirmed(exchanged: list[tuple[str, str]]) -> bool:
-    """The caller pressed 1 (a reply of result=49) once the read-back had begun: during it
-    (a key stops the prompts) or after it."""
+    """The caller pressed 1 once the read-back had begun: during it (a key stops the
+    prompts) or after it."""
     read_back = False
     for command, answer in exchanged:
         if "/you_entered" in command:
             read_back = True
-        if read_back and re.match(r"200 result=49(\s|$)", answer):
+        if read_back and keys_in(command, answer)[:1] == "1":
             return True
     return False
 
@@ -242,12 +259,14 @@ def typed_reading(exchanged: list[tuple[str, str]]) -> str:
     read_back = max(i for i, command in enumerate(commands) if "/you_entered" in command)
     asked = max(i for i in range(read_back) if "/enter_reading" in commands[i])
     keys = ""
-    for _, answer in exchanged[asked:read_back]:
-        key = re.match(r"200 result=([0-9]+)(\s|$)", answer)
-        if key and chr(int(key[1]) % 0x110000) in "0123456789#":
-            if chr(int(key[1])) == "#":
-                break
-            keys += chr(int(key[1]))
+    for command, answer in exchanged[asked:read_back]:
+        if "/you_entered" in command:  # keys during a read-back answer its question
+            break
+        typed = keys_in(command, answer)
+        if "#" in typed:
+            keys += "".join(k for k in typed.partition("#")[0] if k in "0123456789")
+            break
+        keys += "".join(k for k in typed if k in "0123456789")
     return keys
 
 

@@ -133,10 +133,10 @@ def test_the_agi_script_run_from_root_finds_everything_its_settings_file_names(
     assert process.stdin and process.stdout
     process.stdin.write(environment("from-root", "79120000000", script, network=False))
     process.stdin.flush()
-    commands = []
+    commands, variables = [], {}
     while line := process.stdout.readline():
         commands.append(line.strip())
-        answer = reply(line.strip(), keys, {})
+        answer = reply(line.strip(), keys, variables)
         process.stdin.write((answer or "HANGUP") + "\n")
         process.stdin.flush()
         if answer is None:

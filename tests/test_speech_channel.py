@@ -58,7 +58,7 @@ def test_the_answer_is_recorded_after_the_prompt_into_the_spool(spool):
     heard = chan.listen(ASK, DIGITS, LISTEN)
     assert heard.audio == audio and heard.words is None
     assert sent(written) == [
-        'STREAM FILE "/srv/p/say_contract" "#0123456789"',
+        'STREAM FILE "/srv/p/say_contract" "#0123456789" "0"',
         RECORD,
         "NOOP",  # answered only once Asterisk has closed the file
     ]
@@ -134,6 +134,6 @@ def test_a_key_typed_during_an_earlier_message_starts_the_answer(spool):
     keys = chan.listen(ASK, DIGITS, LISTEN)
     assert (keys.digits, keys.stop) == ("116", KeyStop.TERMINATOR)
     assert sent(written) == [
-        'STREAM FILE "/srv/p/meter_number" "#*0123456789"',
+        'STREAM FILE "/srv/p/meter_number" "#*0123456789" "0"',
         *['WAIT FOR DIGIT "4000"'] * 3,
     ]

@@ -601,3 +601,12 @@ def test_billing_corrects_a_confirmed_typo_by_importing_after_it(
     )
     (register,) = demo_repository.find_contracts("102057522", "2026-11")[0].meters[0].registers
     assert register.previous == 11650
+
+
+def test_the_schema_head_read_from_the_migration_files_is_alembics():
+    from alembic.script import ScriptDirectory
+
+    from agi.storage.database import alembic_config, schema_head
+
+    engine = connect("sqlite://")
+    assert schema_head() == ScriptDirectory.from_config(alembic_config(engine)).get_current_head()

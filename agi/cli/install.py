@@ -37,7 +37,12 @@ from agi.cli.common import main
 @click.option("--sip-port", default=5060, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--fastagi-port", default=4573, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--web-port", default=8080, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--max-calls", default=200, show_default=True, type=click.IntRange(1, 5000))
+@click.option(
+    "--max-calls",
+    default=installation.DEFAULT_MAX_CALLS,
+    show_default=True,
+    type=click.IntRange(1, 5000),
+)
 @click.option(
     "--server-name", default="_", show_default=True, help="The webhook's name in nginx's site."
 )

@@ -14,6 +14,7 @@ from agi.cli.common import main, settings_or_exit
 from agi.problems import ProblemsFound
 from agi.settings import shipped, state_home
 from agi.telephony.call_log import CallEnd, wait_for_end
+from agi.telephony.fastagi import DEFAULT_MAX_CALLS
 
 
 @main.command()
@@ -21,7 +22,7 @@ from agi.telephony.call_log import CallEnd, wait_for_end
 @click.option("--port", default=4573, show_default=True, type=int)
 @click.option(
     "--max-calls",
-    default=200,
+    default=DEFAULT_MAX_CALLS,
     show_default=True,
     type=click.IntRange(1, 5000),
     help="Calls served at once; more go to the dialplan's fallback.",

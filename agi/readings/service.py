@@ -130,12 +130,16 @@ class ReadingsService:
         """The contracts of `number` for a caller who typed or sent it. An unknown number
         counts towards the caller's limit; LockedOut when the caller has reached it (before
         anything is looked up), or the contract its own."""
-        self._refuse_if_locked(by.limit, by.key, moment)
+        since = moment - self.limits.window
+        counted = self.attempts.counts_of([(by.limit, by.key), (Limit.CONTRACT, number)], since)
+        if self.limits.reached(by.limit, counted[by.limit, by.key]):
+            raise LockedOut(by.limit)
         contracts = self.contracts(number, moment)
         if not contracts:
             self._count_failure(by.limit, by.key, moment)
             return []
-        self._refuse_if_locked(Limit.CONTRACT, number, moment)
+        if self.limits.reached(Limit.CONTRACT, counted[Limit.CONTRACT, number]):
+            raise LockedOut(Limit.CONTRACT)
         return contracts
 
     def check(self, contract: Contract, step: ZoneStep, text: str, *, moment: datetime) -> Verdict:

@@ -7,9 +7,10 @@ by itself as they age. Rows older than the window are deleted as new ones are ad
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, and_, bindparam, delete, func, or_, select
 from sqlalchemy.orm import sessionmaker
 
 from agi.readings.callers import Limit
@@ -21,13 +22,43 @@ class Attempts:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine)
-        self._reads = sessionmaker(engine.execution_options(**READ_ONLY))
+        self._read_engine = engine.execution_options(**READ_ONLY)
 
     @reporting_failures
     def count(self, limit: Limit, key: str, *, since: datetime) -> int:
-        """Failed attempts of `key` since `since`."""
-        with self._reads() as session:
-            return session.scalar(_count(limit, key, since)) or 0
+        """Failed attempts of `key` since `since` (a connection, not a session: every
+        contract look-up and checked reading asks)."""
+        with self._read_engine.connect() as connection:
+            found = connection.scalar(_COUNT, {"kind": limit.value, "key": key, "since": since})
+            return found or 0
+
+    @reporting_failures
+    def counts_of(
+        self, keys: Iterable[tuple[Limit, str]], since: datetime
+    ) -> dict[tuple[Limit, str], int]:
+        """Failed attempts since `since` of each of `keys`, in one query."""
+        wanted = list(dict.fromkeys(keys))
+        found = dict.fromkeys(wanted, 0)
+        with self._read_engine.connect() as connection:
+            rows = connection.execute(
+                select(GuessAttemptRow.limit_kind, GuessAttemptRow.key, func.count())
+                .where(
+                    GuessAttemptRow.at > since,
+                    or_(
+                        *(
+                            and_(
+                                GuessAttemptRow.limit_kind == limit.value,
+                                GuessAttemptRow.key == key,
+                            )
+                            for limit, key in wanted
+                        )
+                    ),
+                )
+                .group_by(GuessAttemptRow.limit_kind, GuessAttemptRow.key)
+            ).all()
+        for kind, key, count in rows:
+            found[Limit(kind), key] = count
+        return found
 
     @reporting_failures
     def add(self, limit: Limit, key: str, *, at: datetime, window: timedelta) -> int:
@@ -59,13 +90,21 @@ class Attempts:
     @reporting_failures
     def counts(self, *, since: datetime) -> dict[tuple[Limit, str], int]:
         """Every key with failed attempts since `since`, and how many."""
-        with self._reads() as session:
-            rows = session.execute(
+        with self._read_engine.connect() as connection:
+            rows = connection.execute(
                 select(GuessAttemptRow.limit_kind, GuessAttemptRow.key, func.count())
                 .where(GuessAttemptRow.at > since)
                 .group_by(GuessAttemptRow.limit_kind, GuessAttemptRow.key)
             ).all()
             return {(Limit(kind), key): count for kind, key, count in rows}
+
+
+_COUNT = select(func.count()).where(
+    GuessAttemptRow.limit_kind == bindparam("kind"),
+    GuessAttemptRow.key == bindparam("key"),
+    GuessAttemptRow.at > bindparam("since"),
+)
+"""`_count` built once: it runs for every contract look-up and every checked reading."""
 
 
 def _count(limit: Limit, key: str, since: datetime):

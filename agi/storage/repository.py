@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -74,7 +74,8 @@ class Repository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self._reads = sessionmaker(engine.execution_options(**READ_ONLY), expire_on_commit=False)
+        self._read_engine = engine.execution_options(**READ_ONLY)
+        self._reads = sessionmaker(self._read_engine, expire_on_commit=False)
 
     def schema_problem(self) -> str | None:
         """Why this database cannot take readings yet, or None (`schema_problem`)."""
@@ -89,58 +90,19 @@ class Repository:
         A register's previous value is the current submission of the latest earlier
         period, unless billing sent its own value after that submission (billing corrects
         a confirmed typo that way); with no submission it is billing's value.
+
+        Two narrow queries on one connection, no ORM objects: a call looks a contract up
+        while hundreds of others do, and loading rows as objects cost most of its CPU.
         """
-        with self._reads() as session:
-            rows = session.scalars(
-                select(ContractRow)
-                .where(ContractRow.number == number)
-                .options(selectinload(ContractRow.meters).selectinload(MeterRow.registers))
-                .order_by(ContractRow.id)
-            ).all()
-            return [self._contract(session, row, period) for row in rows]
-
-    def _contract(self, session: Session, row: ContractRow, period: str) -> Contract:
-        meters = tuple(
-            Meter(
-                id=meter.id,
-                serial=meter.serial,
-                digits=meter.digits,
-                registers=self._registers(session, meter, period),
+        with self._read_engine.connect() as connection:
+            rows = connection.execute(_CONTRACT_TREE, {"number": number}).all()
+            meter_ids = sorted({row.meter_id for row in rows if row.meter_id is not None})
+            latest = (
+                connection.execute(_LATEST_ACCEPTED, {"meters": meter_ids, "period": period}).all()
+                if meter_ids
+                else []
             )
-            for meter in row.meters
-        )
-        return Contract(
-            id=row.id, number=row.number, resource=Resource(row.resource), meters=meters
-        )
-
-    def _registers(self, session: Session, meter: MeterRow, period: str) -> tuple[Register, ...]:
-        latest = session.scalars(
-            select(SubmissionRow)
-            .where(
-                SubmissionRow.meter_id == meter.id,
-                SubmissionRow.period < period,
-                SubmissionRow.superseded_at.is_(None),
-            )
-            .options(selectinload(SubmissionRow.readings))
-            .order_by(SubmissionRow.period.desc())
-            .limit(1)
-        ).first()
-        accepted = {r.zone: r.value for r in latest.readings} if latest else {}
-
-        def previous(register: RegisterRow) -> int | None:
-            billing_is_newer = latest is None or (
-                register.imported_at is not None and register.imported_at > latest.received_at
-            )
-            if billing_is_newer or register.zone not in accepted:
-                return register.previous
-            return accepted[register.zone]
-
-        return tuple(
-            Register(
-                zone=Zone(register.zone), previous=previous(register), average=register.average
-            )
-            for register in meter.registers
-        )
+        return _contracts(rows, latest)
 
     @reporting_failures
     def import_meters(self, records: Iterable[MeterRecord], *, at: datetime | None = None) -> int:
@@ -252,11 +214,11 @@ class Repository:
         the current submission of the same meter and period.
         """
         try:
-            with self._sessions.begin() as session:
-                return store(session, submission)
+            with self.engine.begin() as connection:
+                return store(connection, submission)
         except IntegrityError:
-            with self._reads() as session:
-                if _replayed(session, submission):
+            with self._read_engine.connect() as connection:
+                if _replayed(connection, submission):
                     return SubmitResult(stored=False)
             raise
 
@@ -305,75 +267,195 @@ class Repository:
             ).all()
 
 
-def store(session: Session, submission: Submission) -> SubmitResult:
-    """Store a submission in `session`'s transaction: the meters are locked first, so that
-    of two submissions for one meter exactly one ends up current. A replay stores nothing;
-    a different submission from the same source raises `SourceReused`."""
+def store(session: Session | Connection, submission: Submission) -> SubmitResult:
+    """Store a submission in the transaction of `session` (or of a connection): the meters
+    are locked first, so that of two submissions for one meter exactly one ends up current.
+    A replay stores nothing; a different submission from the same source raises
+    `SourceReused`. Core statements built once, no objects: one row per meter, one per
+    zone."""
     meter_ids = sorted(meter.meter_id for meter in submission.meters)
-    session.execute(
-        select(MeterRow.id)
-        .where(MeterRow.id.in_(meter_ids))
-        .order_by(MeterRow.id)
-        .with_for_update()
-    )
+    session.execute(_LOCK_METERS, {"meters": meter_ids})
     if _replayed(session, submission):
         return SubmitResult(stored=False)
     received_at = submission.received_at
     for meter in submission.meters:
-        current = session.scalars(
-            select(SubmissionRow).where(
-                SubmissionRow.meter_id == meter.meter_id,
-                SubmissionRow.period == submission.period,
-                SubmissionRow.superseded_at.is_(None),
-            )
-        ).all()
-        for row in current:
-            row.superseded_at = received_at
-        session.flush()
-        session.add(
-            SubmissionRow(
-                meter_id=meter.meter_id,
-                period=submission.period,
-                channel=submission.channel,
-                source_id=submission.source_id,
-                correlation_id=submission.correlation_id,
-                caller=submission.caller,
-                received_at=received_at,
-                readings=[
-                    ReadingRow(zone=zone.value, position=position, value=value)
-                    for position, (zone, value) in enumerate(meter.values, 1)
-                ],
-            )
+        session.execute(
+            _SUPERSEDE,
+            {"meter": meter.meter_id, "of_period": submission.period, "at": received_at},
         )
-        session.flush()
+        submission_id = session.execute(
+            _NEW_SUBMISSION,
+            {
+                "meter_id": meter.meter_id,
+                "period": submission.period,
+                "channel": submission.channel,
+                "source_id": submission.source_id,
+                "correlation_id": submission.correlation_id,
+                "caller": submission.caller,
+                "received_at": received_at,
+                "superseded_at": None,
+            },
+        ).scalar_one()
+        session.execute(
+            _NEW_READING,
+            [
+                {
+                    "submission_id": submission_id,
+                    "zone": zone.value,
+                    "position": position,
+                    "value": value,
+                }
+                for position, (zone, value) in enumerate(meter.values, 1)
+            ],
+        )
     return SubmitResult(stored=True)
 
 
-def _replayed(session: Session, submission: Submission) -> bool:
+def _replayed(session: Session | Connection, submission: Submission) -> bool:
     """True when this source stored exactly this submission before; False when it stored
     nothing for these meters; SourceReused when it stored something else."""
-    rows = session.scalars(
-        select(SubmissionRow)
-        .where(
-            SubmissionRow.channel == submission.channel,
-            SubmissionRow.source_id == submission.source_id,
-            SubmissionRow.meter_id.in_([m.meter_id for m in submission.meters]),
-        )
-        .options(selectinload(SubmissionRow.readings))
+    rows = session.execute(
+        _SOURCE_SUBMISSIONS,
+        {
+            "channel": submission.channel,
+            "source": submission.source_id,
+            "meters": [m.meter_id for m in submission.meters],
+        },
     ).all()
     if not rows:
         return False
-    stored = {
-        row.meter_id: (
-            row.caller,
-            row.period,
-            tuple((Zone(reading.zone), reading.value) for reading in row.readings),
-        )
-        for row in rows
-    }
+    stored: dict[int, tuple[str | None, str, tuple[tuple[Zone, int], ...]]] = {}
+    for row in rows:
+        caller, period, values = stored.get(row.meter_id, (row.caller, row.period, ()))
+        if row.zone is not None:
+            values = (*values, (Zone(row.zone), row.value))
+        stored[row.meter_id] = (caller, period, values)
     if stored != submission.content():
         raise SourceReused(
             f"source {submission.source_id!r} of channel {submission.channel} already "
             "submitted other readings"
         )
     return True
+
+
+_CONTRACTS = ContractRow.__table__
+_METERS = MeterRow.__table__
+_REGISTERS = RegisterRow.__table__
+_SUBMISSIONS = SubmissionRow.__table__
+_READINGS = ReadingRow.__table__
+
+_CONTRACT_TREE = (
+    select(
+        _CONTRACTS.c.id.label("contract_id"),
+        _CONTRACTS.c.number,
+        _CONTRACTS.c.resource,
+        _METERS.c.id.label("meter_id"),
+        _METERS.c.serial,
+        _METERS.c.digits,
+        _REGISTERS.c.zone,
+        _REGISTERS.c.previous,
+        _REGISTERS.c.average,
+        _REGISTERS.c.imported_at,
+    )
+    .outerjoin(_METERS, _METERS.c.contract_id == _CONTRACTS.c.id)
+    .outerjoin(_REGISTERS, _REGISTERS.c.meter_id == _METERS.c.id)
+    .where(_CONTRACTS.c.number == bindparam("number"))
+    .order_by(_CONTRACTS.c.id, _METERS.c.position, _METERS.c.id, _REGISTERS.c.position)
+)
+"""A contract number's contracts, meters and registers, one row per register."""
+
+_EARLIER = _SUBMISSIONS.alias("earlier")
+_LATEST_ACCEPTED = (
+    select(
+        _SUBMISSIONS.c.meter_id,
+        _SUBMISSIONS.c.received_at,
+        _READINGS.c.zone,
+        _READINGS.c.value,
+    )
+    .join(_READINGS, _READINGS.c.submission_id == _SUBMISSIONS.c.id)
+    .where(
+        _SUBMISSIONS.c.meter_id.in_(bindparam("meters", expanding=True)),
+        _SUBMISSIONS.c.superseded_at.is_(None),
+        _SUBMISSIONS.c.period
+        == select(func.max(_EARLIER.c.period))
+        .where(
+            _EARLIER.c.meter_id == _SUBMISSIONS.c.meter_id,
+            _EARLIER.c.period < bindparam("period"),
+            _EARLIER.c.superseded_at.is_(None),
+        )
+        .scalar_subquery(),
+    )
+)
+"""The readings of each meter's current submission of its latest period before `period`."""
+
+_LOCK_METERS = (
+    select(_METERS.c.id)
+    .where(_METERS.c.id.in_(bindparam("meters", expanding=True)))
+    .order_by(_METERS.c.id)
+    .with_for_update()
+)
+_SUPERSEDE = (
+    update(_SUBMISSIONS)
+    .where(
+        _SUBMISSIONS.c.meter_id == bindparam("meter"),
+        _SUBMISSIONS.c.period == bindparam("of_period"),
+        _SUBMISSIONS.c.superseded_at.is_(None),
+    )
+    .values(superseded_at=bindparam("at"))
+)
+_NEW_SUBMISSION = insert(_SUBMISSIONS).returning(_SUBMISSIONS.c.id)
+_NEW_READING = insert(_READINGS)
+_SOURCE_SUBMISSIONS = (
+    select(
+        _SUBMISSIONS.c.id,
+        _SUBMISSIONS.c.meter_id,
+        _SUBMISSIONS.c.caller,
+        _SUBMISSIONS.c.period,
+        _READINGS.c.zone,
+        _READINGS.c.value,
+    )
+    .outerjoin(_READINGS, _READINGS.c.submission_id == _SUBMISSIONS.c.id)
+    .where(
+        _SUBMISSIONS.c.channel == bindparam("channel"),
+        _SUBMISSIONS.c.source_id == bindparam("source"),
+        _SUBMISSIONS.c.meter_id.in_(bindparam("meters", expanding=True)),
+    )
+    .order_by(_SUBMISSIONS.c.id, _READINGS.c.position)
+)
+"""What a source submitted for some meters: a replay must repeat it exactly."""
+
+
+def _contracts(rows: Sequence[Row], latest: Sequence[Row]) -> list[Contract]:
+    accepted: dict[int, tuple[datetime, dict[str, int]]] = {}
+    for row in latest:
+        accepted.setdefault(row.meter_id, (row.received_at, {}))[1][row.zone] = row.value
+    contracts: dict[int, tuple[Row, dict[int, tuple[Row, list[Register]]]]] = {}
+    for row in rows:
+        _, meters = contracts.setdefault(row.contract_id, (row, {}))
+        if row.meter_id is None:
+            continue
+        _, registers = meters.setdefault(row.meter_id, (row, []))
+        if row.zone is not None:
+            registers.append(_register(row, accepted.get(row.meter_id)))
+    return [
+        Contract(
+            id=first.contract_id,
+            number=first.number,
+            resource=Resource(first.resource),
+            meters=tuple(
+                Meter(id=meter_id, serial=m.serial, digits=m.digits, registers=tuple(registers))
+                for meter_id, (m, registers) in meters.items()
+            ),
+        )
+        for first, meters in contracts.values()
+    ]
+
+
+def _register(row: Row, accepted: tuple[datetime, dict[str, int]] | None) -> Register:
+    previous = row.previous
+    if accepted is not None:
+        received_at, values = accepted
+        billing_is_newer = row.imported_at is not None and row.imported_at > received_at
+        if not billing_is_newer and row.zone in values:
+            previous = values[row.zone]
+    return Register(zone=Zone(row.zone), previous=previous, average=row.average)

@@ -1,10 +1,10 @@
 """The `Channel` over Asterisk's AGI: the one module that imports pyst2.
 
-The AGI environment is read by a subclass of pyst2's `AGI` whose constructor and reader are
-replaced (`_EnvironmentReader` says why). Commands are written and results read here, so
-that every argument is quoted and escaped, every result line is parsed whole
-(`agi.telephony.protocol`), and every sign of a hang-up (SIGHUP, a HANGUP line, result=-1,
-511, a closed stream) becomes `CallerHungUp` at once instead of a blocked read.
+pyst2's `AGI` does the protocol, through a thin subclass (`SafeAgi`, which says what it
+replaces and why) on any pair of text streams: an AGI script's stdin/stdout or a FastAGI
+socket. Its command methods send the commands and parse the results, and its exceptions
+become the channel's: every sign of a hang-up (SIGHUP, a HANGUP line, result=-1, 511, a
+closed stream) is `CallerHungUp` at once instead of a blocked read.
 """
 
 from __future__ import annotations
@@ -15,9 +15,18 @@ import secrets
 import string
 from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
-from asterisk.agi import AGI
+from asterisk.agi import (
+    AGI,
+    AGIAppError,
+    AGIHangup,
+    AGIInvalidCommand,
+    AGIResultHangup,
+    AGISIGHUPHangup,
+    AGIUnknownError,
+    AGIUsageError,
+)
 
 from agi.audio.number_words import MAX_NUMBER
 from agi.dialog.channel import (
@@ -25,6 +34,7 @@ from agi.dialog.channel import (
     CallerHungUp,
     KeyRequest,
     Keys,
+    KeyStop,
     ListenFailed,
     ListenRequest,
     Recording,
@@ -36,21 +46,27 @@ from agi.speech.spool import Spool
 from agi.telephony import dialplan
 from agi.telephony.protocol import (
     DEAD_CHANNEL,
+    HANGUP_LINE,
+    RESULT_LINE,
     AgiCommandError,
-    AgiHangup,
     AgiResult,
-    command_line,
     digit_of,
-    parse_agi_result,
+    quote_argument,
 )
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 UNKNOWN_CALLER = {"", "unknown", "anonymous"}
 ENV_NAME = re.compile(r"^agi_[a-z0-9_]+$")
 ASTERISK_ID = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 """What a part of Asterisk's id of a call may hold (a system name, a uniqueid)."""
 CALL_ID_LETTERS = 24
+READ_INTO = "IVR_KEYS"
+"""The channel variables Read() collects answers into: IVR_KEYS1, IVR_KEYS2 …"""
+READ_SEPARATORS = (",", "&", "|", "(", ")")
+MAX_READ_DIGITS = 255
+"""The most Read() collects at once."""
 
 
 def new_call_id() -> str:
@@ -61,36 +77,86 @@ def new_call_id() -> str:
 
 
 class _Trace:
-    """Where pyst2 writes its trace: nowhere, or the debug log with control characters escaped."""
+    """Where pyst2 writes its trace of every command: nowhere, or the debug log with the call
+    id and control characters escaped (the log handler masks numbers)."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, label: str = "") -> None:
         self.enabled = enabled
+        self.label = label
 
     def write(self, text: str) -> int:
         if self.enabled and text.strip():
-            log.debug("pyst2 %s", printable(text.strip()))
+            log.debug("call=%s pyst2 %s", self.label, printable(text.strip()))
         return len(text)
 
     def flush(self) -> None:
         pass
 
 
-class _EnvironmentReader(AGI):
-    """pyst2's AGI reduced to reading the environment, and reading it defensively.
+class _Quoted(str):
+    """An argument pyst2 has quoted (through `SafeAgi._quote`): sent as it is."""
 
-    Its constructor would install a SIGHUP handler (impossible outside the main thread, and
-    the script installs its own) and print the caller's details to stderr. Its reader lets a
-    later line replace an earlier one, so a caller ID holding a line break could pose as
-    `agi_uniqueid`; here the first value of a name wins and only `agi_*` names count.
+
+class _Replies:
+    """The stream Asterisk answers on, as pyst2 reads it. pyst2 takes an empty line (the
+    stream closed) for `AGIUnknownError`, and its 520 loop reads on forever at the end of
+    the stream; here the end of the stream, a HANGUP line and a 511 (dead channel) raise
+    `AGIResultHangup` at once. The last line read is kept for error messages."""
+
+    def __init__(self, stream: IO[Any]) -> None:
+        self.stream = stream
+        self.last = ""
+
+    def readline(self) -> str:
+        line = self.stream.readline()
+        if isinstance(line, bytes):
+            line = line.decode("utf-8", errors="replace")
+        if not line:
+            raise AGIResultHangup("the AGI connection closed")
+        self.last = line.rstrip("\r\n")
+        if self.last == HANGUP_LINE or self.last.startswith(f"{DEAD_CHANNEL} "):
+            raise AGIResultHangup(self.last)
+        return line
+
+
+class SafeAgi(AGI):
+    """pyst2's `AGI` on any pair of text streams (an AGI script's stdin/stdout, a FastAGI
+    socket), with what is unsafe there replaced; its command methods, result parsing and
+    exceptions are used as they are.
+
+    - The constructor is not pyst2's: that one installs a SIGHUP handler (impossible outside
+      the main thread; the AGI script installs its own and passes `hangup_signalled`) and
+      prints the caller's details to stderr.
+    - The environment reader keeps the first value of a name and only `agi_*` names:
+      pyst2's lets a later line replace an earlier one, so a caller ID holding a line break
+      could pose as `agi_uniqueid`.
+    - `_quote` escapes (pyst2's only wraps in quotes), and `send_command` quotes every
+      argument pyst2 passes bare (file names, timeouts, application names), so that
+      nothing a caller sent can end a command line early.
+    - Replies are read through `_Replies` (the end of the stream is a hang-up).
+    - The trace of every command goes to `_Trace`, not stderr.
+
+    Not made safe, so not used: pyst2's `fastagi.py` (Python 2 only) and `record_file`
+    (it drops the reply's `endpos` and `dtmf`; RECORD FILE goes through `execute`).
     """
 
-    def __init__(self, stdin: IO[Any], stdout: IO[Any], trace: _Trace) -> None:
+    def __init__(
+        self,
+        stdin: IO[Any],
+        stdout: IO[Any],
+        *,
+        trace: _Trace,
+        hangup_signalled: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = trace
         self._got_sighup = False
+        self._hangup_signalled = hangup_signalled
         self.env: dict[str, str] = {}
         self._get_agi_env()
+        self.replies = _Replies(stdin)
+        self.stdin = self.replies
 
     def _get_agi_env(self) -> None:
         while True:
@@ -105,6 +171,27 @@ class _EnvironmentReader(AGI):
             name = name.strip()
             if ENV_NAME.match(name) and name not in self.env:
                 self.env[name] = value.strip()
+
+    def _quote(self, string: object) -> _Quoted:
+        return _Quoted(quote_argument(str(string)))
+
+    def test_hangup(self) -> None:
+        if self._got_sighup or self._hangup_signalled():
+            raise AGISIGHUPHangup("Received SIGHUP from Asterisk")
+
+    def send_command(self, command: str, *args: object) -> None:
+        """One command line: pyst2's quoted arguments as they are, bare ones quoted and
+        escaped, an empty bare one (pyst2's "omitted") left out."""
+        words = [command.strip()]
+        for argument in args:
+            if isinstance(argument, _Quoted):
+                words.append(argument)
+            elif argument != "":
+                words.append(quote_argument(argument))  # type: ignore[arg-type]
+        line = " ".join(words) + "\n"
+        self.stderr.write(f"-> {line}")
+        self.stdout.write(line)
+        self.stdout.flush()
 
 
 class AsteriskChannel:
@@ -129,13 +216,22 @@ class AsteriskChannel:
         self._hangup_signalled = hangup_signalled
         self._hung_up = False
         self._typed_ahead: str | None = None
+        self._timeouts: dict[str, float] = {}
+        self._no_read = False
+        self._reads = 0
         self.prompts_dir = PurePosixPath(prompts_dir)
         self.spool = spool
         """Where answers by voice are recorded; None: this channel cannot listen."""
-        self.env = _EnvironmentReader(reader, writer, _Trace(debug)).env
+        self._call_id = new_call_id()
+        self.agi = SafeAgi(
+            reader,
+            writer,
+            trace=_Trace(debug, self._call_id),
+            hangup_signalled=hangup_signalled,
+        )
+        self.env = self.agi.env
         if not self.env:
             raise CallerHungUp("no AGI environment: the stream closed at once")
-        self._call_id = new_call_id()
 
     @property
     def call_id(self) -> str:
@@ -181,44 +277,40 @@ class AsteriskChannel:
     # --- the protocol ------------------------------------------------------------------
 
     def command(self, name: str, *arguments: str | int) -> AgiResult:
-        """Send one command and read its result; CallerHungUp if the channel is gone."""
-        if self._hung_up or self._hangup_signalled():
-            self._hung_up = True
+        """Send one command through pyst2's `execute` and read its result; CallerHungUp if
+        the channel is gone, AgiCommandError if Asterisk refused the command."""
+        result = self._agi(self.agi.execute, name, *arguments)
+        value, data = result.pop("result", ("", ""))
+        number = int(value) if value.lstrip("-").isdigit() else None
+        fields = {key: field for key, (field, _) in result.items()}
+        return AgiResult(200, number, data or None, fields, self.agi.replies.last)
+
+    def _agi(self, method: Callable[..., R], *arguments: object) -> R:
+        """Call one of pyst2's command methods, its exceptions made the channel's: every sign
+        of a hang-up (SIGHUP, a HANGUP line, result=-1, 511, a closed stream) is
+        `CallerHungUp` at once, a refused command `AgiCommandError`."""
+        if self._hung_up:
             raise CallerHungUp
-        line = command_line(name, *arguments)
-        if self._debug:
-            log.debug("call=%s -> %s", printable(self.call_id), printable(line.strip()))
         try:
-            self._writer.write(line)
-            self._writer.flush()
-            result = self._read_result()
-        except (AgiHangup, OSError, ValueError) as gone:
+            return method(*arguments)
+        except AGIHangup as gone:
             self._hung_up = True
             raise CallerHungUp(str(gone)) from None
-        if self._debug:
-            log.debug("call=%s <- %s", printable(self.call_id), printable(result.line))
-        if result.code == DEAD_CHANNEL or (result.code == 200 and result.result == -1):
+        except AGIAppError:  # result=-1: pyst2 cannot tell a failure from a hang-up
             self._hung_up = True
-            raise CallerHungUp(result.line)
-        if result.code != 200:
-            raise AgiCommandError(f"{name}: {result.line}")
-        return result
-
-    def _read_result(self) -> AgiResult:
-        line = self._readline()
-        result = parse_agi_result(line)
-        if result.code == 520 and line[3:4] == "-":
-            while not self._readline().startswith("520 "):
-                pass
-        return result
-
-    def _readline(self) -> str:
-        line = self._reader.readline()
-        if isinstance(line, bytes):
-            line = line.decode("utf-8", errors="replace")
-        if not line:
-            raise AgiHangup("the AGI connection closed")
-        return line
+            raise CallerHungUp(self.agi.replies.last) from None
+        except (AGIInvalidCommand, AGIUsageError, AGIUnknownError):
+            raise AgiCommandError(self.agi.replies.last) from None
+        except ValueError as error:
+            if not RESULT_LINE.match(self.agi.replies.last):  # pyst2's int() of no code
+                raise AgiCommandError(
+                    f"not an AGI result line: {self.agi.replies.last!r}"
+                ) from None
+            self._hung_up = True
+            raise CallerHungUp(str(error)) from None
+        except OSError as gone:
+            self._hung_up = True
+            raise CallerHungUp(str(gone)) from None
 
     # --- the Channel -------------------------------------------------------------------
 
@@ -242,9 +334,110 @@ class AsteriskChannel:
         return None
 
     def ask(self, utterances: Sequence[Utterance], request: KeyRequest) -> Keys:
+        """Play with barge-in and collect the keys inside Asterisk, with `Read()`: res_agi
+        drops a key that arrives while no command is waiting, so one `WAIT FOR DIGIT` per
+        key would lose keys whenever this side is slow to answer. Prompt files go to Read
+        itself, so no key is lost between the end of a prompt and the wait either; numbers
+        and digits said (SAY NUMBER) are played first, with barge-in, one round trip
+        before Read starts."""
+        files = None if self._no_read else self._read_files(utterances)
+        first = None
+        if self._typed_ahead is not None:
+            first, self._typed_ahead = self._typed_ahead, None
+            files = []
+        elif files is None:
+            escape = "".join(sorted(request.allowed | {request.terminator} - {""}))
+            first = self._first_key(utterances, escape)
+            files = []
+        digits = ""
+        if first is not None:
+            if request.terminator and first == request.terminator:
+                return Keys("", KeyStop.TERMINATOR)
+            if first in request.allowed:
+                digits = first
+                if len(digits) >= request.max_digits:
+                    return Keys(digits, KeyStop.MAX_DIGITS)
+        if self._no_read:
+            return self._key_by_key(request, [], digits)
+        return self._read(request, files, digits)
+
+    def _key_by_key(self, request: KeyRequest, files: list[str], digits: str) -> Keys:
+        """Without Read(): the prompt files with barge-in, then one WAIT FOR DIGIT per key."""
         escape = "".join(sorted(request.allowed | {request.terminator} - {""}))
-        first = self._first_key(utterances, escape)
-        return collect_keys(request, self._wait_for_digit, first=first)
+        first = None
+        for path in files:
+            first = self._agi(self.agi.stream_file, path, escape) or None
+            if first is not None:
+                break
+        rest = KeyRequest(
+            allowed=request.allowed,
+            max_digits=request.max_digits - len(digits),
+            first_timeout=request.inter_digit_timeout if digits else request.first_timeout,
+            inter_digit_timeout=request.inter_digit_timeout,
+            terminator=request.terminator,
+        )
+        more = collect_keys(rest, self._wait_for_digit, first=first)
+        return Keys(digits + more.digits, more.stop)
+
+    def _read_files(self, utterances: Sequence[Utterance]) -> list[str] | None:
+        """The prompt files Read can play itself, or None when something else must be said
+        (a number) or a path holds Read's separators."""
+        paths = []
+        for utterance in utterances:
+            if not isinstance(utterance, Prompt):
+                return None
+            path = str(self.prompts_dir / utterance.id)
+            if any(mark in path for mark in READ_SEPARATORS):
+                return None
+            paths.append(path)
+        return paths
+
+    def _read(self, request: KeyRequest, files: list[str], digits: str) -> Keys:
+        """Read the rest of an answer in Asterisk: the first wait is the first-key timeout,
+        or the between-keys one once a key came (TIMEOUT(response) and TIMEOUT(digit), which
+        Read uses when given no timeout of its own)."""
+        first_wait = request.inter_digit_timeout if digits else request.first_timeout
+        self._set_timeout("response", first_wait)
+        self._set_timeout("digit", request.inter_digit_timeout)
+        wanted = min(request.max_digits - len(digits), MAX_READ_DIGITS)
+        terminator = f"t({request.terminator})"
+        self._reads += 1
+        into = f"{READ_INTO}{self._reads}"  # a new name each time: never an earlier answer
+        options = f"{into},{'&'.join(files)},{wanted},{terminator}"
+        if not self._agi(self._exec, "Read", options):
+            log.error(
+                "call=%s Asterisk has no Read() (load app_read.so): keys are collected one "
+                "command per key, and keys typed while this side is slow are lost",
+                printable(self.call_id),
+            )
+            self._no_read = True
+            return self._key_by_key(request, files, digits)
+        answer = self._agi(self.agi.get_full_variable, f"${{{into}}}|${{READSTATUS}}")
+        typed, _, status = answer.rpartition("|")
+        if status == "HANGUP":
+            self._hung_up = True
+            raise CallerHungUp("Read: the caller hung up")
+        if status != "OK":
+            # EXEC, GET FULL VARIABLE and SET VARIABLE are answered on a dead channel too:
+            # ANSWER is not (511), and on a live one does nothing.
+            self._agi(self.agi.answer)
+        for key in typed:
+            if key in request.allowed:
+                digits += key
+        if status != "OK":
+            return Keys(digits, KeyStop.TIMEOUT)
+        if len(digits) >= request.max_digits:
+            return Keys(digits, KeyStop.MAX_DIGITS)
+        if len(typed) < wanted:
+            return Keys(digits, KeyStop.TERMINATOR)
+        # Read stopped at its count, but some keys were not ones this answer takes (they
+        # are ignored, as they would be key by key): the rest comes key by key.
+        return self._key_by_key(request, [], digits)
+
+    def _set_timeout(self, which: str, seconds: float) -> None:
+        if self._timeouts.get(which) != seconds:
+            self._agi(self.agi.set_variable, f"TIMEOUT({which})", f"{seconds:g}")
+            self._timeouts[which] = seconds
 
     def listen(
         self, utterances: Sequence[Utterance], keys: KeyRequest, request: ListenRequest
@@ -294,7 +487,7 @@ class AsteriskChannel:
             raise ListenFailed(f"RECORD FILE: {result.line}")
         # Asterisk answers before it closes the file: one more command waits for the close.
         try:
-            self.command("NOOP")
+            self._agi(self.agi.noop)
         except CallerHungUp:
             local.unlink(missing_ok=True)
             raise
@@ -303,7 +496,7 @@ class AsteriskChannel:
         return Recording(audio=local)
 
     def _wait_for_digit(self, timeout: float) -> str | None:
-        return digit_of(self.command("WAIT FOR DIGIT", int(timeout * 1000)))
+        return self._agi(self.agi.wait_for_digit, int(timeout * 1000)) or None
 
     def _say(self, utterance: Utterance, *, escape: str) -> str | None:
         match utterance:
@@ -312,11 +505,11 @@ class AsteriskChannel:
             case Number() if utterance.value > MAX_NUMBER:
                 # beyond what Asterisk's Russian SAY NUMBER says: digit by digit, as the
                 # simulator prints it (agi.audio.number_words)
-                return digit_of(self.command("SAY DIGITS", str(utterance.value), escape))
+                return self._agi(self.agi.say_digits, str(utterance.value), escape) or None
             case Number():
-                return digit_of(self.command("SAY NUMBER", utterance.value, escape))
+                return self._agi(self.agi.say_number, utterance.value, escape) or None
             case Digits():
-                return digit_of(self.command("SAY DIGITS", utterance.digits, escape))
+                return self._agi(self.agi.say_digits, utterance.digits, escape) or None
         raise TypeError(utterance)
 
     def _stream(self, prompt: Prompt, escape: str) -> str | None:
@@ -325,7 +518,7 @@ class AsteriskChannel:
         answering CHANNEL STATUS."""
         path = str(self.prompts_dir / prompt.id)
         try:
-            return digit_of(self.command("STREAM FILE", path, escape))
+            return self._agi(self.agi.stream_file, path, escape) or None
         except CallerHungUp:
             if self._hangup_signalled() or not self._still_up():
                 raise
@@ -340,23 +533,34 @@ class AsteriskChannel:
     def _still_up(self) -> bool:
         self._hung_up = False
         try:
-            self.command("CHANNEL STATUS")
+            up = self._agi(self.agi.channel_status) >= 0
         except CallerHungUp:
             return False
+        self._hung_up = not up
+        return up
+
+    def _exec(self, application: str, options: str) -> bool:
+        """Run a dialplan application; False when this Asterisk has none of that name."""
+        try:
+            self.agi.appexec(application, options)
+        except AGIAppError as error:
+            if str(error).startswith("Unable to find application"):
+                return False
+            raise
         return True
 
     def claim(self) -> None:
         """Tell the dialplan the IVR has taken this call, so that it does not run the call
         again elsewhere whatever AGISTATUS says (a failed command can make it FAILURE)."""
-        self.command("SET VARIABLE", dialplan.ANSWERED, "1")
+        self._agi(self.agi.set_variable, dialplan.ANSWERED, "1")
 
     def mark(self, outcome: str) -> None:
-        self.command("SET VARIABLE", dialplan.OUTCOME, outcome)
+        self._agi(self.agi.set_variable, dialplan.OUTCOME, outcome)
 
     def transfer(self, destination: str) -> None:
         """Name the destination for the dialplan, which alone decides where that leads."""
-        self.command("SET VARIABLE", dialplan.TRANSFER, destination)
+        self._agi(self.agi.set_variable, dialplan.TRANSFER, destination)
 
     def hang_up(self) -> None:
-        self.command("HANGUP")
+        self._agi(self.agi.hangup)
         self._hung_up = True

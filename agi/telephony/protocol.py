@@ -1,6 +1,7 @@
-"""The Asterisk Gateway Interface as text: building command lines and reading result lines.
+"""The Asterisk Gateway Interface as text: command lines as the IVR writes them, and what a
+result holds. pyst2, through `agi.telephony.asterisk_channel.SafeAgi`, reads result lines.
 
-Pure functions, tested with literal protocol lines; `agi.telephony.asterisk_channel` does the I/O.
+Pure functions, tested with literal protocol lines.
 """
 
 from __future__ import annotations
@@ -9,15 +10,9 @@ import re
 from dataclasses import dataclass, field
 
 RESULT_LINE = re.compile(r"^(?P<code>\d{3})(?P<sep>[ -])(?P<rest>.*)$")
-RESULT_VALUE = re.compile(r"result=(?P<value>-?\d*)(?:\s+\((?P<data>[^)]*)\))?")
-KEY_VALUE = re.compile(r"(?P<key>[a-z_]+)=(?P<value>\S*)")
 
 HANGUP_LINE = "HANGUP"
 DEAD_CHANNEL = 511
-
-
-class AgiHangup(Exception):
-    """The channel is gone: a HANGUP line, result=-1, 511, or a closed connection."""
 
 
 class AgiCommandError(Exception):
@@ -36,34 +31,14 @@ class AgiResult:
     line: str = ""
 
 
-def parse_agi_result(line: str) -> AgiResult:
-    """Read one result line of an AGI command (the first line of a 520 usage block too)."""
-    line = line.rstrip("\r\n")
-    if line == HANGUP_LINE:
-        raise AgiHangup("Asterisk reports a hang-up")
-    match = RESULT_LINE.match(line)
-    if not match:
-        raise AgiCommandError(f"not an AGI result line: {line!r}")
-    code = int(match["code"])
-    rest = match["rest"]
-    if code != 200:
-        return AgiResult(code=code, data=rest.strip(), line=line)
-    value = RESULT_VALUE.search(rest)
-    if value is None:
-        return AgiResult(code=code, line=line)
-    number = int(value["value"]) if value["value"] not in ("", "-") else None
-    tail = rest[value.end() :]
-    fields = {m["key"]: m["value"] for m in KEY_VALUE.finditer(tail)}
-    return AgiResult(code=code, result=number, data=value["data"], fields=fields, line=line)
-
-
 def quote_argument(value: str | int) -> str:
     """One argument, safe to send: quoted, `\\` and `"` escaped, control characters blanked.
 
     A CR or LF would end the command line early and let the rest be read as a new command.
     """
     text = str(value)
-    text = "".join(" " if not ch.isprintable() else ch for ch in text)
+    if not text.isprintable():
+        text = "".join(" " if not ch.isprintable() else ch for ch in text)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 

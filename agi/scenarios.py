@@ -391,12 +391,7 @@ def run_scenario(
 
 
 def _settings(settings: Settings, **update: Any) -> Settings:
-    """`settings` with `update`; what they compute from the settings (the window) computed
-    afresh, not copied."""
-    changed = settings.model_copy(update=update)
-    for computed in ("window", "consumption_policy", "guess_limits"):
-        changed.__dict__.pop(computed, None)
-    return changed
+    return settings.model_copy(update=update)
 
 
 def failures(scenario: Scenario, run: Run, path: Path) -> list[Problem]:

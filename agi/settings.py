@@ -320,6 +320,14 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _SettingsFiles(settings_cls, config_files()))
 
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Settings:
+        """A copy with `update`; what is computed from the settings (the window, the
+        limits) is computed afresh from the copy, never carried over from this one."""
+        copied = super().model_copy(update=update, deep=deep)
+        for name in COMPUTED:
+            copied.__dict__.pop(name, None)
+        return copied
+
     @cached_property
     def window(self) -> AcceptanceWindow:
         first, last = parse_accept_days(self.accept_days)
@@ -456,3 +464,7 @@ def _problem(detail: Any, written: dict[str, _Written]) -> Problem:
     if where is None:
         return Problem(Path("settings"), None, rule, message)
     return Problem(where.file, where.document.line_of(loc), rule, message)
+
+
+COMPUTED = ("window", "consumption_policy", "guess_limits")
+"""The settings' cached properties, dropped from a copy (`Settings.model_copy`)."""

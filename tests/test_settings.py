@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from agi.cli import main
 from agi.problems import ProblemsFound
-from agi.settings import load_settings
+from agi.settings import Settings, load_settings
 
 GOOD = """\
 database_url: sqlite:///var/test.db
@@ -268,3 +268,14 @@ def test_a_wrong_gateway_setting_names_its_variable(
         load_settings()
     (problem,) = found.value.problems
     assert says in str(problem)
+
+
+def test_a_copy_computes_the_window_and_limits_from_its_own_values():
+    settings = Settings(accept_days="18-25", max_unknown_contracts_per_caller=5)
+    assert (settings.window.first_day, settings.guess_limits.unknown_per_caller) == (18, 5)
+    copied = settings.model_copy(
+        update={"accept_days": "1-5", "max_unknown_contracts_per_caller": 2}
+    )
+    assert (copied.window.first_day, copied.window.last_day) == (1, 5)
+    assert copied.guess_limits.unknown_per_caller == 2
+    assert settings.window.first_day == 18

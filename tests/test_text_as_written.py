@@ -198,6 +198,14 @@ MESSAGES = {
         ],
         [],
     ),
+    "…and a bare reading is not stored for the resource the question guessed": Chat(
+        [
+            ("ПС 123859 20", WHICH_HOT_WATER.format(20)),
+            ("21", "Жду ответ ДА или НЕТ: договор 123859, горячая вода, показания 20?"),
+            ("ПС 123859 гв 21", ACCEPTED),
+        ],
+        [("hot_water", "123859", "single", 21)],
+    ),
     "hot water confirmed with «да, верно»": Chat(
         [("ПС 123859 20", WHICH_HOT_WATER.format(20)), ("да, верно", ACCEPTED)], HOT_WATER_20
     ),

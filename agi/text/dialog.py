@@ -346,6 +346,12 @@ class TextDialog:
             return _Turn(DECLINED.format(expected=_expected(steps)), "declined", waiting)
         if conversation.pending and not isinstance(command, Values | Malformed):
             return _Turn(_reminder(contract, conversation), "reminded", KEEP)
+        if (
+            conversation.question == RESOURCE_QUESTION
+            and isinstance(command, Values)
+            and command.resource is None
+        ):  # a bare value would be stored for the resource the question only guessed
+            return _Turn(_reminder(contract, conversation), "reminded", KEEP)
         if isinstance(command, Malformed):
             return _Turn(_unreadable(command, _expected(steps)), command.why.value, KEEP)
         if isinstance(command, Values):

@@ -31,8 +31,9 @@ from agi.settings import Settings
 from agi.storage.models import SubmissionRow
 from agi.storage.repository import Repository
 from agi.text.dialog import text_dialog_for
+from agi.text.gateway import Refused
 from agi.text.gateway_routes import Gateways
-from agi.text.kannel import MAX_REPLY
+from agi.text.kannel import MAX_REPLY, check_caller
 from agi.text.kannel_service import SMS_SERVICE, render_sms_service
 from tests.conftest import BILLING_IMPORTED, IN_WINDOW, ROOT
 from tests.support import demo_database, free_port
@@ -480,3 +481,14 @@ def test_the_readme_shows_the_shipped_sms_service() -> None:
     assert ["group = sms-service", *shown.splitlines()] == [
         line.replace("k" * 32, "<kannel_secret>") for line in settings
     ]
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Basic ключ", "Basic " + "é" * 40, "Basic", "Digest x", ""],
+    ids=["cyrillic", "latin-1", "no credentials", "another scheme", "empty"],
+)
+def test_credentials_that_are_not_kannels_are_refused_401(authorization: str) -> None:
+    with pytest.raises(Refused) as refused:
+        check_caller(authorization, "127.0.0.1", secret=SECRET, addresses=["127.0.0.1"])
+    assert refused.value.status == 401

@@ -125,7 +125,7 @@ ROUTES = {
 
 
 @needs_nginx
-def test_only_the_webhook_is_passed_through(nginx: str) -> None:
+def test_only_the_webhook_is_passed_through(nginx: str, tmp_path: Path) -> None:
     with httpx.Client(base_url=nginx, headers={SECRET_HEADER: SECRET}, timeout=10) as client:
         for n, (name, (method, path, status)) in enumerate(ROUTES.items()):
             body = message("ПС 102057522 11638", f"gw-{n}") if method == "POST" else None
@@ -140,6 +140,10 @@ def test_only_the_webhook_is_passed_through(nginx: str) -> None:
             auth=("kannel", GATEWAYS["kannel_secret"]),
         )
         assert (sms.status_code, sms.text) == (200, ACCEPTED)
+    logged = (tmp_path / "nginx" / "access.log").read_text()
+    assert '"POST /kannel" 200' in logged and '"GET /whatsapp" 200' in logged
+    for secret in ("79120000000", "verify-nginx", "hub.challenge", SECRET):
+        assert secret not in logged
 
 
 @needs_nginx

@@ -38,9 +38,10 @@ def check_caller(
     from one of `addresses` (addresses or networks)."""
     if not peer or not within(peer, addresses):
         raise Refused(403, "SMS are accepted from the configured Kannel addresses only")
-    expected = base64.b64encode(f"{USER}:{secret}".encode()).decode()
+    expected = base64.b64encode(f"{USER}:{secret}".encode())
     scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "basic" or not hmac.compare_digest(given.strip(), expected):
+    given_bytes = given.strip().encode("utf-8", "replace")  # compare_digest wants ASCII str
+    if scheme.lower() != "basic" or not hmac.compare_digest(given_bytes, expected):
         raise Refused(401, "missing or wrong Kannel credentials")
 
 

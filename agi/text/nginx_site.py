@@ -21,7 +21,7 @@ VALUES = {
     "SERVER_NAME": re.compile(rf"^{_NAME}( {_NAME})*$"),
     "LISTEN": re.compile(r"^[A-Za-z0-9.:\[\]_-]+( (default_server|ssl|http2|reuseport))*$"),
     "WEBHOOK": re.compile(r"^[A-Za-z0-9.\[\]:_-]+:[0-9]{1,5}$"),
-    "ACCESS_LOG": re.compile(r"^(off|/[A-Za-z0-9._/-]+)$"),
+    "ACCESS_LOG": re.compile(r"^(off|/[A-Za-z0-9._/-]+ ivr_webhook)$"),
 }
 
 
@@ -41,6 +41,6 @@ def render_site(
         "SERVER_NAME": server_name,
         "LISTEN": listen,
         "WEBHOOK": webhook,
-        "ACCESS_LOG": access_log,
+        "ACCESS_LOG": access_log if access_log == "off" else f"{access_log} ivr_webhook",
     }
     return fill(template, values, VALUES, what="the nginx site")

@@ -31,9 +31,9 @@ from agi.settings import Settings
 from agi.storage.models import SubmissionRow
 from agi.storage.repository import Repository
 from agi.text.dialog import text_dialog_for
-from agi.text.gateway import Refused
+from agi.text.gateway import MAX_MESSAGE_ID, Refused
 from agi.text.gateway_routes import Gateways
-from agi.text.kannel import MAX_REPLY, check_caller
+from agi.text.kannel import MAX_REPLY, check_caller, incoming
 from agi.text.kannel_service import SMS_SERVICE, render_sms_service
 from tests.conftest import BILLING_IMPORTED, IN_WINDOW, ROOT
 from tests.support import demo_database, free_port
@@ -492,3 +492,15 @@ def test_credentials_that_are_not_kannels_are_refused_401(authorization: str) ->
     with pytest.raises(Refused) as refused:
         check_caller(authorization, "127.0.0.1", secret=SECRET, addresses=["127.0.0.1"])
     assert refused.value.status == 401
+
+
+def test_the_longest_message_id_fits_the_database_with_its_prefix() -> None:
+    longest = incoming(
+        {"id": "x" * MAX_MESSAGE_ID, "from": "+79120000000"}, b"hi", None, region="RU"
+    )
+    assert len(longest.message_id) <= 128  # text_messages.message_id, submissions.source_id
+    with pytest.raises(Refused) as refused:
+        incoming(
+            {"id": "x" * (MAX_MESSAGE_ID + 1), "from": "+79120000000"}, b"hi", None, region="RU"
+        )
+    assert 400 <= refused.value.status < 500

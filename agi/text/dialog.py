@@ -432,6 +432,8 @@ class TextDialog:
         """Check every value against its zone; store them all, or say what is wrong."""
         steps = zone_steps(contract)
         waiting = Conversation(contract.number, contract.resource, now)
+        if len(values) != len(steps):  # billing changed the meter while a question waited
+            return _Turn(_count(contract), "count", waiting)
         kept: dict[ZoneKey, int] = {}
         questioned = False
         for step, text in zip(steps, values, strict=True):

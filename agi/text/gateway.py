@@ -20,7 +20,9 @@ from typing import Any
 from agi.readings.callers import phone_number
 
 MAX_SENDER = 64
-MAX_MESSAGE_ID = 128
+MAX_MESSAGE_ID = 112
+"""A gateway's message id, with room for its prefix (`kannel-`, `viber-`) in the 128
+characters the database keeps; a longer one is refused, never a database error redelivered."""
 MAX_TEXT = 4096
 """The longest message a messenger delivers (WhatsApp); longer ones are refused."""
 TOKEN = re.compile(r"[!-~]+")

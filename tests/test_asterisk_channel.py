@@ -253,6 +253,17 @@ def test_a_hang_up_during_read_is_a_hang_up():
             chan.ask([Prompt("a", "…")], DIGITS)
 
 
+def test_a_hangup_line_before_read_is_asked_for_its_answer_is_a_hang_up_at_once():
+    """FastAGI sends HANGUP when the caller goes, ahead of the reply it belongs before: the
+    answer's reply is not read as the next command's."""
+    chan, written = channel(
+        "200 result=1", "200 result=1", "200 result=0", "HANGUP", "200 result=1 (|TIMEOUT)"
+    )
+    with pytest.raises(CallerHungUp):
+        chan.ask([Prompt("a", "…")], DIGITS)
+    assert "ANSWER" not in sent(written)
+
+
 def test_numbers_and_digits_are_said_by_asterisk():
     chan, written = channel("200 result=0", "200 result=0")
     chan.play([Number(45055), Digits("102057522")])

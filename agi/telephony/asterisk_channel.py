@@ -135,6 +135,7 @@ class SafeAgi(AGI):
       nothing a caller sent can end a command line early.
     - Replies are read through `_Replies` (the end of the stream is a hang-up).
     - The trace of every command goes to `_Trace`, not stderr.
+    - `get_full_variable` lets a hang-up through instead of returning "hangup".
 
     Not made safe, so not used: pyst2's `fastagi.py` (Python 2 only) and `record_file`
     (it drops the reply's `endpos` and `dtmf`; RECORD FILE goes through `execute`).
@@ -174,6 +175,12 @@ class SafeAgi(AGI):
 
     def _quote(self, string: object) -> _Quoted:
         return _Quoted(quote_argument(str(string)))
+
+    def get_full_variable(self, name: str, channel: str | None = None) -> str:
+        """pyst2's, except that a hang-up stays one: pyst2's returns the word "hangup" as
+        the value, and the reply still on its way would be read as the next command's."""
+        arguments = [self._quote(name)] + ([self._quote(channel)] if channel else [])
+        return self.execute("GET FULL VARIABLE", *arguments)["result"][1]
 
     def test_hangup(self) -> None:
         if self._got_sighup or self._hangup_signalled():

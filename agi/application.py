@@ -168,7 +168,7 @@ class Application:
                     started_at=started_at,
                     started=started,
                     caller=channel.caller_number,
-                    system=getattr(channel, "system_name", None),
+                    system=channel.system_name,
                     server=SERVER,
                     accepted=actions.accepted,
                     resource=actions.contract.resource.value if actions.contract else None,

@@ -116,6 +116,11 @@ class Channel(Protocol):
         it in that system's logs; not unique (two Asterisks may repeat it)."""
 
     @property
+    def system_name(self) -> str | None:
+        """The name of the telephone system that carried the call (Asterisk's SYSTEMNAME),
+        for the call's record; None when it has none."""
+
+    @property
     def caller_number(self) -> str | None:
         """The caller's number as the network sent it; None when it sent none."""
 

@@ -124,6 +124,10 @@ class KeypadChannel:
         return None
 
     @property
+    def system_name(self) -> str | None:
+        return None
+
+    @property
     def caller_number(self) -> str | None:
         return self._caller_number
 

@@ -42,12 +42,12 @@ def check(path: Path | None, prompts: Path | None) -> None:
     path = shown(path or settings.flow_path)
     catalog_path = shown(prompts or settings.prompts_path)
     try:
-        flow = load_flow(path, load_catalog(catalog_path), ACTIONS)
+        catalog = load_catalog(catalog_path)
+        flow = load_flow(path, catalog, ACTIONS)
     except ProblemsFound as problems:
         _fail(problems.problems)
     from agi.scenarios import check_scenarios, scenarios_path
 
-    catalog = load_catalog(catalog_path)
     ran, failed = check_scenarios(settings, flow, catalog, path)
     if failed:
         _fail(failed)

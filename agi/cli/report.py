@@ -10,8 +10,9 @@ import click
 
 from agi.cli.common import main, ready_application
 from agi.records.record import PHONE
+from agi.text.dialog import TextChannel
 
-CHANNELS = [PHONE, "sms", "viber", "whatsapp"]
+CHANNELS = [PHONE, *(channel.value for channel in TextChannel)]
 FORMATS = ["text", "csv", "json"]
 CHARTS = (".png", ".svg")
 
@@ -48,7 +49,9 @@ def report(
     start = first.date() if first else end - timedelta(days=6)
     if start > end:
         raise click.BadParameter(f"--from {start} is after --to {end}", param_hint="--from")
-    records = app.call_records.between(_midnight(start, zone), _midnight(end + timedelta(1), zone))
+    records = app.call_records.between(
+        _midnight(start, zone), _midnight(end + timedelta(1), zone), channel=channel
+    )
     figures = figures_of.report(
         records, start=start, end=end, timezone=app.settings.timezone, channel=channel
     )

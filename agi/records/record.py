@@ -125,8 +125,10 @@ def phone_record(
     )
     end = End.ACCEPTED if accepted else END_OF[report.ending]
     reason = None
-    if report.ending is Ending.TRANSFERRED or end is End.LIMIT_REACHED:
-        reason = report.ending.value if end is End.LIMIT_REACHED else _why(report)
+    if end is End.LIMIT_REACHED:
+        reason = report.ending.value
+    elif report.ending is Ending.TRANSFERRED:
+        reason = _why(report)
     return CallRecord(
         channel=PHONE,
         source_id=call_id,

@@ -335,9 +335,9 @@ class TextDialog:
         steps = zone_steps(contract)
         waiting = Conversation(contract.number, contract.resource, now)
         if conversation.pending and isinstance(command, Confirm):
-            if conversation.question == RESOURCE_QUESTION:
-                return self._check(contract, conversation.pending, message, now, confirmed=False)
-            return self._check(contract, conversation.pending, message, now, confirmed=True)
+            # ДА to «which resource?» chooses the resource; the values are checked as new
+            confirmed = conversation.question != RESOURCE_QUESTION
+            return self._check(contract, conversation.pending, message, now, confirmed=confirmed)
         if conversation.pending and isinstance(command, Decline):
             if conversation.question == RESOURCE_QUESTION:
                 contracts = self.readings.contracts(contract.number, now)

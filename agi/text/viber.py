@@ -91,9 +91,7 @@ def send_message(
         json={
             "receiver": receiver,
             "min_api_version": MIN_API_VERSION,
-            "sender": {"name": sender_name[:MAX_SENDER_NAME]},
-            "type": "text",
-            "text": text,
+            **welcome(text, sender_name=sender_name),
         },
         recipient=receiver,
         accepted=accepted,

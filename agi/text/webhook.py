@@ -149,6 +149,7 @@ def create_app(
         except StorageError:
             log.exception("the readings database failed")
             raise HTTPException(503, "the readings database is not available") from None
+        metrics.count_answer(accepted=answer.accepted, duplicate=answer.duplicate)
         return TextReply(
             message_id=message.message_id,
             reply=answer.reply,

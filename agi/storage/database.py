@@ -198,10 +198,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 REVISION_LINE = re.compile(r'^(down_revision|revision)\s*=\s*["\']?([^"\'\s]*)["\']?\s*$', re.M)
 
 
+@functools.cache
 def schema_head() -> str | None:
     """The newest migration's revision, read from the migration files as text: a per-call
     AGI script checks the schema on every call, and Alembic costs it about 0.2 s to import.
-    (A test holds this to Alembic's own answer.)"""
+    (A test holds this to Alembic's own answer.) Read once a process: the files do not
+    change under it, and /health asks on every probe."""
     revisions, parents = set(), set()
     for path in (Path(MIGRATIONS) / "versions").glob("*.py"):
         found = dict(REVISION_LINE.findall(path.read_text(encoding="utf-8")))

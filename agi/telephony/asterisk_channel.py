@@ -9,6 +9,7 @@ closed stream) is `CallerHungUp` at once instead of a blocked read.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
@@ -246,6 +247,7 @@ class AsteriskChannel:
         (two without a `systemname` repeat each other's), and may be missing."""
         return self._call_id
 
+    @functools.cached_property
     def _arguments(self) -> dict[str, str]:
         arguments = (value for name, value in self.env.items() if name.startswith("agi_arg_"))
         return {key: value for key, _, value in (a.partition("=") for a in arguments)}
@@ -253,14 +255,14 @@ class AsteriskChannel:
     @property
     def system_name(self) -> str | None:
         """The Asterisk's SYSTEMNAME, as the dialplan passes it (`system=`); None without."""
-        name = self._arguments().get("system", "")
+        name = self._arguments.get("system", "")
         return name if ASTERISK_ID.match(name) else None
 
     @property
     def correlation_id(self) -> str | None:
         """`system/linkedid/uniqueid` as far as Asterisk gave them: the dialplan passes
         `system=${SYSTEMNAME}` and `linkedid=${CHANNEL(linkedid)}` as AGI arguments."""
-        given = self._arguments()
+        given = self._arguments
         uniqueid = self.env.get("agi_uniqueid", "")
         parts = [given.get("system", ""), given.get("linkedid", ""), uniqueid]
         if parts[1] == uniqueid:

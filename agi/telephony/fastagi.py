@@ -382,7 +382,7 @@ class FastAgiServer:
 
     def _arrived(self, sock: socket.socket, address: str, selector: selectors.BaseSelector) -> None:
         if not self.allowed(address):
-            self.metrics.connections_dropped.labels(NOT_ALLOWED).inc()
+            self._dropped(NOT_ALLOWED)
             self._let_go(sock, b"", selector)
             log.warning(
                 "refused a FastAGI connection from %s: not in the allow-list", printable(address)

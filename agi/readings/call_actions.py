@@ -22,6 +22,7 @@ from agi.dialog.actions import (
     PromptRef,
     Stage,
 )
+from agi.readings.callers import guesser
 from agi.readings.rules import (
     PHONE_CHANNEL,
     Contract,
@@ -199,7 +200,7 @@ class CallActions:
         self.source_id = source_id
         self.correlation_id = correlation_id
         self.caller = readings.caller_number(caller)
-        self.guesser = readings.guesser(caller, channel=PHONE_CHANNEL)
+        self.guesser = guesser(self.caller, channel=PHONE_CHANNEL)  # the number parsed once
         self.now = now or readings.now
         self.caller_contracts: list[str] = []
         self.contracts: list[Contract] = []

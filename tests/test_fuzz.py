@@ -276,7 +276,6 @@ def server(always_open: Application) -> Iterator[FastAgiServer]:
     always_open.settings = always_open.settings.model_copy(
         update={"max_refused_readings_per_contract": 10**9}
     )
-    always_open.settings.__dict__.pop("guess_limits", None)  # cached, copied with the model
     with running(always_open, reply_seconds=5) as fastagi:
         yield fastagi
 

@@ -244,7 +244,6 @@ def test_the_lockouts_in_force_are_counted(app: Application, dialog: TextDialog)
 
 def test_the_limits_are_settings(app: Application) -> None:
     app.settings = app.settings.model_copy(update={"max_unknown_contracts_per_caller": 2})
-    app.settings.__dict__.pop("guess_limits", None)  # a cached property travels with the copy
 
     outcome, _ = place_call(app, "*2 999991# . 999992# . 102057522#", caller=CALLER)
 

@@ -33,6 +33,7 @@ from tests.own_postgres import MISSING as MISSING_POSTGRES
 from tests.own_postgres import own_postgres
 from tests.real_line import NGINX, hold_calls, listening, private_nginx
 from tests.support import ROOT, demo_database, free_port
+from tests.test_nginx import REQUIRED as NGINX_REQUIRED
 from tests.test_real_calls import MISSING, PERIOD, REQUIRED
 
 pytestmark = [
@@ -315,7 +316,7 @@ def test_at_its_open_files_limit_the_server_leaves_the_call_to_the_agi_script(
         staged.start_server()
 
 
-@pytest.mark.skipif(NGINX is None, reason="needs nginx")
+@pytest.mark.skipif(NGINX is None and not NGINX_REQUIRED, reason="needs nginx")
 def test_a_message_through_the_installed_nginx_site_and_the_web_unit(staged: Staged) -> None:
     web = unit(staged.root / "etc" / "systemd" / "system" / "ivr-web.service")
     assert not listening(8080), "port 8080 is taken: the staged webhook listens where its unit says"
@@ -349,7 +350,9 @@ def test_a_message_through_the_installed_nginx_site_and_the_web_unit(staged: Sta
     assert 11650 in staged.stored()
 
 
-@pytest.mark.skipif(bool(MISSING_POSTGRES), reason="needs root and PostgreSQL's binaries")
+@pytest.mark.skipif(
+    bool(MISSING_POSTGRES) and not REQUIRED, reason="needs root and PostgreSQL's binaries"
+)
 def test_a_stalled_database_reaches_the_operator_within_the_timeout(staged: Staged) -> None:
     override = staged.root / "etc" / "ivr" / "ivr.d" / "20-database.yaml"
     with own_postgres() as postgres:

@@ -29,6 +29,7 @@ MAX_REPLY = UCS2_PART * MAX_PARTS
 CODING_UCS2 = "2"
 CHARSETS = frozenset({"utf-8", "utf-16be", "iso-8859-1", "windows-1252"})
 """What Kannel posts a message in: UTF-8 once recoded, or the coding it arrived in."""
+_CODECS = frozenset(codecs.lookup(name).name for name in CHARSETS)
 
 
 def check_caller(
@@ -67,7 +68,7 @@ def _decoded(body: bytes, content_type: str | None) -> str:
         charset = codecs.lookup(charset).name
     except LookupError:
         raise Refused(400, "the body's charset is unknown") from None
-    if charset not in {codecs.lookup(name).name for name in CHARSETS}:
+    if charset not in _CODECS:
         raise Refused(400, "the body is UTF-8, UTF-16BE or Latin-1")
     try:
         return body.decode(charset)

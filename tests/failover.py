@@ -39,11 +39,15 @@ from tests.support import ROOT, checkout_environment, free_port
 HOSTS = ("127.0.0.1", "127.0.0.2")
 """One server on each: all of 127.0.0.0/8 is loopback on Linux."""
 SYSTEM_NAMES = ("pbx-a", "pbx-b")
+PORTS_PER_CALL = 4
+"""SIPp's media ports for one call: audio RTP and RTCP, video RTP and RTCP."""
 CONTRACT = "102057522"
 FIRST_VALUE = 11700
 """Call n submits FIRST_VALUE + n, so that every stored reading names its call."""
 APOLOGY = f"Playing '{ROOT / 'prompts' / 'ru' / 'readings_unavailable'}."
 NO_OUTCOME = "no outcome from the IVR"
+LEFT_AFTER_STORING = "the IVR stored the readings and left before its goodbye"
+THANKS = f"Playing '{ROOT / 'prompts' / 'ru' / 'readings_accepted'}."
 OPERATOR = "IVR transfer to the operator queue"
 ENDED = re.compile(
     r"\[(?P<tag>C-[0-9a-f]+)\] Ext\. s: IVR call (?P<call>\S+) ended: "
@@ -60,6 +64,7 @@ class PlacedCall:
     after_kill: bool
     value: int
     sipp_succeeded: bool
+    sipp_status: int
     sipp_output: str
     outcome: str | None
     """IVR_OUTCOME as the end of the call logged it; None: no end was logged."""
@@ -79,6 +84,12 @@ class PlacedCall:
     def apologised(self) -> bool:
         """The dialplan's apology was played and the call went to the operator."""
         return NO_OUTCOME in self.log and APOLOGY in self.log and OPERATOR in self.log
+
+    @property
+    def thanked_by_the_dialplan(self) -> bool:
+        """The IVR left after storing the readings, and the dialplan said they were taken."""
+        left = self.log.find(LEFT_AFTER_STORING)
+        return left >= 0 and THANKS in self.log[left:]
 
     def logged_at(self, text: str) -> datetime | None:
         """When Asterisk logged the first line of this call with `text` (its local time)."""
@@ -151,13 +162,15 @@ class FailoverLine:
         SIGKILL the first server once it has stored a reading (its other calls still in
         progress; without `kill`, only wait for that reading); then place `after` calls over
         `spread` seconds. Every call presses `*2 102057522# <its value># 1`."""
+        media = _media_ports(before + after)
         with ThreadPoolExecutor(max_workers=before + after) as pool:
             futures = []
             for number in range(before + after):
                 if number == before:
                     self._kill_first_server_once_it_stored(kill_timeout, kill=kill)
                 asterisk = self.asterisks[number % len(self.asterisks)]
-                futures.append((number, asterisk, pool.submit(self._call, number, asterisk)))
+                call = pool.submit(self._call, number, asterisk, media + PORTS_PER_CALL * number)
+                futures.append((number, asterisk, call))
                 time.sleep(spread / max(1, before if number < before else after))
             results = [(number, asterisk, future.result()) for number, asterisk, future in futures]
         time.sleep(1.0)  # the last lines of the calls' ends
@@ -167,12 +180,10 @@ class FailoverLine:
             for number, asterisk, result in results
         ]
 
-    def _call(self, number: int, asterisk: Asterisk) -> tuple[CallResult, float]:
-        keys = f"*2 {CONTRACT}# {FIRST_VALUE + number}# 1"
+    def _call(self, number: int, asterisk: Asterisk, media_port: int) -> tuple[CallResult, float]:
+        script = CallScript(f"*2 {CONTRACT}# {FIRST_VALUE + number}# 1", caller=f"7913{number:07d}")
         started = time.monotonic()
-        result = place_call(
-            CallScript(keys, caller=f"7913{number:07d}"), sip_port=asterisk.sip_port, timeout=180
-        )
+        result = place_call(script, sip_port=asterisk.sip_port, media_port=media_port, timeout=180)
         return result, time.monotonic() - started
 
     def _kill_first_server_once_it_stored(self, timeout: float, *, kill: bool) -> None:
@@ -187,6 +198,24 @@ class FailoverLine:
             process.kill()
             process.wait()
             self.killed_at = datetime.now()
+
+
+def _media_ports(calls: int) -> int:
+    """The first of PORTS_PER_CALL free UDP ports for each call, above Asterisk's RTP range:
+    SIPp processes started together, left to choose, race for the same ports."""
+    for base in range(40000, 65000 - PORTS_PER_CALL * calls, PORTS_PER_CALL * calls):
+        if all(_free_udp(port) for port in range(base, base + PORTS_PER_CALL * calls)):
+            return base
+    raise RuntimeError(f"no {PORTS_PER_CALL * calls} free UDP ports in a row for SIPp")
+
+
+def _free_udp(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _placed(
@@ -204,6 +233,7 @@ def _placed(
         after_kill=after_kill,
         value=FIRST_VALUE + number,
         sipp_succeeded=result.succeeded,
+        sipp_status=result.returncode,
         sipp_output=result.output,
         outcome=ended["outcome"] if ended else None,
         transfer=ended["transfer"] if ended else "",

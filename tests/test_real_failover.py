@@ -2,10 +2,11 @@
 system names of their own, each preferring its own server and then the other, one
 PostgreSQL, SIPp calls (tests/failover.py).
 
-SIGKILL takes the first server while some of its calls are in progress. Each of those ends
-with the dialplan's apology and the operator; every other call, those placed after the kill
-included, is accepted by a server; every accepted reading is stored exactly once, and no
-reading twice.
+SIGKILL takes the first server once it has stored a reading, while others of its calls are
+in progress. Each of those ends with the dialplan's apology and the operator (one killed
+during its goodbye, its readings stored, hears them accepted from the dialplan); every other
+call, those placed after the kill included, is accepted by the second server; every accepted
+reading is stored exactly once, and no reading twice.
 
 Needs root, Asterisk and SIPp (as tests/test_real_calls.py), and IVR_TEST_POSTGRES_URL.
 """
@@ -21,7 +22,13 @@ import pytest
 
 from agi.storage.repository import Repository
 from tests.conftest import POSTGRES_URL, _fresh_postgres
-from tests.failover import NO_OUTCOME, SYSTEM_NAMES, FailoverLine, failover_line
+from tests.failover import (
+    LEFT_AFTER_STORING,
+    NO_OUTCOME,
+    SYSTEM_NAMES,
+    FailoverLine,
+    failover_line,
+)
 from tests.support import demo_database
 from tests.test_real_calls import MISSING, REQUIRED
 
@@ -60,6 +67,8 @@ def test_a_server_killed_mid_call_loses_no_reading_and_leaves_no_caller_in_silen
         assert call.sipp_succeeded, call.sipp_output
         assert call.outcome is not None, f"call {call.number} logged no end:\n{call.log}"
         assert call.accepted or (call.transfer, call.apologised) == ("operator", True), call.log
+        if LEFT_AFTER_STORING in call.log:  # killed during its goodbye
+            assert call.accepted and call.thanked_by_the_dialplan, call.log
 
     stored = line.stored()
     values = Counter(row.value for row in stored)

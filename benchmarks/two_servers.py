@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import statistics
 import sys
@@ -75,7 +76,9 @@ def report(name: str, line: FailoverLine, calls: list[PlacedCall]) -> None:
         )  # fmt: skip
         for kind, count in kinds.most_common():
             print(f"    ended otherwise x{count}: {kind}")
-        print("    the first: " + otherwise[0].sipp_output.strip()[-600:].replace("\n", "\n    "))
+        played = re.findall(r"Playing '[^']*/([^/.']+)\.|User entered '([^']*)'", otherwise[0].log)
+        heard = " ".join(prompt or f"[{keys}]" for prompt, keys in played)
+        print(f"    the first heard and typed: {heard}")
     doubled = sum(count > 1 for count in values.values())
     lost = sum(call.value not in values for call in accepted)
     unconfirmed = sum(call.value in values for call in calls if not call.accepted)

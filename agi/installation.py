@@ -11,6 +11,7 @@ include files, the nginx site) are brought up to date. A second run changes noth
 from __future__ import annotations
 
 import grp
+import json
 import os
 import pwd
 import secrets
@@ -22,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agi.audio.number_words import RUSSIAN_SOUNDS
-from agi.settings import Settings, shipped
+from agi.problems import ProblemsFound
+from agi.settings import Settings, check_fastagi_servers, shipped, written_setting
 from agi.telephony.asterisk_config import LineConfig, ivr_includes
 from agi.telephony.fastagi import DEFAULT_MAX_CALLS
 from agi.text.kannel_service import SMS_SERVICE, render_sms_service
@@ -217,6 +219,7 @@ def _settings(options: Options, layout: Layout) -> bytes:
     database = options.database_url or f"sqlite:///{layout.state / 'ivr.db'}"
     values = {
         "database_url": database,
+        "fastagi_servers": json.dumps(_local_server(options)),
         "flow_path": "ivr_flows.yaml",
         "prompts_path": "prompts/ru.yaml",
         "prompts_audio_dir": str(layout.audio),
@@ -248,9 +251,31 @@ def _audio(layout: Layout) -> Iterator[Entry]:
             yield Entry(target, path.read_bytes(), owner=USER, group=USER, keep=True)
 
 
+def _local_server(options: Options) -> list[str]:
+    """The FastAGI server of this installation's own unit."""
+    return [f"agi://127.0.0.1:{options.fastagi_port}/readings"]
+
+
+def _fastagi_servers(options: Options, layout: Layout) -> tuple[str, ...]:
+    """The servers the dialplan tries: `fastagi_servers` as the installation's settings
+    write it (so that editing it and installing again updates the dialplan), or this
+    installation's own server; ValueError when the setting is no list of servers."""
+    try:
+        written = written_setting(layout.settings, "fastagi_servers")
+    except ProblemsFound as problems:
+        raise ValueError(str(problems)) from None
+    if written is None:
+        return tuple(_local_server(options))
+    value, file = written
+    try:
+        return tuple(check_fastagi_servers(value))
+    except ValueError as error:
+        raise ValueError(f"{file}: fastagi_servers: {error}") from None
+
+
 def _line(options: Options, layout: Layout) -> LineConfig:
     return LineConfig(
-        fastagi_url=f"agi://127.0.0.1:{options.fastagi_port}/readings",
+        fastagi_servers=_fastagi_servers(options, layout),
         agi_script=str(options.code / "ivr-agi"),
         call_seconds=options.call_seconds,
         operator_dial=options.operator_dial,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +42,12 @@ PACKAGE = Path(__file__).resolve().parent
 CHECKOUT = PACKAGE.parent if (PACKAGE.parent / "setup.cfg").is_file() else None
 """The checkout the code runs from, or None when it is installed as a package."""
 SQLITE_PREFIX = "sqlite:///"
+FASTAGI_SERVER = "agi://127.0.0.1:4573/readings"
+"""Where the dialplan sends calls unless `fastagi_servers` says otherwise."""
+_FASTAGI_URL = re.compile(
+    r"(?:agi://(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::(?P<port>[0-9]{1,5}))?"
+    r"|hagi://[A-Za-z0-9.-]+)(?:/[A-Za-z0-9._-]*)?"
+)
 
 
 def shipped(relative: str) -> Path:
@@ -73,9 +80,10 @@ def config_file() -> Path | None:
     return None
 
 
-def config_files() -> list[Path]:
-    """The settings file and its overrides, in the order they apply."""
-    main = config_file()
+def config_files(main: Path | None = None) -> list[Path]:
+    """The settings file (`main`, or the one in use) and its overrides, in the order they
+    apply."""
+    main = main or config_file()
     if main is None:
         return []
     overrides = main.parent / OVERRIDES
@@ -108,6 +116,17 @@ def _written(files: list[Path]) -> Iterator[tuple[str, _Written]]:
         if document is not None and isinstance(document.data, dict):
             for name, value in document.data.items():
                 yield name, _Written(value, path, document)
+
+
+def written_setting(main: Path, name: str) -> tuple[Any, Path] | None:
+    """What the settings file `main` and its overrides write for `name`, and which file
+    wrote it (the last one wins); None when none does. For `ivr install`, which renders
+    files from the settings of the installation it updates, not of its own environment."""
+    found = None
+    for written_name, written in _written(config_files(main)):
+        if written_name == name:
+            found = (written.value, written.file)
+    return found
 
 
 def _relative_to(folder: Path, name: str, value: Any) -> Any:
@@ -198,6 +217,10 @@ class Settings(BaseSettings):
     agi_reply_seconds: float = Field(default=60.0, ge=5, le=3600)
     """How long Asterisk may take to answer one command whole: the longest prompt, key wait
     or answer by voice."""
+    fastagi_servers: list[str] = Field(default_factory=lambda: [FASTAGI_SERVER])
+    """The FastAGI servers the dialplan tries in order before the AGI script (`agi://host:
+    port/readings`, or `hagi://domain/readings` for DNS SRV); `ivr install` and `ivr asterisk
+    up` write them into extensions_ivr.conf. Empty: the AGI script alone."""
     drain_seconds: float = Field(default=60.0, ge=0, le=3600)
     """On SIGTERM, how long `ivr serve` lets calls in progress finish before it hands the rest
     to the operator; it exits at most 20 s after that."""
@@ -296,6 +319,11 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
+    @field_validator("fastagi_servers")
+    @classmethod
+    def _check_fastagi_servers(cls, value: list[str]) -> list[str]:
+        return check_fastagi_servers(value)
+
     @field_validator("caller_region")
     @classmethod
     def _check_caller_region(cls, value: str) -> str:
@@ -379,6 +407,24 @@ SECRET_SETTINGS = frozenset(
     if field.annotation in (SecretStr, SecretStr | None)
 )
 """The settings a file may hold only if no one but the service can read it."""
+
+
+def check_fastagi_servers(servers: object) -> list[str]:
+    """FastAGI URLs the dialplan can try, one after the other; ValueError names the first
+    that is none (the dialplan takes them as they are written, so nothing else may pass)."""
+    if not isinstance(servers, list) or not all(isinstance(url, str) for url in servers):
+        raise ValueError("the FastAGI servers are a list: [agi://10.0.0.5:4573/readings, ...]")
+    for url in servers:
+        match = _FASTAGI_URL.fullmatch(url)
+        if not match or not 0 < int(match["port"] or 4573) < 65536:
+            raise ValueError(
+                f"{url!r} is not a FastAGI server: agi://host:port/readings (host a name or "
+                "an address, the port 4573 if left out), or hagi://domain/readings for the "
+                "servers of the domain's _agi._tcp SRV records"
+            )
+    if len(set(servers)) != len(servers):
+        raise ValueError("a FastAGI server is listed twice")
+    return servers
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -143,4 +143,5 @@ def test_ivr_console_serves_on_loopback_with_its_cookie(tmp_path, options, secur
     cookie = answer.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
     assert ("; secure" in cookie) is secure
-    assert f"console on http{'s' * secure}" in said
+    assert f"console on http://127.0.0.1:{port}/ (" in said
+    assert ("Secure cookies" in said) is secure

@@ -26,7 +26,8 @@ def console(ctx: click.Context, host: str | None, port: int | None, plain_http: 
     "The staff console"). `ivr console user add NAME --role editor` makes the first account."""
     if ctx.invoked_subcommand is not None:
         return
-    from agi.console.app import create_app, is_loopback, serve
+    from agi.console.app import create_app, is_loopback
+    from agi.text.webhook import serve
 
     settings = settings_or_exit()
     if settings.console_secret is None:

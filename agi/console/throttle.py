@@ -10,7 +10,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-
 MAX_KEYS = 10_000
 """Names and addresses remembered before those with no recent failure are forgotten."""
 

@@ -36,10 +36,14 @@ PASSWORD = "correct horse battery"
 EDITOR = "anna"
 SUPERVISOR = "boris"
 
-needs_browser = pytest.mark.skipif(
-    not AVAILABLE and not REQUIRED,
-    reason="needs Chromium and its driver (apt-get install chromium chromium-driver)",
-)
+
+def needs_browser(test: Any) -> Any:
+    """Marks a test `browser`, and skips it without Chromium unless IVR_REQUIRE_BROWSER."""
+    skip = pytest.mark.skipif(
+        not AVAILABLE and not REQUIRED,
+        reason="needs Chromium and its driver (apt-get install chromium chromium-driver)",
+    )
+    return pytest.mark.browser(skip(test))
 
 
 def console_settings(folder: Path, **overrides: Any) -> Settings:

@@ -34,8 +34,6 @@ from tests.real_line import NGINX, private_nginx
 from tests.support import ROOT, free_port
 from tests.test_nginx import REQUIRED as NGINX_REQUIRED
 
-pytestmark = [pytest.mark.browser]
-
 
 def csrf_of(html: str) -> str:
     match = re.search(r'name="csrf" value="([^"]+)"', html)
@@ -108,15 +106,6 @@ def test_signing_out_ends_the_session(browser, console) -> None:
 # --- over HTTP ----------------------------------------------------------------------------
 
 
-def test_without_a_sign_in_a_change_is_refused_with_401(console) -> None:
-    client = console.client()
-    token = csrf_of(client.get("/login").text)
-    answer = client.post("/logout", data={"csrf": token})
-    assert answer.status_code == 303  # signing out needs no account
-    assert client.get("/menu").status_code == 303
-    assert client.get("/menu").headers["location"] == "/login?next=%2Fmenu"
-
-
 @pytest.mark.parametrize("token", [None, "", "forged"])
 def test_a_sign_in_without_the_forms_token_is_refused_with_403(console, token) -> None:
     client = console.client()
@@ -161,6 +150,19 @@ def test_only_an_editor_can_save(tmp_path: Path, name, status, said) -> None:
         token = csrf_of(client.get("/menu").text)
         answer = client.post("/probe-save", data={"csrf": token, "text": "new"})
     assert (answer.status_code, said in answer.text) == (status, True)
+
+
+def test_without_a_sign_in_a_page_goes_to_the_form_and_a_change_is_refused_with_401(
+    tmp_path: Path,
+) -> None:
+    with running_console(console_application(tmp_path), pages=[*PAGES, Page(probe)]) as console:
+        client = console.client()
+        token = csrf_of(client.get("/login").text)
+        page = client.get("/menu")
+        change = client.post("/probe-save", data={"csrf": token, "text": "new"})
+    assert (page.status_code, page.headers["location"]) == (303, "/login?next=%2Fmenu")
+    assert change.status_code == 401
+    assert "Sign in first" in change.text
 
 
 def test_failed_sign_ins_are_limited_per_account_and_per_address(tmp_path: Path) -> None:
@@ -231,3 +233,16 @@ def test_the_console_behind_the_installed_nginx_site(browser, console, tmp_path:
         assert browser.current_url == proxied.url + "/menu"
         assert browser.find_element(By.ID, "who").text == f"{EDITOR} (editor)"
     assert "/login" in (prefix / "access.log").read_text()
+
+
+def test_a_database_that_does_not_answer_is_said_with_503(tmp_path: Path) -> None:
+    app = console_application(tmp_path)
+    with running_console(app) as console:
+        client = console.client()
+        token = csrf_of(client.get("/login").text)
+        app.repository.engine.dispose()
+        (tmp_path / "ivr.db").unlink()
+        (tmp_path / "ivr.db").mkdir()  # a folder where the database was: nothing opens it
+        answer = client.post("/login", data={"name": EDITOR, "password": PASSWORD, "csrf": token})
+    assert answer.status_code == 503
+    assert "The database does not answer" in answer.text

@@ -30,8 +30,6 @@ from tests.console_browser import (
 from tests.support import ROOT
 from tests.test_console import csrf_of, signed_in_client
 
-pytestmark = [pytest.mark.browser]
-
 SHIPPED_NODES = list(yaml.safe_load((ROOT / "ivr_flows.yaml").read_text())["nodes"])
 
 

@@ -26,8 +26,6 @@ from tests.console_browser import (
 )
 from tests.test_console import signed_in_client
 
-pytestmark = [pytest.mark.browser]
-
 LOOKED_UP = "102057522"
 CALLS = [
     # (day, caller, keys)

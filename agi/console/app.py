@@ -58,8 +58,8 @@ def create_app(
     limits: Limits | None = None,
     pages: list[Page] | None = None,
 ) -> FastAPI:
-    """The console of `app`, its sessions signed with
-    `secret`; `secure_cookies` False only to serve plain http on loopback."""
+    """The console of `app`, its sessions signed with `secret`; `secure_cookies` False only
+    to serve plain http on loopback; `pages` instead of `PAGES` (a test's own)."""
     console = Console(
         app=app,
         signer=SessionSigner(secret, max_age_seconds=app.settings.console_session_hours * 3600),
@@ -119,7 +119,7 @@ def create_app(
         return response
 
     @api.exception_handler(LoginNeeded)
-    async def login_needed(request: Request, _error: LoginNeeded) -> Response:
+    async def login_needed(request: Request, _raised: LoginNeeded) -> Response:
         if request.method == "GET":
             return RedirectResponse(login.login_url(request), status_code=303)
         return _error(
@@ -133,7 +133,7 @@ def create_app(
         return _error(console, request, error)
 
     @api.exception_handler(RequestValidationError)
-    async def invalid(request: Request, _error: RequestValidationError) -> Response:
+    async def invalid(request: Request, _raised: RequestValidationError) -> Response:
         return _error(
             console,
             request,
@@ -146,8 +146,8 @@ def create_app(
         return _error(console, request, Refused(error.status_code, title, str(error.detail)))
 
     @api.exception_handler(StorageError)
-    async def storage(request: Request, _error: StorageError) -> Response:
-        log.exception("the readings database failed")
+    async def storage(request: Request, failure: StorageError) -> Response:
+        log.error("the readings database failed", exc_info=failure)
         return _error(
             console, request, Refused(503, "The database does not answer", "Try again in a minute.")
         )

@@ -27,6 +27,7 @@ from agi.redact import printable
 from agi.settings import Settings
 from agi.speech.recognition import Speech, load_speech
 from agi.speech.spool import Spool
+from agi.storage.accounts import Accounts
 from agi.storage.call_records import CallRecords
 from agi.storage.database import connect
 from agi.storage.repository import Repository
@@ -125,6 +126,11 @@ class Application:
     @cached_property
     def call_records(self) -> CallRecords:
         return CallRecords(self.repository.engine)
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        """The staff console's accounts."""
+        return Accounts(self.repository.engine)
 
     @cached_property
     def record_writer(self) -> RecordWriter:

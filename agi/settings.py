@@ -223,6 +223,14 @@ class Settings(BaseSettings):
     web_body_seconds: float = Field(default=10.0, gt=0, le=300)
     """How long a client may take to send a request's body."""
 
+    console_secret: SecretStr | None = None
+    """What signs the staff console's session cookies (`ivr install` makes one); None: no
+    `ivr console`. Changing it signs everyone out."""
+    console_host: str = "127.0.0.1"
+    console_port: int = Field(default=8090, ge=1, le=65535)
+    console_session_hours: float = Field(default=8.0, gt=0, le=24 * 7)
+    """How long a sign-in lasts."""
+
     kannel_secret: SecretStr | None = None
     """The password Kannel's sms-service sends (`post-url = "http://kannel:<secret>@..."`);
     None: no POST /kannel."""
@@ -275,6 +283,13 @@ class Settings(BaseSettings):
     def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError("the webhook secret needs at least 16 characters")
+        return value
+
+    @field_validator("console_secret")
+    @classmethod
+    def _check_console_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("the console's secret needs at least 32 characters")
         return value
 
     @field_validator("kannel_secret", "viber_token", "whatsapp_app_secret", "whatsapp_token")

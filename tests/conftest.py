@@ -24,6 +24,8 @@ from agi.storage.models import Base
 from agi.storage.repository import Repository
 
 ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = ["tests.console_browser"]
+"""The staff console's fixtures (a running console, a headless Chromium), for every module."""
 
 
 def _worker_postgres(url: str | None) -> str | None:

@@ -1,1 +1,8 @@
-"""The staff console: the menu, its prompts, a keypad to try it and the reports, in a browser."""
+"""The staff console: the menu as a picture, its prompts to read and hear, a keypad to try
+it, the flow's editing with its history, and the reports as charts, behind a sign-in
+(`ivr console`).
+
+`app.create_app` builds the ASGI application from the pages listed in `app.PAGES`; each
+page module gives its routes (`site.Page`), and protects them with the dependencies of
+`access` (`require_login`, `require_editor`, `require_csrf`).
+"""

@@ -266,6 +266,19 @@ class CallRecordRow(Base):
     by_voice: Mapped[bool] = mapped_column(default=False)
 
 
+class StaffAccountRow(Base):
+    """A person who signs in to the staff console: an `editor` may save the flow, a
+    `supervisor` reads. `password_hash` is argon2's encoded hash, never the password."""
+
+    __tablename__ = "staff_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class FlowVersionRow(Base):
     """One saved text of the flow file: who saved it from the console and when. `saved_by`
     is null for a text found in the file (edited outside the console); `restored_from` is

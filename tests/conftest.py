@@ -169,6 +169,9 @@ def place_call(
 
 ONE_WORKER_MODULES = frozenset(
     {
+        "test_console",
+        "test_console_menu",
+        "test_console_reports",
         "test_database_stall",
         "test_install",
         "test_gateway_fuzz",

@@ -16,10 +16,12 @@ from agi.console.access import Editor, Form
 from agi.console.app import PAGES
 from agi.console.site import Console, Page
 from agi.console.throttle import Limits
+from agi.text.nginx_site import CONSOLE_SITE_TEMPLATE, render_site
 from tests.console_browser import (
     EDITOR,
     PASSWORD,
     SUPERVISOR,
+    RunningConsole,
     console_application,
     needs_browser,
     open_page,
@@ -28,6 +30,9 @@ from tests.console_browser import (
     sign_in,
     submit_and_wait,
 )
+from tests.real_line import NGINX, private_nginx
+from tests.support import ROOT, free_port
+from tests.test_nginx import REQUIRED as NGINX_REQUIRED
 
 pytestmark = [pytest.mark.browser]
 
@@ -200,3 +205,29 @@ def test_a_forged_or_expired_cookie_counts_as_no_sign_in(tmp_path: Path) -> None
         client.cookie = cookie
         time.sleep(0.5)
         assert client.get("/menu").status_code == 303
+
+
+@needs_browser
+@pytest.mark.skipif(NGINX is None and not NGINX_REQUIRED, reason="needs nginx")
+def test_the_console_behind_the_installed_nginx_site(browser, console, tmp_path: Path) -> None:
+    """The site `ivr install` writes, in a real nginx: staff sign in through it, and the
+    console counts failed sign-ins by the address nginx passes on."""
+    if NGINX is None:
+        pytest.fail("IVR_REQUIRE_NGINX is set but nginx is not installed")
+    port = free_port()
+    prefix = tmp_path / "nginx"
+    prefix.mkdir()
+    site = render_site(
+        (ROOT / CONSOLE_SITE_TEMPLATE).read_text(encoding="utf-8"),
+        server_name="localhost",
+        listen=f"127.0.0.1:{port}",
+        webhook=console.url.removeprefix("http://"),
+        access_log=str(prefix / "access.log"),
+    )
+    (prefix / "ivr-console.conf").write_text("log_format ivr_webhook '$remote_addr $uri';\n" + site)
+    with private_nginx(prefix / "ivr-console.conf", prefix, port):
+        proxied = RunningConsole(f"http://127.0.0.1:{port}", console.app)
+        sign_in(browser, proxied, EDITOR)
+        assert browser.current_url == proxied.url + "/menu"
+        assert browser.find_element(By.ID, "who").text == f"{EDITOR} (editor)"
+    assert "/login" in (prefix / "access.log").read_text()

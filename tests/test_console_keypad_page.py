@@ -65,8 +65,9 @@ def press(browser: Any, how: str, what: str) -> None:
     else:
         browser.find_element(By.ID, what).click()
     WebDriverWait(browser, 15).until(
-        lambda driver: driver.find_element(By.ID, "keypad-form").get_attribute("data-steps")
-        != steps
+        lambda driver: (
+            driver.find_element(By.ID, "keypad-form").get_attribute("data-steps") != steps
+        )
     )
 
 
@@ -111,6 +112,14 @@ def test_the_seed_call_is_made_on_the_keypad(browser, console) -> None:
     assert "caller: 23186#" in said
     played = browser.execute_script("return window.keypadPlayed")
     assert played[-1] == "/prompts/audio/readings_accepted"
+    duration = WebDriverWait(browser, 10).until(
+        lambda driver: driver.execute_script(
+            "const v = document.getElementById('voice');"
+            "return v.src.endsWith('/prompts/audio/readings_accepted') && v.duration > 0"
+            " && v.duration"
+        )
+    )
+    assert 0.5 < duration < 10
     whole_page_screenshot(browser, "keypad")
     app = console.app
     assert app.repository.export("2026-11") == []
@@ -122,12 +131,14 @@ def test_the_audio_of_a_turn_is_queued_in_the_order_it_is_said(browser, console)
     start(browser, console)
     for how, what in SEED_CALL[:4]:
         press(browser, how, what)
-    played = browser.execute_script("return window.keypadPlayed")
-    assert played[-3:] == [
+    said = [
         "/prompts/audio/enter_reading",
         "/prompts/audio/zone_day",
         "/prompts/audio/end_with_hash",
     ]
+    WebDriverWait(browser, 30).until(  # each one starts when the one before has ended
+        lambda driver: driver.execute_script("return window.keypadPlayed")[-3:] == said
+    )
 
 
 @needs_browser

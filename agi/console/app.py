@@ -121,7 +121,7 @@ def create_app(
         return response
 
     @api.exception_handler(LoginNeeded)
-    async def login_needed(request: Request, _error: LoginNeeded) -> Response:
+    async def login_needed(request: Request, _raised: LoginNeeded) -> Response:
         if request.method == "GET":
             return RedirectResponse(login.login_url(request), status_code=303)
         return _error(
@@ -135,7 +135,7 @@ def create_app(
         return _error(console, request, error)
 
     @api.exception_handler(RequestValidationError)
-    async def invalid(request: Request, _error: RequestValidationError) -> Response:
+    async def invalid(request: Request, _raised: RequestValidationError) -> Response:
         return _error(
             console,
             request,
@@ -148,7 +148,7 @@ def create_app(
         return _error(console, request, Refused(error.status_code, title, str(error.detail)))
 
     @api.exception_handler(StorageError)
-    async def storage(request: Request, _error: StorageError) -> Response:
+    async def storage(request: Request, _raised: StorageError) -> Response:
         log.exception("the readings database failed")
         return _error(
             console, request, Refused(503, "The database does not answer", "Try again in a minute.")

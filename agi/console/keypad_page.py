@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from agi.audio.library import audio_path
 from agi.console.access import Editor, Form, Login
 from agi.console.keypad import CallStillGoing, Keypad, Speaker, Try, Walk
 from agi.console.site import Console, Page
@@ -63,7 +64,9 @@ def routes(console: Console) -> APIRouter:
         return shown(request, Try(keypad.today()))
 
     @router.post("/keypad")
-    def keypad_step(request: Request, staff: Login, form: Form, part: str | None = None) -> Response:
+    def keypad_step(
+        request: Request, staff: Login, form: Form, part: str | None = None
+    ) -> Response:
         fragment = part == PART
         try:
             attempt = _try(form, keypad.today())
@@ -123,7 +126,7 @@ def _turn(turn: Any, audio_dir: Path) -> dict[str, Any]:
             {
                 "text": part.text,
                 "audio": AUDIO_URL.format(part.prompt)
-                if part.prompt and (audio_dir / f"{part.prompt}.wav").is_file()
+                if part.prompt and audio_path(audio_dir, part.prompt).is_file()
                 else None,
             }
             for part in turn.parts

@@ -5,9 +5,6 @@ supervisor."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,13 +14,10 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from agi.scenarios import scenarios_path
 from tests.console_browser import (
-    ROOT,
     SUPERVISOR,
     RunningConsole,
-    console_application,
     needs_browser,
     open_page,
-    running_console,
     screenshot,
     sign_in,
     submit_and_wait,
@@ -39,13 +33,8 @@ ACCEPTED = "Показания приняты. Спасибо."
 
 
 @pytest.fixture
-def console(tmp_path: Path) -> Iterator[RunningConsole]:
-    """The console on copies of the shipped flow and scenarios, which a test may change."""
-    for name in ("ivr_flows.yaml", "ivr_scenarios.yaml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    app = console_application(tmp_path, flow_path=tmp_path / "ivr_flows.yaml")
-    with running_console(app) as running:
-        yield running
+def console(editable_console: RunningConsole) -> RunningConsole:
+    return editable_console
 
 
 def turns(browser: Any) -> list[str]:

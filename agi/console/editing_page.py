@@ -105,6 +105,7 @@ def routes(console: Console) -> APIRouter:
                 for v in versions
             ],
             opened=versions[0].digest if versions else "",
+            zone=settings.timezone,
         )
 
     @router.get("/flow/compare")

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from agi.application import Application
-from agi.console.keypad import CallStillGoing, Keypad, Speaker, Try, Walk
+from agi.console.keypad import CallStillGoing, Keypad, MenuOnFile, Speaker, Try, Walk
+from agi.problems import ProblemsFound
 from agi.readings import billing
 from agi.scenarios import ScenarioExists, check_scenarios, scenarios_path
 from agi.storage.database import connect, upgrade
@@ -116,6 +117,11 @@ def test_how_the_line_ends_is_said(keypad, presses, hung_up, last_event) -> None
     assert said(result, Speaker.EVENT)[-1].startswith(last_event)
 
 
+def test_no_key_is_pressed_after_the_caller_hung_up() -> None:
+    attempt = Try(DAY, presses=("*2",)).hang_up()
+    assert attempt.press("5").presses == ("*2",)
+
+
 def test_the_real_readings_are_never_touched(keypad, app) -> None:
     result = walk(keypad, SEED_TWO_ZONE)
     assert result.ending == "accepted"
@@ -204,3 +210,15 @@ def _contracts(url: str) -> int:
         return len(repository.find_contracts("123859", "2026-11"))
     finally:
         repository.engine.dispose()
+
+
+def test_the_flow_is_read_again_only_once_it_was_saved(editable) -> None:
+    menu = MenuOnFile(editable)
+    first = menu()
+    assert menu() is first
+    path = editable.settings.flow_path
+    path.write_text(path.read_text(encoding="utf-8") + "# saved again\n", encoding="utf-8")
+    assert menu() is not first
+    path.write_text("nodes: [\n", encoding="utf-8")
+    with pytest.raises(ProblemsFound):
+        menu()

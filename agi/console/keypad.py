@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
@@ -87,8 +88,10 @@ class Try:
                 raise ValueError(f"'{keys}' has spaces: send the keys alone")
 
     def press(self, keys: str) -> Try:
-        """The try with one more answer (spaces dropped); ValueError for what is no key."""
-        return replace(self, presses=(*self.presses, parse_keys(keys)))
+        """The try with one more answer (spaces dropped), none after the caller hung up;
+        ValueError for what is no key."""
+        keys = parse_keys(keys)
+        return self if self.hung_up else replace(self, presses=(*self.presses, keys))
 
     def hang_up(self) -> Try:
         return replace(self, hung_up=True)
@@ -176,6 +179,23 @@ def _part(utterance: Utterance) -> Part:
 class _Call:
     channel: TryChannel
     outcome: CallOutcome
+
+
+class MenuOnFile:
+    """The flow and catalog in the configured files, read again only once one of them was
+    saved (a try reads them at every step); ProblemsFound while they do not pass."""
+
+    def __init__(self, app: Application) -> None:
+        self.app = app
+        self._read: tuple[tuple[float, ...], tuple[Flow, PromptCatalog]] | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> tuple[Flow, PromptCatalog]:
+        with self._lock:
+            stamp = self.app.flow_stamp()
+            if self._read is None or self._read[0] != stamp:
+                self._read = (stamp, self.app.read_menu())
+            return self._read[1]
 
 
 class CallStillGoing(ValueError):

@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 from agi.audio.library import audio_path
 from agi.console.access import Editor, Form, Login
-from agi.console.keypad import CallStillGoing, Keypad, Speaker, Try, Walk
+from agi.console.keypad import CallStillGoing, Keypad, MenuOnFile, Speaker, Try, Turn, Walk
 from agi.console.site import Console, Page
 from agi.problems import ProblemsFound
 from agi.scenarios import ScenarioExists
@@ -34,7 +34,7 @@ PRESS, WAIT, HANG_UP, AGAIN = "press", "wait", "hang_up", "again"
 def routes(console: Console) -> APIRouter:
     app = console.app
     scratch = ScratchCopies(app.repository.engine)
-    keypad = Keypad(app.settings, scratch, app.read_menu)
+    keypad = Keypad(app.settings, scratch, MenuOnFile(app))
     router = APIRouter(on_shutdown=[scratch.close])
 
     def shown(request: Request, attempt: Try, *, part: bool = False, **extra: Any) -> Response:
@@ -118,7 +118,7 @@ def _try(form: dict[str, str], today: date) -> Try:
     return Try(day, caller, presses, hung_up=form.get("hung_up") == "1")
 
 
-def _turn(turn: Any, audio_dir: Path) -> dict[str, Any]:
+def _turn(turn: Turn, audio_dir: Path) -> dict[str, Any]:
     return {
         "speaker": turn.speaker.value,
         "who": {Speaker.IVR: "IVR", Speaker.CALLER: "caller", Speaker.EVENT: ""}[turn.speaker],

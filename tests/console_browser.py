@@ -87,7 +87,7 @@ class Visitor:
     as a cookie jar should, sends a Secure cookie over https only)."""
 
     def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=url, follow_redirects=False, timeout=10)
+        self.http = httpx.Client(base_url=url, follow_redirects=False, timeout=60)
         self.cookie: str | None = None
 
     def get(self, path: str, **options: Any) -> httpx.Response:

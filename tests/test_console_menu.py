@@ -77,7 +77,12 @@ def test_every_node_of_the_shipped_flow_is_a_box_of_the_picture(browser, console
 @needs_browser
 def test_a_clicked_node_shows_its_prompts_and_plays_their_recordings(browser, console) -> None:
     sign_in(browser, console)
-    open_page(browser, console, "/menu")
+    with serving(console.app) as live:
+        open_page(browser, console, "/menu")
+    assert browser.find_element(By.ID, "live-version").text == live.live.version
+    assert (
+        "The flow the server answers calls with." in browser.find_element(By.ID, "which-flow").text
+    )
     browser.find_element(By.CSS_SELECTOR, "#picture g#node-greeting").click()
     details = browser.find_element(By.ID, "details-greeting")
     assert details.is_displayed()

@@ -12,6 +12,7 @@ from selenium.webdriver.common.by import By
 
 from agi.application import Application
 from agi.records import report as figures_of
+from agi.text.dialog import IncomingMessage, TextChannel, text_dialog_for
 from tests.conftest import IN_WINDOW, place_call
 from tests.console_browser import (
     SUPERVISOR,
@@ -39,6 +40,13 @@ CALLS = [
     (2, "+79125550007", "*2 176354# 40# 1"),  # accepted: cold water, another customer
 ]
 PERIOD = "first=2026-11-19&last=2026-11-25"
+MESSAGES = [
+    # (day, channel, sender, text)
+    (0, TextChannel.SMS, "+79125550011", "ПС 176354 41"),
+    (1, TextChannel.VIBER, "+79125550012", "ПС 999999 1"),
+    (2, TextChannel.WHATSAPP, "+79125550013", "ПС 123859"),
+    (2, TextChannel.WHATSAPP, "+79125550013", "45055 23186"),
+]
 OTHER_CUSTOMERS = ["123859", "176354", "999999", "888888", "777777"]
 
 
@@ -47,6 +55,10 @@ def called(app: Application) -> Application:
         place_call(
             app, keys, at=IN_WINDOW + timedelta(days=day), call_id=f"call-{number}", caller=caller
         )
+    dialog = text_dialog_for(app.settings, app.repository)
+    for number, (day, channel, sender, text) in enumerate(MESSAGES):
+        message = IncomingMessage(channel, sender, f"message-{number}", text)
+        dialog.answer(message, at=IN_WINDOW + timedelta(days=day, hours=1))
     app.record_writer.flush()
     return app
 
@@ -61,6 +73,7 @@ def full_numbers(html: str) -> set[str]:
     """The phone numbers of the calls and the other customers' contracts found in a page."""
     digits = re.sub(r"[^0-9]", "", html)
     callers = {caller.lstrip("+") for _, caller, _ in CALLS}
+    callers |= {sender.lstrip("+") for _, _, sender, _ in MESSAGES}
     found = {number for number in callers | {c[1:] for c in callers} if number in digits}
     return found | {number for number in OTHER_CUSTOMERS if number in html}
 
@@ -95,8 +108,8 @@ def test_the_report_page_has_the_figures_of_ivr_report(reporting) -> None:
         end=IN_WINDOW.date() + timedelta(5),
         timezone="Europe/Moscow",
     )
-    assert figures.calls == len(CALLS)
-    assert f"{figures.calls} phone calls" in html
+    assert (figures.calls, figures.conversations) == (len(CALLS), len(MESSAGES) - 1)
+    assert f"{figures.calls} phone calls and {figures.conversations} text conversations" in html
     for title in (
         "Calls and messages per day",
         "Funnel: calls that reached each step",

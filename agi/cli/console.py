@@ -26,7 +26,8 @@ def console(ctx: click.Context, host: str | None, port: int | None, plain_http: 
     "The staff console"). `ivr console user add NAME --role editor` makes the first account."""
     if ctx.invoked_subcommand is not None:
         return
-    from agi.console.app import create_app, is_loopback, serve
+    from agi.console.app import create_app, is_loopback
+    from agi.text.webhook import serve
 
     settings = settings_or_exit()
     if settings.console_secret is None:
@@ -46,8 +47,12 @@ def console(ctx: click.Context, host: str | None, port: int | None, plain_http: 
     api = create_app(
         app, secret=settings.console_secret.get_secret_value(), secure_cookies=not plain_http
     )
-    scheme = "http" if plain_http else "https (behind nginx), listening on http"
-    click.echo(f"console on {scheme}://{host}:{port}/", err=True)
+    cookies = (
+        "plain-http cookies"
+        if plain_http
+        else "Secure cookies: open it on this server, or through nginx with https"
+    )
+    click.echo(f"console on http://{host}:{port}/ ({cookies})", err=True)
     serve(api, host=host, port=port)
 
 

@@ -172,20 +172,3 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def serve(api: FastAPI, *, host: str, port: int) -> None:
-    """Serve the console until stopped (uvicorn), logging through the redacting handler."""
-    import uvicorn
-
-    verbose = logging.getLogger("agi").isEnabledFor(logging.INFO)
-    uvicorn.run(
-        api,
-        host=host,
-        port=port,
-        log_config=None,
-        log_level="info" if verbose else "warning",
-        server_header=False,
-        proxy_headers=False,
-        timeout_keep_alive=5,
-    )

@@ -10,6 +10,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+MAX_KEYS = 10_000
+"""Names and addresses remembered before those with no recent failure are forgotten."""
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -47,8 +50,16 @@ class LoginThrottle:
     def failed(self, account: str, address: str) -> None:
         with self._lock:
             now = self.clock()
+            if len(self._failures) > MAX_KEYS:
+                self._forget_old(now)
             for _, key, _ in self._keys(account, address):
                 self._recent(key, now).append(now)
+
+    def _forget_old(self, now: float) -> None:
+        """Drop the names and addresses whose failures have all left the window."""
+        for key in list(self._failures):
+            if not self._recent(key, now):
+                del self._failures[key]
 
     def succeeded(self, account: str) -> None:
         """A right password clears the account's failures (not the address's)."""

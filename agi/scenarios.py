@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agi.application import Application
+from agi.application import Application, CallOutcome
 from agi.dialog.flow import Flow
 from agi.dialog.prompts import PromptCatalog
 from agi.dialog.simulator import KeypadChannel, ScriptedRecogniser, parse_script
@@ -31,7 +31,7 @@ from agi.dialog.utterance import Prompt, Utterance
 from agi.located_yaml import Document, YamlSyntaxError, read_yaml_file
 from agi.problems import Problem, did_you_mean, unreadable
 from agi.readings import billing
-from agi.readings.rules import parse_accept_days
+from agi.readings.rules import parse_accept_days, zone_steps
 from agi.records.record import END_OF, End
 from agi.settings import Settings
 from agi.speech.recognition import Speech, speech_off
@@ -534,6 +534,33 @@ def scenario_of(
         {"contract": r.contract, "resource": r.resource, "zone": r.zone, "value": r.value}
         for r in stored
     ]
+    return body
+
+
+def scenario_of_call(
+    channel: StepChannel,
+    outcome: CallOutcome,
+    *,
+    day: date,
+    caller: str | None,
+    accept_days: str = SEED_WINDOW,
+) -> dict[str, Any]:
+    """A call just made on a line whose window is `accept_days`, as a scenario's YAML, with
+    the readings it stored (`scenario_of`): a window other than the leaflet's is written
+    down, so that the scenario runs as the call did."""
+    actions = outcome.actions
+    stored = []
+    if outcome.accepted and actions.contract is not None:
+        contract = actions.contract
+        stored = [
+            Reading(contract.number, step.register.zone.value, actions.kept[step.key],
+                    contract.resource.value)
+            for step in zone_steps(contract)
+        ]  # fmt: skip
+    end = End.ACCEPTED if outcome.accepted else END_OF[outcome.report.ending]
+    body = scenario_of(channel, day=day, caller=caller, end=end, stored=stored)
+    if accept_days != SEED_WINDOW:
+        body = {**body, "accept_days": accept_days}
     return body
 
 

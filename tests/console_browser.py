@@ -149,6 +149,19 @@ def console(tmp_path: Path) -> Iterator[RunningConsole]:
         yield running
 
 
+@pytest.fixture
+def editable_console(tmp_path: Path) -> Iterator[RunningConsole]:
+    """The console on copies of the shipped flow and scenarios, which a test may change (an
+    edit saved, a call kept as a scenario)."""
+    import shutil
+
+    for name in ("ivr_flows.yaml", "ivr_scenarios.yaml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    app = console_application(tmp_path, flow_path=tmp_path / "ivr_flows.yaml")
+    with running_console(app) as running:
+        yield running
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """A headless Chromium (one per test module; each test signs in afresh)."""

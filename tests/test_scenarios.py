@@ -145,6 +145,23 @@ def test_the_line_keeps_the_last_good_flow_when_an_edit_breaks_a_scenario(editab
     assert stored(editable) == [("123859", "day", 45055), ("123859", "night", 23186)]
 
 
+def test_a_call_saved_on_a_line_with_its_own_window_keeps_that_window(
+    menu, demo_repository, monkeypatch
+):
+    """Saved on the 3rd of a line open every day, the call is a scenario of that window:
+    judged against the leaflet's 18th to 25th it would have been refused."""
+    monkeypatch.setenv("IVR_ACCEPT_DAYS", "1-31")
+    saved = ivr(
+        "simulate", "--keys", TWO_ZONE_CALL, "--date", "2026-11-03", "--save-scenario", "on the 3rd"
+    )  # fmt: skip
+    assert saved.exit_code == 0, saved.output
+    assert "    accept_days: 1-31\n" in (menu / "ivr_scenarios.yaml").read_text()
+    monkeypatch.delenv("IVR_ACCEPT_DAYS")
+    result = ivr("check")
+    assert result.exit_code == 0, result.output
+    assert "15 scenarios pass" in result.output
+
+
 def test_a_saved_scenario_runs_green_and_then_guards_the_flow(menu, demo_repository):
     saved = ivr(
         "simulate", "--keys", TWO_ZONE_CALL, "--date", "2026-11-20", "--caller",

@@ -51,14 +51,11 @@ def application(*, administration: bool = False) -> Application:
 def use_scratch(app: Application, folder: Path) -> None:
     """Run `app` on a scratch copy of its database's contracts in `folder`: its calls and
     messages store nothing in the configured database (and say so)."""
-    from agi.storage.scratch import scratch_copy
+    from agi.storage.scratch import NO_CONTRACTS, scratch_copy
 
     url, count = scratch_copy(app.repository.engine, folder)
     if count == 0:
-        raise click.ClickException(
-            "the configured database has no contracts to try: run `ivr db seed` (the demo "
-            "contracts) or `ivr db import`"
-        )
+        raise click.ClickException(NO_CONTRACTS)
     app.repository.engine.dispose()
     app.settings = app.settings.model_copy(update={"database_url": url})
     app.repository = Repository(connect(url, timeout_seconds=app.settings.database_timeout_seconds))

@@ -193,22 +193,12 @@ def _save_scenario(
     moment: datetime | None,
     caller: str | None,
 ) -> None:
-    from agi.readings.rules import zone_steps
-    from agi.records.record import END_OF, End
-    from agi.scenarios import Reading, ScenarioExists, append_scenario, scenario_of, scenarios_path
+    from agi.scenarios import ScenarioExists, append_scenario, scenario_of_call, scenarios_path
 
-    actions = outcome.actions
-    stored = []
-    if outcome.accepted and actions.contract is not None:
-        contract = actions.contract
-        stored = [
-            Reading(contract.number, step.register.zone.value, actions.kept[step.key],
-                    contract.resource.value)
-            for step in zone_steps(contract)
-        ]  # fmt: skip
-    end = End.ACCEPTED if outcome.accepted else END_OF[outcome.report.ending]
     day = (moment or datetime.now(tz=ZoneInfo(app.settings.timezone))).date()
-    body = scenario_of(channel, day=day, caller=caller, end=end, stored=stored)
+    body = scenario_of_call(
+        channel, outcome, day=day, caller=caller, accept_days=app.settings.accept_days
+    )
     path = scenarios_path(app.settings.flow_path)
     try:
         append_scenario(path, name, body)

@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agi.console import login, menu, reports
+from agi.console import editing_page, keypad_page, login, menu, reports
 from agi.console.access import LoginNeeded, Refused, Staff
 from agi.console.sessions import COOKIE, SessionSigner, anonymous
 from agi.console.site import Console, Page
@@ -36,6 +36,8 @@ STATIC = Path(__file__).with_name("static")
 PAGES: list[Page] = [
     login.PAGE,
     menu.PAGE,
+    keypad_page.PAGE,
+    editing_page.PAGE,
     reports.PAGE,
 ]
 """Every part of the console, in the order of the navigation bar."""

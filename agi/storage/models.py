@@ -277,3 +277,18 @@ class StaffAccountRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class FlowVersionRow(Base):
+    """One saved text of the flow file: who saved it from the console and when. `saved_by`
+    is null for a text found in the file (edited outside the console); `restored_from` is
+    the version a restore saved again."""
+
+    __tablename__ = "flow_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    saved_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    saved_by: Mapped[str | None] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text())
+    restored_from: Mapped[int | None] = mapped_column(ForeignKey("flow_versions.id"))

@@ -1,9 +1,15 @@
 """A scratch copy of a readings database: its contracts, meters and current readings in a
 throwaway SQLite file, for calls and messages that must not touch the real readings
-(`ivr simulate`, `ivr sms`)."""
+(`ivr simulate`, `ivr sms`, the console's keypad)."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, select
@@ -98,3 +104,66 @@ def scratch_copy(source: Engine, folder: Path) -> tuple[str, int]:
     finally:
         target.dispose()
     return url, count
+
+
+NO_CONTRACTS = (
+    "the configured database has no contracts to try: run `ivr db seed` (the demo contracts) "
+    "or `ivr db import`"
+)
+
+
+class NoContracts(Exception):
+    """The database has no contracts: a call on a copy of it could not get far."""
+
+
+class ScratchCopies:
+    """A scratch copy of `source`, made again when it is older than `max_age` seconds, and a
+    throwaway copy of that for each call: every call starts from the same contracts and
+    readings, and none sees what another stored."""
+
+    def __init__(
+        self,
+        source: Engine,
+        *,
+        max_age: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.source = source
+        self.max_age = max_age
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._made: tuple[float, Path] | None = None
+
+    @contextmanager
+    def copy(self) -> Iterator[str]:
+        """The URL of a fresh copy, deleted when the block ends; NoContracts when the source
+        has none to copy."""
+        with self._lock:
+            template = self._template()
+            folder = Path(tempfile.mkdtemp(prefix="ivr-call-"))
+            shutil.copyfile(template, folder / SCRATCH)
+        try:
+            yield f"sqlite:///{folder / SCRATCH}"
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _template(self) -> Path:
+        now = self._clock()
+        if self._made is None or now - self._made[0] > self.max_age:
+            folder = Path(tempfile.mkdtemp(prefix="ivr-scratch-"))
+            try:
+                _, count = scratch_copy(self.source, folder)
+                if count == 0:
+                    raise NoContracts(NO_CONTRACTS)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            self.close()
+            self._made = (now, folder)
+        assert self._made is not None
+        return self._made[1] / SCRATCH
+
+    def close(self) -> None:
+        if self._made is not None:
+            shutil.rmtree(self._made[1], ignore_errors=True)
+            self._made = None

@@ -13,8 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agi.application import Application
+from agi.atomic_file import replace_file
 from agi.dialog.flow import Flow
 from agi.dialog.prompts import PromptCatalog
 from agi.problems import Problem, ProblemsFound
@@ -220,9 +219,9 @@ class LiveFlow:
             if self._saved_facts().get("version") == version:
                 return
             self.saved_dir.mkdir(parents=True, exist_ok=True)
-            _write(self.saved_dir / SAVED_FLOW, flow)
-            _write(self.saved_dir / SAVED_PROMPTS, prompts)
-            _write(self.saved_dir / SAVED_FACTS, json.dumps(facts, indent=2).encode())
+            replace_file(self.saved_dir / SAVED_FLOW, flow)
+            replace_file(self.saved_dir / SAVED_PROMPTS, prompts)
+            replace_file(self.saved_dir / SAVED_FACTS, json.dumps(facts, indent=2).encode())
         except OSError as error:
             log.warning(
                 "cannot keep a copy of the good flow in %s (%s): a server started while the "
@@ -296,15 +295,3 @@ class LiveFlow:
                 ],
             },
         }
-
-
-def _write(path: Path, content: bytes) -> None:
-    """Replace a file in one step, so a copy is never half-written."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -1,6 +1,6 @@
 """The real stack at increasing concurrency: SIPp places N overlapping calls into a private
-Asterisk, whose dialplan hands them to the FastAGI server, and every call must store the
-seed's reading.
+Asterisk, whose dialplan hands them to the FastAGI server, and every call must store its
+own reading.
 
     sudo .venv/bin/python benchmarks/sipp_concurrency.py
         [--levels 1 5 10 20 40 80 160 240 320 400 480 640] [--spread 2]
@@ -9,12 +9,17 @@ seed's reading.
 Needs root (SIPp sends RTP from raw sockets), Asterisk and SIPp (scripts/install-telephony).
 Everything runs in a temporary folder on free ports of 127.0.0.1: a private Asterisk
 (agi.telephony.private_asterisk, its own --root), `python -m agi serve` against a temporary SQLite
-database with the demo contracts (or --database-url, never the configured database), and
-one SIPp run per level with `-m N -l N -r N -rp <spread>`, so the N calls start within
-`--spread` seconds and overlap. Each call is `*2 102057522# 11638# 1` (agi.telephony.sipp.scenario).
+database (or --database-url, never the configured database), and one SIPp run per level
+with `-m N -l N -r N -rp <spread>`, so the N calls start within `--spread` seconds and
+overlap. Every call of the run has a caller number and a contract of its own, seeded before
+the first level (a single-zone meter, each with its own previous reading), and types the
+seed call's keys with them: `*2 <contract># <reading># 1` (agi.telephony.sipp.scenario,
+the values from SIPp's injection file). So one caller's mistyped answer counts against that
+caller's and that contract's guessing limits only.
 
-A level passes when SIPp counts N successful calls and none failed, and the database holds
-exactly N new submissions of 11638 for the meter of contract 102057522 (Repository.history).
+A level passes when SIPp counts N successful calls and none failed, and every contract of
+the level holds exactly one submission this period, from its own caller, with its reading
+(Repository.history): the rows stored are counted against the calls placed.
 The run stops at the first level that fails and says what failed: SIPp's errors, Asterisk's
 warnings, the server's log. Asterisk and the server are stopped on the way out, also on
 failure or Ctrl-C.
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import os
 import re
 import resource
@@ -38,10 +44,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agi.readings import billing
+from agi.readings.callers import phone_number
 from agi.settings import Settings
 from agi.storage.repository import Repository
 from agi.telephony import private_asterisk
-from agi.telephony.sipp import CallScript, scenario, sipp_binary
+from agi.telephony.sipp import CallScript, injection_file, scenario, sipp_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,9 +57,12 @@ sys.path.insert(0, str(ROOT))
 from tests import support  # noqa: E402
 from tests.real_line import asterisk_options, fastagi_server, private_asterisks  # noqa: E402
 
-KEYS = "*2 102057522# 11638# 1"
-CONTRACT = "102057522"
-READING = 11638
+FIRST_CALLER = 79130000000
+FIRST_CONTRACT = 400000000
+FIRST_PREVIOUS = 20000
+RISE = 158
+"""Each call's reading over its meter's previous one: the seed call's 11638 over 11480, well
+within what the meter's average consumption (150) allows."""
 FALLBACK = "app_verbose.c: IVR FastAGI server unavailable - running the AGI script"
 BENIGN = ("No SIP authenticator registered", "does not exist in any format")
 """Asterisk warnings of every call here: no SIP auth on the test line, and no recordings in
@@ -84,6 +95,70 @@ def tool_versions() -> str:
     return f"{asterisk}, {found.group(0) if found else 'SIPp'}"
 
 
+@dataclass(frozen=True)
+class Caller:
+    """One call of the run: who calls, the contract typed and the reading it gives."""
+
+    phone: str
+    contract: str
+    reading: int
+
+    @property
+    def script(self) -> CallScript:
+        return CallScript(f"*2 {self.contract}# {self.reading}# 1", caller=self.phone)
+
+    @property
+    def fields(self) -> tuple[str, str, str]:
+        """The values that differ between calls, in the injection file's order."""
+        return self.phone, self.contract, str(self.reading)
+
+
+def callers(first: int, count: int) -> list[Caller]:
+    return [
+        Caller(str(FIRST_CALLER + n), str(FIRST_CONTRACT + n), FIRST_PREVIOUS + n + RISE)
+        for n in range(first, first + count)
+    ]
+
+
+def seed(repository: Repository, run: list[Caller]) -> None:
+    """A contract for every call, with one single-zone meter and its previous reading, as
+    billing would send them (the contracts CSV)."""
+    rows = ["resource,contract,meter,digits,zone,previous,average,phone"] + [
+        f"electricity,{c.contract},L-{c.contract},6,single,{c.reading - RISE},150," for c in run
+    ]
+    repository.import_meters(billing.read_contracts(io.StringIO("\n".join(rows) + "\n")))
+
+
+@dataclass
+class Rows:
+    """What the database holds for a level's calls."""
+
+    stored: int
+    """Calls with exactly one submission, from their caller, of their reading."""
+    missing: int
+    doubled: int
+    wrong: int
+    """Calls whose one submission has another value or another caller."""
+
+
+def rows_of(repository: Repository, period: str, level: list[Caller]) -> Rows:
+    rows = Rows(0, 0, 0, 0)
+    for call in level:
+        (contract,) = repository.find_contracts(call.contract, period)
+        found = repository.history(contract.meters[0].id, period)
+        if not found:
+            rows.missing += 1
+        elif len(found) > 1:
+            rows.doubled += 1
+        elif tuple(r.value for r in found[0].readings) != (call.reading,) or found[
+            0
+        ].caller != phone_number(call.phone):
+            rows.wrong += 1
+        else:
+            rows.stored += 1
+    return rows
+
+
 @dataclass
 class Level:
     calls: int
@@ -91,8 +166,7 @@ class Level:
     successful: int
     failed: int
     sipp_status: int
-    stored: int
-    wrong_values: int
+    rows: Rows
     fallbacks: int
     server_failures: int
     asterisk_problems: Counter[str]
@@ -111,8 +185,7 @@ class Level:
             self.sipp_status == 0
             and self.successful == self.calls
             and self.failed == 0
-            and self.stored == self.calls
-            and self.wrong_values == 0
+            and self.rows.stored == self.calls
         )
 
 
@@ -126,16 +199,6 @@ def read_stats(path: Path) -> tuple[int, int]:
         return 0, 0
     last = rows[-1]
     return int(last.get("SuccessfulCall(C)", 0) or 0), int(last.get("FailedCall(C)", 0) or 0)
-
-
-def submissions(repository: Repository, period: str) -> list[tuple[str, tuple[int, ...]]]:
-    """(source id, values) of every submission of the seed contract's meters this period."""
-    found = []
-    for contract in repository.find_contracts(CONTRACT, period):
-        for meter in contract.meters:
-            for row in repository.history(meter.id, period):
-                found.append((row.source_id, tuple(r.value for r in row.readings)))
-    return found
 
 
 def log_tail(path: Path, start: int) -> str:
@@ -208,7 +271,7 @@ def children_cpu() -> float:
 
 
 def run_level(
-    calls: int,
+    level: list[Caller],
     *,
     folder: Path,
     sip_port: int,
@@ -223,16 +286,17 @@ def run_level(
     asterisk_root: Path,
     server_pid: int,
 ) -> Level:
-    work = folder / f"sipp-{calls}"
+    calls = len(level)
+    work = folder / f"sipp-{level[0].contract}-{calls}"
     work.mkdir()
     xml = work / "call.xml"
-    xml.write_text(scenario(CallScript(KEYS)), encoding="iso-8859-1")
-    before = {source for source, _ in submissions(repository, period)}
+    xml.write_text(scenario(level[0].script, fields=level[0].fields), encoding="iso-8859-1")
+    fields = injection_file(work / "calls.csv", (call.fields for call in level))
     asterisk_start, server_start = size(asterisk_log), size(server_log)
     stats = work / "stats.csv"
     command = [
         sipp_binary(),
-        "-sf", str(xml), f"127.0.0.1:{sip_port}", "-s", "2000",
+        "-sf", str(xml), "-inf", str(fields), f"127.0.0.1:{sip_port}", "-s", "2000",
         "-i", "127.0.0.1", "-mp", str(media_base),
         "-m", str(calls), "-l", str(calls),
         "-r", str(calls), "-rp", f"{int(spread * 1000)}",
@@ -257,7 +321,6 @@ def run_level(
     }
     time.sleep(1.0)  # the last submissions commit as the IVR hangs up
     successful, failed = read_stats(stats)
-    new = [(s, v) for s, v in submissions(repository, period) if s not in before]
     asterisk_text = log_tail(asterisk_log, asterisk_start)
     server_text = log_tail(server_log, server_start)
     errors = "".join(p.read_text(errors="replace") for p in work.glob("*errors.log"))
@@ -272,8 +335,7 @@ def run_level(
         successful=successful,
         failed=failed,
         sipp_status=status,
-        stored=len(new),
-        wrong_values=sum(1 for _, values in new if values != (READING,)),
+        rows=rows_of(repository, period, level),
         fallbacks=asterisk_text.count(FALLBACK),
         server_failures=len(re.findall(r"call=\S+ failed", server_text)),
         asterisk_problems=asterisk_problems(asterisk_text),
@@ -287,10 +349,20 @@ def run_level(
 
 def report(level: Level) -> None:
     verdict = "PASS" if level.passed else "FAIL"
+    rows = level.rows
+    wrong = ", ".join(
+        f"{count} {what}"
+        for what, count in (
+            ("without", rows.missing),
+            ("with two or more", rows.doubled),
+            ("with another value or caller", rows.wrong),
+        )
+        if count
+    )
     print(
         f"{level.calls:5d} calls: {verdict}  SIPp {level.successful} ok / {level.failed} failed "
-        f"(exit {level.sipp_status}) in {level.seconds:.1f} s; {level.stored} new submissions"
-        f"{f', {level.wrong_values} with wrong values' if level.wrong_values else ''}; "
+        f"(exit {level.sipp_status}) in {level.seconds:.1f} s; rows stored {rows.stored} "
+        f"/ calls placed {level.calls}{f' ({wrong})' if wrong else ''}; "
         f"AGI-script fallbacks {level.fallbacks}; server call failures {level.server_failures}",
         flush=True,
     )
@@ -346,6 +418,8 @@ def main() -> None:
         folder = Path(name)
         url = args.database_url or f"sqlite:///{folder / 'ivr.db'}"
         repository = support.demo_database(url)
+        run = callers(0, sum(args.levels))
+        seed(repository, run)
         period = Settings(database_url=url, accept_days="1-31").window.period(datetime.now(UTC))
         environment = support.checkout_environment(folder, url)
         fastagi_port = support.free_port()
@@ -369,9 +443,10 @@ def main() -> None:
             )
             highest = 0
             first_failure: Level | None = None
-            for calls in args.levels:
+            for number, calls in enumerate(args.levels):
+                first = sum(args.levels[:number])
                 level = run_level(
-                    calls,
+                    run[first : first + calls],
                     folder=folder,
                     sip_port=sip_port,
                     media_base=media_base,

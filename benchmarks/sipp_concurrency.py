@@ -33,6 +33,7 @@ import io
 import os
 import re
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -40,9 +41,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from agi.readings import billing
 from agi.readings.callers import phone_number
@@ -84,6 +86,73 @@ def free_udp_range(count: int, low: int = 40000, high: int = 60000) -> int:
         if not taken:
             return base
     raise SystemExit(f"no {count} free UDP ports between {low} and {high}")
+
+
+@dataclass(frozen=True)
+class Line:
+    """A way of setting up the private Asterisk, to compare with the shipped one in a run."""
+
+    name: str
+    description: str
+    options: tuple[tuple[str, str], ...] = ()
+    """asterisk.conf [options] set otherwise than config/asterisk has them."""
+    prompt_format: str | None = None
+    """A copy of every prompt and number word in this format beside its WAV (sox's type),
+    which Asterisk prefers when it is the channel's own."""
+
+    def lay_out(self, folder: Path, url: str) -> LaidOut:
+        config = folder / "config"
+        shutil.copytree(ROOT / "config" / "asterisk", config)
+        conf = config / "asterisk.conf"
+        text = conf.read_text(encoding="utf-8")
+        for key, value in self.options:
+            setting = f"{key} = {value}"
+            text, found = re.subn(rf"(?m)^{key}\s*=.*$", setting, text)
+            text += "" if found else f"{setting}\n"
+        conf.write_text(text, encoding="utf-8")
+        prompts = ROOT / "prompts" / "ru"
+        if self.prompt_format:
+            prompts = folder / "prompts"
+            shutil.copytree(ROOT / "prompts" / "ru", prompts)
+            for wav in prompts.rglob("*.wav"):
+                target = wav.with_suffix(f".{self.prompt_format}")
+                subprocess.run(["sox", str(wav), "-t", "ul", str(target)], check=True)
+        environment = support.checkout_environment(folder, url)
+        environment["IVR_PROMPTS_AUDIO_DIR"] = str(prompts)
+        return LaidOut(self.name, folder, config, prompts, environment)
+
+
+@dataclass(frozen=True)
+class LaidOut:
+    name: str
+    folder: Path
+    config_dir: Path
+    prompts: Path
+    environment: dict[str, str]
+
+
+LINES = {
+    line.name: line
+    for line in (
+        Line("shipped", "config/asterisk and prompts/ru as they are"),
+        Line(
+            "silence",
+            "Asterisk sends silence while no prompt plays (transmit_silence = yes)",
+            options=(("transmit_silence", "yes"),),
+        ),
+        Line(
+            "quiet",
+            "Asterisk sends nothing while no prompt plays (transmit_silence = no)",
+            options=(("transmit_silence", "no"),),
+        ),
+        Line(
+            "quiet-ulaw",
+            "quiet, with a G.711 u-law copy of every prompt beside its WAV",
+            options=(("transmit_silence", "no"),),
+            prompt_format="ulaw",
+        ),
+    )
+}
 
 
 def tool_versions() -> str:
@@ -287,7 +356,7 @@ def run_level(
     server_pid: int,
 ) -> Level:
     calls = len(level)
-    work = folder / f"sipp-{level[0].contract}-{calls}"
+    work = folder / "sipp"
     work.mkdir()
     xml = work / "call.xml"
     xml.write_text(scenario(level[0].script, fields=level[0].fields), encoding="iso-8859-1")
@@ -347,6 +416,53 @@ def run_level(
     )
 
 
+def run_on(line: LaidOut, level: list[Caller], *, max_calls: int, **run: Any) -> Level:
+    """One level on a line of its own: a fresh `ivr serve` and private Asterisk."""
+    work = line.folder / f"level-{level[0].contract}-{len(level)}"
+    work.mkdir()
+    fastagi_port = support.free_port()
+    sip_port = support.free_port(socket.SOCK_DGRAM)
+    root = work / "asterisk"
+    options = replace(
+        asterisk_options(root, sip_port, fastagi_port, line.environment),
+        config_dir=line.config_dir,
+        prompts_dir=line.prompts,
+        number_words=line.prompts / "digits",
+    )
+    with (
+        fastagi_server(
+            line.environment, work, fastagi_port, ["--max-calls", str(max_calls)]
+        ) as server,
+        private_asterisks([options]),
+    ):
+        return run_level(
+            level,
+            folder=work,
+            sip_port=sip_port,
+            asterisk_log=root / "log" / "messages.log",
+            server_log=server.log,
+            asterisk_root=root,
+            server_pid=server.process.pid,
+            **run,
+        )
+
+
+def compare(results: dict[str, Level]) -> None:
+    """CPU per call of each line beside the first one's, at one level."""
+    per_call = {
+        name: {process: used / level.calls for process, used in level.cpu.items()}
+        for name, level in results.items()
+    }
+    reference, *others = per_call
+    for name in others:
+        ratios = ", ".join(
+            f"{process} {used * 1000:.1f} ms"
+            + (f" ({used / base:.2f} x)" if (base := per_call[reference][process]) else "")
+            for process, used in per_call[name].items()
+        )
+        print(f"        CPU per call, {name} beside {reference}: {ratios}")
+
+
 def report(level: Level) -> None:
     verdict = "PASS" if level.passed else "FAIL"
     rows = level.rows
@@ -395,6 +511,14 @@ def main() -> None:
         default=[1, 5, 10, 20, 40, 80, 160, 240, 320, 400, 480, 640],
     )
     parser.add_argument(
+        "--lines",
+        nargs="+",
+        choices=list(LINES),
+        default=["shipped"],
+        help="run every level on each of these lines in turn: "
+        + "; ".join(f"{line.name}: {line.description}" for line in LINES.values()),
+    )
+    parser.add_argument(
         "--spread", type=float, default=2.0, help="seconds over which a level's calls start"
     )
     parser.add_argument("--max-calls", type=int, default=1000, help="the server's --max-calls")
@@ -418,58 +542,51 @@ def main() -> None:
         folder = Path(name)
         url = args.database_url or f"sqlite:///{folder / 'ivr.db'}"
         repository = support.demo_database(url)
-        run = callers(0, sum(args.levels))
+        run = callers(0, sum(args.levels) * len(args.lines))
         seed(repository, run)
         period = Settings(database_url=url, accept_days="1-31").window.period(datetime.now(UTC))
-        environment = support.checkout_environment(folder, url)
-        fastagi_port = support.free_port()
-        sip_port = support.free_port(socket.SOCK_DGRAM)
         media_base = free_udp_range(4 * max(args.levels) + 8)
-        server_log = folder / "serve.log"
-        asterisk_root = folder / "asterisk"
-        with (
-            fastagi_server(
-                environment, folder, fastagi_port, ["--max-calls", str(args.max_calls)]
-            ) as server,
-            private_asterisks(
-                [asterisk_options(asterisk_root, sip_port, fastagi_port, environment)]
-            ),
-        ):
-            print(
-                f"Asterisk SIP 127.0.0.1:{sip_port}, FastAGI 127.0.0.1:{fastagi_port} "
-                f"(--max-calls {args.max_calls}), SIPp media ports from {media_base}, "
-                f"database {url.split(':')[0]}, calls start within {args.spread} s",
-                flush=True,
-            )
-            highest = 0
-            first_failure: Level | None = None
-            for number, calls in enumerate(args.levels):
-                first = sum(args.levels[:number])
-                level = run_level(
-                    run[first : first + calls],
-                    folder=folder,
-                    sip_port=sip_port,
+        lines = [LINES[name].lay_out(folder / name, url) for name in args.lines]
+        print(
+            f"SIPp media ports from {media_base}, database {url.split(':')[0]}, "
+            f"calls start within {args.spread} s, server --max-calls {args.max_calls}",
+            flush=True,
+        )
+        highest = dict.fromkeys(args.lines, 0)
+        failures: dict[str, int] = {}
+        taken = 0
+        for calls in args.levels:
+            results = {}
+            for line in lines:
+                if line.name in failures and not args.keep_going:
+                    continue
+                level = run_on(
+                    line,
+                    run[taken : taken + calls],
                     media_base=media_base,
                     spread=args.spread,
+                    max_calls=args.max_calls,
                     repository=repository,
                     period=period,
-                    asterisk_log=asterisk_root / "log" / "messages.log",
-                    server_log=server_log,
                     timeout=args.call_timeout,
-                    keep=args.keep_logs,
-                    asterisk_root=asterisk_root,
-                    server_pid=server.process.pid,
+                    keep=args.keep_logs and args.keep_logs / line.name,
                 )
+                taken += calls
+                results[line.name] = level
+                print(f"{line.name}:", end="")
                 report(level)
-                if level.passed and first_failure is None:
-                    highest = calls
+                if level.passed and line.name not in failures:
+                    highest[line.name] = calls
                 elif not level.passed:
-                    first_failure = first_failure or level
-                    if not args.keep_going:
-                        break
+                    failures.setdefault(line.name, calls)
+            compare(results)
+            if len(failures) == len(lines) and not args.keep_going:
+                break
+        for line in lines:
+            failed = failures.get(line.name)
             print(
-                f"highest concurrency with every call complete and correct rows: {highest}"
-                + (f"; first failure at {first_failure.calls}" if first_failure else "")
+                f"{line.name}: highest concurrency with every call complete and correct rows: "
+                f"{highest[line.name]}" + (f"; first failure at {failed}" if failed else "")
             )
         repository.engine.dispose()
 

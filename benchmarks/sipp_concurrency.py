@@ -46,6 +46,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agi.audio import line_codings
 from agi.readings import billing
 from agi.readings.callers import phone_number
 from agi.settings import Settings
@@ -96,9 +97,8 @@ class Line:
     description: str
     options: tuple[tuple[str, str], ...] = ()
     """asterisk.conf [options] set otherwise than config/asterisk has them."""
-    prompt_format: str | None = None
-    """A copy of every prompt and number word in this format beside its WAV (sox's type),
-    which Asterisk prefers when it is the channel's own."""
+    line_codings: bool = True
+    """The prompts' copies in the G.711 codings beside them (False: Asterisk converts)."""
 
     def lay_out(self, folder: Path, url: str) -> LaidOut:
         config = folder / "config"
@@ -111,45 +111,48 @@ class Line:
             text += "" if found else f"{setting}\n"
         conf.write_text(text, encoding="utf-8")
         prompts = ROOT / "prompts" / "ru"
-        if self.prompt_format:
-            prompts = folder / "prompts"
-            shutil.copytree(ROOT / "prompts" / "ru", prompts)
-            for wav in prompts.rglob("*.wav"):
-                target = wav.with_suffix(f".{self.prompt_format}")
-                subprocess.run(["sox", str(wav), "-t", "ul", str(target)], check=True)
+        if not self.line_codings:
+            copies = [f"*{suffix}" for suffix in line_codings.CODINGS]
+            prompts = Path(
+                shutil.copytree(prompts, folder / "prompts", ignore=shutil.ignore_patterns(*copies))
+            )
         environment = support.checkout_environment(folder, url)
         environment["IVR_PROMPTS_AUDIO_DIR"] = str(prompts)
-        return LaidOut(self.name, folder, config, prompts, environment)
+        return LaidOut(self, folder, config, prompts, environment)
 
 
 @dataclass(frozen=True)
 class LaidOut:
-    name: str
+    line: Line
     folder: Path
     config_dir: Path
     prompts: Path
     environment: dict[str, str]
 
+    @property
+    def name(self) -> str:
+        return self.line.name
+
 
 LINES = {
     line.name: line
     for line in (
-        Line("shipped", "config/asterisk and prompts/ru as they are"),
+        Line("shipped", "config/asterisk, and prompts/ru with its copies in the line codings"),
         Line(
             "silence",
-            "Asterisk sends silence while no prompt plays (transmit_silence = yes)",
+            "shipped, but Asterisk sends silence while no prompt plays (transmit_silence = yes)",
             options=(("transmit_silence", "yes"),),
         ),
         Line(
-            "quiet",
-            "Asterisk sends nothing while no prompt plays (transmit_silence = no)",
-            options=(("transmit_silence", "no"),),
+            "wav",
+            "shipped, but without the copies: Asterisk converts the WAVs on every frame",
+            line_codings=False,
         ),
         Line(
-            "quiet-ulaw",
-            "quiet, with a G.711 u-law copy of every prompt beside its WAV",
-            options=(("transmit_silence", "no"),),
-            prompt_format="ulaw",
+            "reference",
+            "both: silence sent while no prompt plays, and the WAVs converted",
+            options=(("transmit_silence", "yes"),),
+            line_codings=False,
         ),
     )
 }
@@ -428,6 +431,7 @@ def run_on(line: LaidOut, level: list[Caller], *, max_calls: int, **run: Any) ->
         config_dir=line.config_dir,
         prompts_dir=line.prompts,
         number_words=line.prompts / "digits",
+        line_codings=line.line.line_codings,
     )
     with (
         fastagi_server(

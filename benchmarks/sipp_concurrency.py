@@ -4,6 +4,7 @@ own reading.
 
     sudo .venv/bin/python benchmarks/sipp_concurrency.py
         [--levels 1 5 10 20 40 80 160 240 320 400 480 640] [--spread 2]
+        [--lines reference shipped] [--keep-going]
         [--max-calls 1000] [--database-url URL] [--keep-logs DIR]
 
 Needs root (SIPp sends RTP from raw sockets), Asterisk and SIPp (scripts/install-telephony).
@@ -17,12 +18,18 @@ seed call's keys with them: `*2 <contract># <reading># 1` (agi.telephony.sipp.sc
 the values from SIPp's injection file). So one caller's mistyped answer counts against that
 caller's and that contract's guessing limits only.
 
+Each level runs on a fresh line, its own `ivr serve` and private Asterisk; with `--lines`
+on each of several set-ups in turn (`shipped`; `reference`: silence sent while no prompt
+plays and the WAVs converted on every frame; `silence` and `wav`: one of the two), and
+prints each one's CPU per call beside the first's: Asterisk's (from /proc), the server's
+and SIPp's.
+
 A level passes when SIPp counts N successful calls and none failed, and every contract of
 the level holds exactly one submission this period, from its own caller, with its reading
 (Repository.history): the rows stored are counted against the calls placed.
-The run stops at the first level that fails and says what failed: SIPp's errors, Asterisk's
-warnings, the server's log. Asterisk and the server are stopped on the way out, also on
-failure or Ctrl-C.
+The run stops once every line has failed a level (not with `--keep-going`) and says what
+failed: SIPp's errors, Asterisk's warnings, the server's log. Asterisk and the server are
+stopped on the way out, also on failure or Ctrl-C.
 """
 
 from __future__ import annotations

@@ -341,10 +341,10 @@ def _russian_sounds(layout: Layout, *, ours_first: bool = True) -> Iterator[Entr
             yield Entry(ours / entry.name, link=entry)
     yield Entry(ours / "digits", mode=0o755)
     project = [
-        layout.audio / "digits" / entry.name
-        for entry in sorted(shipped("prompts/ru/digits").iterdir())
-        if entry.suffix in line_codings.PLAYED
-    ]
+        (layout.audio / "digits" / entry.name).with_suffix(suffix)
+        for entry in sorted(shipped("prompts/ru/digits").glob("*.wav"))
+        for suffix in line_codings.PLAYED
+    ]  # the copies are made beside the installed WAVs (_audio)
     package = sorted((system / "digits").glob("*"))
     for target in linked_number_words(project, package, ours_first=ours_first):
         yield Entry(ours / "digits" / target.name, link=target)

@@ -22,7 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agi.audio.number_words import RUSSIAN_SOUNDS
+from agi.audio import line_codings
+from agi.audio.number_words import RUSSIAN_SOUNDS, linked_number_words
 from agi.problems import ProblemsFound
 from agi.settings import Settings, check_fastagi_servers, shipped, written_setting
 from agi.telephony.asterisk_config import LineConfig, ivr_includes
@@ -266,14 +267,20 @@ def _settings(options: Options, layout: Layout) -> bytes:
 
 
 def _audio(layout: Layout) -> Iterator[Entry]:
-    """The shipped prompt audio, copied once: staff may re-record or rebuild any file."""
+    """The shipped prompt audio, copied once: staff may re-record or rebuild any file. The
+    copies in the line codings are made from the WAV in place, the shipped one or the one
+    staff made, so that they say the same."""
     source = shipped("prompts/ru")
     for path in sorted(source.rglob("*")):
         target = layout.audio / path.relative_to(source)
         if path.is_dir():
             yield Entry(target, mode=0o755, owner=USER, group=USER)
-        else:
+        elif path.suffix not in line_codings.CODINGS:
             yield Entry(target, path.read_bytes(), owner=USER, group=USER, keep=True)
+        if path.suffix == ".wav":
+            wav = target if target.exists() else path
+            for copy, data in line_codings.copies_of(wav).items():
+                yield Entry(target.with_suffix(copy.suffix), data, owner=USER, group=USER)
 
 
 def _local_server(options: Options) -> list[str]:
@@ -389,15 +396,13 @@ def _russian_sounds(layout: Layout, *, ours_first: bool = True) -> Iterator[Entr
             yield Entry(ours / entry.name, link=entry)
     yield Entry(ours / "digits", mode=0o755)
     project = [
-        (entry.stem, entry.name, layout.audio / "digits" / entry.name)
+        (layout.audio / "digits" / entry.name).with_suffix(suffix)
         for entry in sorted(shipped("prompts/ru/digits").glob("*.wav"))
-    ]
-    package = [(e.stem, e.name, e) for e in sorted((system / "digits").glob("*"))]
-    present = set()
-    for stem, name, target in [*project, *package] if ours_first else [*package, *project]:
-        if stem not in present:
-            yield Entry(ours / "digits" / name, link=target)
-            present.add(stem)
+        for suffix in line_codings.PLAYED
+    ]  # the copies are made beside the installed WAVs (_audio)
+    package = sorted((system / "digits").glob("*"))
+    for target in linked_number_words(project, package, ours_first=ours_first):
+        yield Entry(ours / "digits" / target.name, link=target)
 
 
 # --- applying a plan -----------------------------------------------------------------------

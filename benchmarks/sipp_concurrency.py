@@ -1,32 +1,46 @@
 """The real stack at increasing concurrency: SIPp places N overlapping calls into a private
-Asterisk, whose dialplan hands them to the FastAGI server, and every call must store the
-seed's reading.
+Asterisk, whose dialplan hands them to the FastAGI server, and every call must store its
+own reading.
 
     sudo .venv/bin/python benchmarks/sipp_concurrency.py
         [--levels 1 5 10 20 40 80 160 240 320 400 480 640] [--spread 2]
+        [--lines reference shipped] [--keep-going]
         [--max-calls 1000] [--database-url URL] [--keep-logs DIR]
 
 Needs root (SIPp sends RTP from raw sockets), Asterisk and SIPp (scripts/install-telephony).
 Everything runs in a temporary folder on free ports of 127.0.0.1: a private Asterisk
 (agi.telephony.private_asterisk, its own --root), `python -m agi serve` against a temporary SQLite
-database with the demo contracts (or --database-url, never the configured database), and
-one SIPp run per level with `-m N -l N -r N -rp <spread>`, so the N calls start within
-`--spread` seconds and overlap. Each call is `*2 102057522# 11638# 1` (agi.telephony.sipp.scenario).
+database (or --database-url, never the configured database), and one SIPp run per level
+with `-m N -l N -r N -rp <spread>`, so the N calls start within `--spread` seconds and
+overlap. Every call of the run has a caller number and a contract of its own, seeded before
+the first level (a single-zone meter, each with its own previous reading), and types the
+seed call's keys with them: `*2 <contract># <reading># 1` (agi.telephony.sipp.scenario,
+the values from SIPp's injection file). So one caller's mistyped answer counts against that
+caller's and that contract's guessing limits only.
 
-A level passes when SIPp counts N successful calls and none failed, and the database holds
-exactly N new submissions of 11638 for the meter of contract 102057522 (Repository.history).
-The run stops at the first level that fails and says what failed: SIPp's errors, Asterisk's
-warnings, the server's log. Asterisk and the server are stopped on the way out, also on
-failure or Ctrl-C.
+Each level runs on a fresh line, its own `ivr serve` and private Asterisk; with `--lines`
+on each of several set-ups in turn (`shipped`; `reference`: silence sent while no prompt
+plays and the WAVs converted on every frame; `silence` and `wav`: one of the two), and
+prints each one's CPU per call beside the first's: Asterisk's (from /proc), the server's
+and SIPp's.
+
+A level passes when SIPp counts N successful calls and none failed, and every contract of
+the level holds exactly one submission this period, from its own caller, with its reading
+(Repository.history): the rows stored are counted against the calls placed.
+The run stops once every line has failed a level (not with `--keep-going`) and says what
+failed: SIPp's errors, Asterisk's warnings, the server's log. Asterisk and the server are
+stopped on the way out, also on failure or Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import os
 import re
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,14 +48,18 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from agi.audio import line_codings
+from agi.readings import billing
+from agi.readings.callers import phone_number
 from agi.settings import Settings
 from agi.storage.repository import Repository
 from agi.telephony import private_asterisk
-from agi.telephony.sipp import CallScript, scenario, sipp_binary
+from agi.telephony.sipp import CallScript, injection_file, scenario, sipp_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,9 +67,12 @@ sys.path.insert(0, str(ROOT))
 from tests import support  # noqa: E402
 from tests.real_line import asterisk_options, fastagi_server, private_asterisks  # noqa: E402
 
-KEYS = "*2 102057522# 11638# 1"
-CONTRACT = "102057522"
-READING = 11638
+FIRST_CALLER = 79130000000
+FIRST_CONTRACT = 400000000
+FIRST_PREVIOUS = 20000
+RISE = 158
+"""Each call's reading over its meter's previous one: the seed call's 11638 over 11480, well
+within what the meter's average consumption (150) allows."""
 FALLBACK = "app_verbose.c: IVR FastAGI server unavailable - running the AGI script"
 BENIGN = ("No SIP authenticator registered", "does not exist in any format")
 """Asterisk warnings of every call here: no SIP auth on the test line, and no recordings in
@@ -75,6 +96,75 @@ def free_udp_range(count: int, low: int = 40000, high: int = 60000) -> int:
     raise SystemExit(f"no {count} free UDP ports between {low} and {high}")
 
 
+@dataclass(frozen=True)
+class Line:
+    """A way of setting up the private Asterisk, to compare with the shipped one in a run."""
+
+    name: str
+    description: str
+    options: tuple[tuple[str, str], ...] = ()
+    """asterisk.conf [options] set otherwise than config/asterisk has them."""
+    line_codings: bool = True
+    """The prompts' copies in the G.711 codings beside them (False: Asterisk converts)."""
+
+    def lay_out(self, folder: Path, url: str) -> LaidOut:
+        config = folder / "config"
+        shutil.copytree(ROOT / "config" / "asterisk", config)
+        conf = config / "asterisk.conf"
+        text = conf.read_text(encoding="utf-8")
+        for key, value in self.options:
+            setting = f"{key} = {value}"
+            text, found = re.subn(rf"(?m)^{key}\s*=.*$", setting, text)
+            text += "" if found else f"{setting}\n"
+        conf.write_text(text, encoding="utf-8")
+        prompts = ROOT / "prompts" / "ru"
+        if not self.line_codings:
+            copies = [f"*{suffix}" for suffix in line_codings.CODINGS]
+            prompts = Path(
+                shutil.copytree(prompts, folder / "prompts", ignore=shutil.ignore_patterns(*copies))
+            )
+        environment = support.checkout_environment(folder, url)
+        environment["IVR_PROMPTS_AUDIO_DIR"] = str(prompts)
+        return LaidOut(self, folder, config, prompts, environment)
+
+
+@dataclass(frozen=True)
+class LaidOut:
+    line: Line
+    folder: Path
+    config_dir: Path
+    prompts: Path
+    environment: dict[str, str]
+
+    @property
+    def name(self) -> str:
+        return self.line.name
+
+
+LINES = {
+    line.name: line
+    for line in (
+        Line("shipped", "config/asterisk, and prompts/ru with its copies in the line codings"),
+        Line(
+            "silence",
+            "shipped, but Asterisk sends silence while no prompt plays (transmit_silence = yes)",
+            options=(("transmit_silence", "yes"),),
+        ),
+        Line(
+            "wav",
+            "shipped, but without the copies: Asterisk converts the WAVs on every frame",
+            line_codings=False,
+        ),
+        Line(
+            "reference",
+            "both: silence sent while no prompt plays, and the WAVs converted",
+            options=(("transmit_silence", "yes"),),
+            line_codings=False,
+        ),
+    )
+}
+
+
 def tool_versions() -> str:
     asterisk = subprocess.run(
         [private_asterisk.asterisk_binary(), "-V"], capture_output=True, text=True
@@ -84,6 +174,72 @@ def tool_versions() -> str:
     return f"{asterisk}, {found.group(0) if found else 'SIPp'}"
 
 
+@dataclass(frozen=True)
+class Caller:
+    """One call of the run: who calls, the contract typed and the reading it gives."""
+
+    phone: str
+    contract: str
+    reading: int
+
+    @property
+    def script(self) -> CallScript:
+        return CallScript(f"*2 {self.contract}# {self.reading}# 1", caller=self.phone)
+
+    @property
+    def fields(self) -> tuple[str, str, str]:
+        """The values that differ between calls, in the injection file's order."""
+        return self.phone, self.contract, str(self.reading)
+
+
+def callers(first: int, count: int) -> list[Caller]:
+    return [
+        Caller(str(FIRST_CALLER + n), str(FIRST_CONTRACT + n), FIRST_PREVIOUS + n + RISE)
+        for n in range(first, first + count)
+    ]
+
+
+def seed(repository: Repository, run: list[Caller]) -> None:
+    """A contract for every call, with one single-zone meter and its previous reading, as
+    billing would send them (the contracts CSV)."""
+    rows = ["resource,contract,meter,digits,zone,previous,average,phone"] + [
+        f"electricity,{c.contract},L-{c.contract},6,single,{c.reading - RISE},150," for c in run
+    ]
+    records = billing.read_contracts(io.StringIO("\n".join(rows) + "\n"))
+    for start in range(0, len(records), 100):  # one session grows slower with every meter
+        repository.import_meters(records[start : start + 100])
+
+
+@dataclass
+class Rows:
+    """What the database holds for a level's calls."""
+
+    stored: int
+    """Calls with exactly one submission, from their caller, of their reading."""
+    missing: int
+    doubled: int
+    wrong: int
+    """Calls whose one submission has another value or another caller."""
+
+
+def rows_of(repository: Repository, period: str, level: list[Caller]) -> Rows:
+    rows = Rows(0, 0, 0, 0)
+    for call in level:
+        (contract,) = repository.find_contracts(call.contract, period)
+        found = repository.history(contract.meters[0].id, period)
+        if not found:
+            rows.missing += 1
+        elif len(found) > 1:
+            rows.doubled += 1
+        elif tuple(r.value for r in found[0].readings) != (call.reading,) or found[
+            0
+        ].caller != phone_number(call.phone):
+            rows.wrong += 1
+        else:
+            rows.stored += 1
+    return rows
+
+
 @dataclass
 class Level:
     calls: int
@@ -91,8 +247,7 @@ class Level:
     successful: int
     failed: int
     sipp_status: int
-    stored: int
-    wrong_values: int
+    rows: Rows
     fallbacks: int
     server_failures: int
     asterisk_problems: Counter[str]
@@ -111,8 +266,7 @@ class Level:
             self.sipp_status == 0
             and self.successful == self.calls
             and self.failed == 0
-            and self.stored == self.calls
-            and self.wrong_values == 0
+            and self.rows.stored == self.calls
         )
 
 
@@ -126,16 +280,6 @@ def read_stats(path: Path) -> tuple[int, int]:
         return 0, 0
     last = rows[-1]
     return int(last.get("SuccessfulCall(C)", 0) or 0), int(last.get("FailedCall(C)", 0) or 0)
-
-
-def submissions(repository: Repository, period: str) -> list[tuple[str, tuple[int, ...]]]:
-    """(source id, values) of every submission of the seed contract's meters this period."""
-    found = []
-    for contract in repository.find_contracts(CONTRACT, period):
-        for meter in contract.meters:
-            for row in repository.history(meter.id, period):
-                found.append((row.source_id, tuple(r.value for r in row.readings)))
-    return found
 
 
 def log_tail(path: Path, start: int) -> str:
@@ -208,7 +352,7 @@ def children_cpu() -> float:
 
 
 def run_level(
-    calls: int,
+    level: list[Caller],
     *,
     folder: Path,
     sip_port: int,
@@ -222,17 +366,19 @@ def run_level(
     keep: Path | None,
     asterisk_root: Path,
     server_pid: int,
+    sipp_nice: int,
 ) -> Level:
-    work = folder / f"sipp-{calls}"
+    calls = len(level)
+    work = folder / "sipp"
     work.mkdir()
     xml = work / "call.xml"
-    xml.write_text(scenario(CallScript(KEYS)), encoding="iso-8859-1")
-    before = {source for source, _ in submissions(repository, period)}
+    xml.write_text(scenario(level[0].script, fields=level[0].fields), encoding="iso-8859-1")
+    fields = injection_file(work / "calls.csv", (call.fields for call in level))
     asterisk_start, server_start = size(asterisk_log), size(server_log)
     stats = work / "stats.csv"
     command = [
         sipp_binary(),
-        "-sf", str(xml), f"127.0.0.1:{sip_port}", "-s", "2000",
+        "-sf", str(xml), "-inf", str(fields), f"127.0.0.1:{sip_port}", "-s", "2000",
         "-i", "127.0.0.1", "-mp", str(media_base),
         "-m", str(calls), "-l", str(calls),
         "-r", str(calls), "-rp", f"{int(spread * 1000)}",
@@ -244,7 +390,12 @@ def run_level(
     started = time.monotonic()
     try:
         done = subprocess.run(
-            command, cwd=work, capture_output=True, text=True, timeout=timeout + 30
+            command,
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=timeout + 30,
+            preexec_fn=lambda: os.nice(sipp_nice),
         )
         status = done.returncode
     except subprocess.TimeoutExpired:
@@ -257,7 +408,6 @@ def run_level(
     }
     time.sleep(1.0)  # the last submissions commit as the IVR hangs up
     successful, failed = read_stats(stats)
-    new = [(s, v) for s, v in submissions(repository, period) if s not in before]
     asterisk_text = log_tail(asterisk_log, asterisk_start)
     server_text = log_tail(server_log, server_start)
     errors = "".join(p.read_text(errors="replace") for p in work.glob("*errors.log"))
@@ -272,8 +422,7 @@ def run_level(
         successful=successful,
         failed=failed,
         sipp_status=status,
-        stored=len(new),
-        wrong_values=sum(1 for _, values in new if values != (READING,)),
+        rows=rows_of(repository, period, level),
         fallbacks=asterisk_text.count(FALLBACK),
         server_failures=len(re.findall(r"call=\S+ failed", server_text)),
         asterisk_problems=asterisk_problems(asterisk_text),
@@ -285,12 +434,70 @@ def run_level(
     )
 
 
+def run_on(line: LaidOut, level: list[Caller], *, max_calls: int, **run: Any) -> Level:
+    """One level on a line of its own: a fresh `ivr serve` and private Asterisk."""
+    work = line.folder / f"level-{level[0].contract}-{len(level)}"
+    work.mkdir()
+    fastagi_port = support.free_port()
+    sip_port = support.free_port(socket.SOCK_DGRAM)
+    root = work / "asterisk"
+    options = replace(
+        asterisk_options(root, sip_port, fastagi_port, line.environment),
+        config_dir=line.config_dir,
+        prompts_dir=line.prompts,
+        number_words=line.prompts / "digits",
+        line_codings=line.line.line_codings,
+    )
+    with (
+        fastagi_server(
+            line.environment, work, fastagi_port, ["--max-calls", str(max_calls)]
+        ) as server,
+        private_asterisks([options]),
+    ):
+        return run_level(
+            level,
+            folder=work,
+            sip_port=sip_port,
+            asterisk_log=root / "log" / "messages.log",
+            server_log=server.log,
+            asterisk_root=root,
+            server_pid=server.process.pid,
+            **run,
+        )
+
+
+def compare(results: dict[str, Level]) -> None:
+    """CPU per call of each line beside the first one's, at one level."""
+    per_call = {
+        name: {process: used / level.calls for process, used in level.cpu.items()}
+        for name, level in results.items()
+    }
+    reference, *others = per_call
+    for name in others:
+        ratios = ", ".join(
+            f"{process} {used * 1000:.1f} ms"
+            + (f" ({used / base:.2f} x)" if (base := per_call[reference][process]) else "")
+            for process, used in per_call[name].items()
+        )
+        print(f"        CPU per call, {name} beside {reference}: {ratios}")
+
+
 def report(level: Level) -> None:
     verdict = "PASS" if level.passed else "FAIL"
+    rows = level.rows
+    wrong = ", ".join(
+        f"{count} {what}"
+        for what, count in (
+            ("without", rows.missing),
+            ("with two or more", rows.doubled),
+            ("with another value or caller", rows.wrong),
+        )
+        if count
+    )
     print(
         f"{level.calls:5d} calls: {verdict}  SIPp {level.successful} ok / {level.failed} failed "
-        f"(exit {level.sipp_status}) in {level.seconds:.1f} s; {level.stored} new submissions"
-        f"{f', {level.wrong_values} with wrong values' if level.wrong_values else ''}; "
+        f"(exit {level.sipp_status}) in {level.seconds:.1f} s; rows stored {rows.stored} "
+        f"/ calls placed {level.calls}{f' ({wrong})' if wrong else ''}; "
         f"AGI-script fallbacks {level.fallbacks}; server call failures {level.server_failures}",
         flush=True,
     )
@@ -323,6 +530,14 @@ def main() -> None:
         default=[1, 5, 10, 20, 40, 80, 160, 240, 320, 400, 480, 640],
     )
     parser.add_argument(
+        "--lines",
+        nargs="+",
+        choices=list(LINES),
+        default=["shipped"],
+        help="run every level on each of these lines in turn: "
+        + "; ".join(f"{line.name}: {line.description}" for line in LINES.values()),
+    )
+    parser.add_argument(
         "--spread", type=float, default=2.0, help="seconds over which a level's calls start"
     )
     parser.add_argument("--max-calls", type=int, default=1000, help="the server's --max-calls")
@@ -331,6 +546,14 @@ def main() -> None:
         "--keep-going", action="store_true", help="run the levels above a failed one too"
     )
     parser.add_argument("--call-timeout", type=float, default=120, help="seconds per level")
+    parser.add_argument(
+        "--sipp-nice",
+        type=int,
+        default=-10,
+        help="SIPp's niceness: ahead of the line by default, so that its keys go out on time "
+        "(a starved SIPp sends a key's RFC 4733 events late, and Asterisk hears it twice); on "
+        "a real line the callers' phones are not on this machine",
+    )
     parser.add_argument(
         "--keep-logs", type=Path, help="copy each level's Asterisk, server and SIPp logs here"
     )
@@ -346,55 +569,53 @@ def main() -> None:
         folder = Path(name)
         url = args.database_url or f"sqlite:///{folder / 'ivr.db'}"
         repository = support.demo_database(url)
+        run = callers(0, sum(args.levels) * len(args.lines))
+        seed(repository, run)
         period = Settings(database_url=url, accept_days="1-31").window.period(datetime.now(UTC))
-        environment = support.checkout_environment(folder, url)
-        fastagi_port = support.free_port()
-        sip_port = support.free_port(socket.SOCK_DGRAM)
         media_base = free_udp_range(4 * max(args.levels) + 8)
-        server_log = folder / "serve.log"
-        asterisk_root = folder / "asterisk"
-        with (
-            fastagi_server(
-                environment, folder, fastagi_port, ["--max-calls", str(args.max_calls)]
-            ) as server,
-            private_asterisks(
-                [asterisk_options(asterisk_root, sip_port, fastagi_port, environment)]
-            ),
-        ):
-            print(
-                f"Asterisk SIP 127.0.0.1:{sip_port}, FastAGI 127.0.0.1:{fastagi_port} "
-                f"(--max-calls {args.max_calls}), SIPp media ports from {media_base}, "
-                f"database {url.split(':')[0]}, calls start within {args.spread} s",
-                flush=True,
-            )
-            highest = 0
-            first_failure: Level | None = None
-            for calls in args.levels:
-                level = run_level(
-                    calls,
-                    folder=folder,
-                    sip_port=sip_port,
+        lines = [LINES[name].lay_out(folder / name, url) for name in args.lines]
+        print(
+            f"SIPp media ports from {media_base}, database {url.split(':')[0]}, "
+            f"calls start within {args.spread} s, server --max-calls {args.max_calls}, "
+            f"SIPp at nice {args.sipp_nice}",
+            flush=True,
+        )
+        highest = dict.fromkeys(args.lines, 0)
+        failures: dict[str, int] = {}
+        taken = 0
+        for calls in args.levels:
+            results = {}
+            for line in lines:
+                if line.name in failures and not args.keep_going:
+                    continue
+                level = run_on(
+                    line,
+                    run[taken : taken + calls],
                     media_base=media_base,
                     spread=args.spread,
+                    max_calls=args.max_calls,
                     repository=repository,
                     period=period,
-                    asterisk_log=asterisk_root / "log" / "messages.log",
-                    server_log=server_log,
                     timeout=args.call_timeout,
-                    keep=args.keep_logs,
-                    asterisk_root=asterisk_root,
-                    server_pid=server.process.pid,
+                    keep=args.keep_logs and args.keep_logs / line.name,
+                    sipp_nice=args.sipp_nice,
                 )
+                taken += calls
+                results[line.name] = level
+                print(f"{line.name}:", end="")
                 report(level)
-                if level.passed and first_failure is None:
-                    highest = calls
+                if level.passed and line.name not in failures:
+                    highest[line.name] = calls
                 elif not level.passed:
-                    first_failure = first_failure or level
-                    if not args.keep_going:
-                        break
+                    failures.setdefault(line.name, calls)
+            compare(results)
+            if len(failures) == len(lines) and not args.keep_going:
+                break
+        for line in lines:
+            failed = failures.get(line.name)
             print(
-                f"highest concurrency with every call complete and correct rows: {highest}"
-                + (f"; first failure at {first_failure.calls}" if first_failure else "")
+                f"{line.name}: highest concurrency with every call complete and correct rows: "
+                f"{highest[line.name]}" + (f"; first failure at {failed}" if failed else "")
             )
         repository.engine.dispose()
 

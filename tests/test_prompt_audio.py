@@ -4,6 +4,7 @@ its length for its text, its loudness, its peaks."""
 
 from __future__ import annotations
 
+import array
 import csv
 import json
 import math
@@ -20,7 +21,9 @@ from pydub import AudioSegment
 from pydub.generators import Sine, Square
 from pydub.silence import detect_nonsilent
 
+from agi import installation
 from agi.audio import library as prompt_library
+from agi.audio import line_codings
 from agi.audio import sound as prompt_audio
 from agi.audio.call_recording import ASTERISK_RUSSIAN_SOUNDS, CallRecording
 from agi.audio.library import audio_path, build, check, import_recordings
@@ -62,6 +65,8 @@ nodes:
 """
 STYLE = AudioStyle()
 SHIPPED = ROOT / "prompts" / "ru"
+LINE_FILES = (".wav", ".ulaw", ".alaw")
+"""The files of one prompt: its WAV and the copies a G.711 line plays as they are."""
 
 
 def write_catalog(path: Path, texts: dict[str, str]) -> Path:
@@ -145,6 +150,31 @@ def test_synthesized_audio_is_telephone_audio(built, key):
     assert prompt_audio.clipped_at(segment) is None
 
 
+def g711_decoded(path: Path) -> list[int]:
+    """A headerless G.711 file as 16-bit samples, decoded by sox (not by the code under test)."""
+    coding = {".ulaw": "u-law", ".alaw": "a-law"}[path.suffix]
+    raw = subprocess.run(
+        ["sox", "-t", "raw", "-r", "8000", "-c", "1", "-e", coding, str(path),
+         "-t", "raw", "-e", "signed-integer", "-b", "16", "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    return list(array.array("h", raw))
+
+
+@needs_tools
+@pytest.mark.skipif(not shutil.which("sox"), reason="needs sox")
+@pytest.mark.parametrize("suffix", [".ulaw", ".alaw"])
+@pytest.mark.parametrize("key", ["welcome", "digits/thousands"])
+def test_beside_each_wav_is_the_same_audio_in_each_line_coding(built, key, suffix):
+    wav = audio_path(built / "ru", key)
+    with wave.open(str(wav), "rb") as file:
+        samples = list(array.array("h", file.readframes(file.getnframes())))
+    decoded = g711_decoded(wav.with_suffix(suffix))
+    assert len(decoded) == len(samples)
+    # G.711 keeps about 13 bits: each sample within 1/16 of itself (plus the step at zero)
+    assert all(abs(a - b) <= abs(b) / 16 + 16 for a, b in zip(decoded, samples, strict=True))
+
+
 @needs_tools
 def test_the_manifest_says_what_each_file_was_made_from(built):
     files = json.loads((built / "ru" / "manifest.json").read_text("utf-8"))["files"]
@@ -174,7 +204,10 @@ def test_a_changed_or_new_text_is_made_again_and_nothing_else(audio):
     assert sorted(report.made) == ["goodbye", "thanks"]
     after = folder_state(audio / "ru")
     changed = {name for name in after if before.get(name) != after[name]}
-    assert changed == {"goodbye.wav", "thanks.wav", "manifest.json"}
+    assert changed == {
+        *(f"{key}{suffix}" for key in ("goodbye", "thanks") for suffix in LINE_FILES),
+        "manifest.json",
+    }
 
 
 def _speaking(segment: AudioSegment) -> int:
@@ -270,6 +303,10 @@ def test_an_imported_recording_comes_out_in_telephone_format(audio, tmp_path, na
     assert (entry.source, entry.original, entry.text) == ("recorded", name, "До свидания.")
     findings = check(audio / "ru", catalog_of(audio), None, STYLE).findings
     assert [(f.level, f.rule) for f in findings] == [("warning", "mixed-voices")]
+    assert line_codings.copies_of(path) == {
+        path.with_suffix(suffix): path.with_suffix(suffix).read_bytes()
+        for suffix in (".ulaw", ".alaw")
+    }
 
 
 @needs_tools
@@ -384,6 +421,19 @@ CHECKS = [
         ("warning", "orphan", "Asterisk may play this .gsm file instead of goodbye.wav"),
     ),
     (
+        "a line coding's copy that no longer says what its WAV says",
+        lambda base: shutil.copy(
+            audio_path(base / "ru", "goodbye").with_suffix(".ulaw"),
+            audio_path(base / "ru", "welcome").with_suffix(".ulaw"),
+        ),
+        (
+            "error",
+            "stale-copy",
+            "welcome.ulaw: error: does not match welcome.wav, and Asterisk plays it instead "
+            "on a ulaw line",
+        ),
+    ),
+    (
         "44.1 kHz stereo",
         _resampled,
         ("error", "wrong-format", "is 44100 Hz 2 channels 16-bit; the telephone needs 8000 Hz"),
@@ -446,7 +496,8 @@ def test_check_finds(audio, mutate, expected):
 def test_a_prompt_the_flow_does_not_say_may_lack_audio(audio):
     flow_text = FLOW.replace("say: [welcome, you_entered]", "say: welcome")
     flow = load_flow(_write(audio / "flow.yaml", flow_text), catalog_of(audio), ACTIONS)
-    audio_path(audio / "ru", "you_entered").unlink()
+    for suffix in LINE_FILES:
+        audio_path(audio / "ru", "you_entered").with_suffix(suffix).unlink()
     (finding,) = check(audio / "ru", catalog_of(audio), flow, STYLE).findings
     assert (finding.level, finding.rule) == ("warning", "missing-audio")
     assert "the flow does not say it yet" in finding.message
@@ -651,8 +702,27 @@ def test_every_shipped_file_is_telephone_audio(path):
 
 
 def test_the_shipped_audio_stays_small():
-    total = sum(path.stat().st_size for path in SHIPPED.rglob("*"))
-    assert total < 5 * 1024 * 1024
+    """The copies in the line codings are made where Asterisk plays them, not shipped."""
+    shipped = [p for p in SHIPPED.rglob("*") if p.suffix not in line_codings.CODINGS]
+    assert sum(path.stat().st_size for path in shipped) < 5 * 1024 * 1024
+    tracked = subprocess.run(
+        ["git", "ls-files", "prompts/ru"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
+    assert [name for name in tracked if Path(name).suffix in line_codings.CODINGS] == []
+
+
+def test_an_installation_makes_its_copies_from_the_wav_in_place(tmp_path):
+    """Staff re-recorded welcome.wav in an installed folder; installing again keeps it, and
+    its copies say what it says, not what the shipped welcome.wav says."""
+    layout = installation.Layout(tmp_path)
+    layout.audio.mkdir(parents=True)
+    shutil.copy(SHIPPED / "goodbye.wav", layout.audio / "welcome.wav")
+    entries = {entry.path: entry for entry in installation._audio(layout)}
+    assert entries[layout.audio / "welcome.wav"].keep
+    for suffix in line_codings.CODINGS:
+        welcome = entries[layout.audio / f"welcome{suffix}"]
+        assert not welcome.keep
+        assert welcome.content == entries[layout.audio / f"goodbye{suffix}"].content
 
 
 @pytest.mark.skipif(
@@ -694,8 +764,9 @@ def _russian_sounds_fixture(tmp_path):
         (system / name).write_bytes(b"gsm")
     ours = tmp_path / "prompts" / "digits"
     ours.mkdir(parents=True)
-    for name in ("5.wav", "thousand.wav", "thousands.wav", "600.wav"):
-        (ours / name).write_bytes(b"wav")
+    for name in ("5", "thousand", "thousands", "600"):
+        for suffix in LINE_FILES:
+            (ours / f"{name}{suffix}").write_bytes(suffix.encode())
     return system, ours
 
 
@@ -703,13 +774,11 @@ def test_the_private_line_says_every_number_word_in_the_prompts_voice(tmp_path):
     system, ours = _russian_sounds_fixture(tmp_path)
     sounds = tmp_path / "line" / "ru"
     private_asterisk._russian_sounds(sounds, system, ours)
-    assert sorted(p.name for p in (sounds / "digits").iterdir()) == [
-        "5.wav",
-        "600.wav",
-        "thousand.wav",
-        "thousands.wav",
-    ]
+    assert sorted(p.name for p in (sounds / "digits").iterdir()) == sorted(
+        f"{name}{suffix}" for name in ("5", "600", "thousand", "thousands") for suffix in LINE_FILES
+    )
     assert (sounds / "digits" / "5.wav").resolve() == ours / "5.wav"
+    assert (sounds / "digits" / "5.alaw").resolve() == ours / "5.alaw"
     assert (sounds / "vm-goodbye.gsm").resolve() == system / "vm-goodbye.gsm"
 
 
@@ -717,12 +786,10 @@ def test_with_asterisks_number_voice_the_line_adds_only_the_words_the_package_la
     system, ours = _russian_sounds_fixture(tmp_path)
     sounds = tmp_path / "line" / "ru"
     private_asterisk._russian_sounds(sounds, system, ours, ours_first=False)
-    assert sorted(p.name for p in (sounds / "digits").iterdir()) == [
-        "5.gsm",
-        "600.wav",
-        "thousand.gsm",
-        "thousands.wav",
-    ]
+    assert sorted(p.name for p in (sounds / "digits").iterdir()) == sorted(
+        ["5.gsm", "thousand.gsm"]
+        + [f"{name}{suffix}" for name in ("600", "thousands") for suffix in LINE_FILES]
+    )
     assert (sounds / "digits" / "thousands.wav").resolve() == ours / "thousands.wav"
     private_asterisk._russian_sounds(sounds, system, None)  # without them: the package as is
     assert sounds.is_symlink() and sounds.resolve() == system

@@ -48,7 +48,7 @@ MISSING_FILE = "does not exist"
 
 def played(sound: str) -> str:
     """How Asterisk's log (verbose) shows a file it plays: a prompt id, or a number word
-    such as `digits/thousands`; the format follows the name (`welcome.slin` for a WAV)."""
+    such as `digits/thousands`; the format follows the name (`welcome.ulaw` on a u-law line)."""
     if sound.startswith("digits/"):
         return f"Playing '{sound}."
     return f"Playing '{PROMPTS / sound}."
@@ -337,9 +337,11 @@ def test_a_caller_billing_knows_confirms_the_pre_filled_contract(stack_clean):
         "readings_accepted",
     )
     assert played("enter_contract") not in log
-    # the digits in the prompts' voice: the project's WAV files (slin), none of the package's
-    assert "Playing 'digits/7.slin'" in log
-    assert re.findall(r"Playing 'digits/[^']*\.gsm'", log) == []
+    # the digits in the prompts' voice: the project's files, none of the package's; on this
+    # G.711 u-law line the copies of the prompts in that coding, played as they are
+    assert "Playing 'digits/7.ulaw'" in log
+    assert f"Playing '{PROMPTS / 'caller_contract_use'}.ulaw'" in log
+    assert re.findall(r"Playing '[^']*\.(?:gsm|slin)'", log) == []
     (contract,) = stack_clean.repository.find_contracts("102057522", PERIOD)
     (submission,) = stack_clean.repository.history(contract.meters[0].id, PERIOD)
     assert submission.caller == "+79120000001"

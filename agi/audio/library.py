@@ -6,6 +6,10 @@ words in `prompts/ru/digits/`, kept complete and consistent.
 them (сто…девятьсот, тысячи, тысяч, миллиона, миллионов, одна, две), and the simulator's
 recording uses them where that package is not installed.
 
+Beside each WAV are its copies in the G.711 codings (`agi.audio.line_codings`), which Asterisk
+plays on a G.711 line without converting: `build` and `import_recordings` remake them, `check`
+reports one that no longer matches its WAV.
+
 `manifest.json` beside the files records what each was made from: the text, the engine and
 voice or the imported file, a fingerprint of the processing settings and a hash of the
 audio. `build` remakes only what changed and never replaces a recording it did not make;
@@ -29,6 +33,7 @@ from typing import Literal
 
 from pydub import AudioSegment
 
+from agi.audio import line_codings
 from agi.audio.number_words import DIGIT_RUN, WORDS, spoken_text
 from agi.audio.sound import (
     TELEPHONE_FORMAT,
@@ -219,6 +224,7 @@ def build(
             if not audio_path(folder, key).exists():
                 del manifest.entries[key]  # a prompt deleted with its file
         manifest.save()
+        line_codings.refresh(folder)
     return report
 
 
@@ -337,6 +343,7 @@ def import_recordings(
         )
         imported.append(Imported(key, path, len(audio) / 1000, was))
     manifest.save()
+    line_codings.refresh(folder)
     return imported
 
 
@@ -430,6 +437,7 @@ def check(
             key, text, folder, manifest.entries.get(key), used, catalog, lines, style
         )
     findings += _orphans(folder, targets)
+    findings += _stale_copies(folder)
     findings += _digits_in_texts(catalog, lines)
     said = [key for key in targets if key in used or key not in catalog.texts]
     findings += _mixed_voices(folder, manifest, said, number_voice)
@@ -576,6 +584,8 @@ def _orphans(folder: Path, targets: dict[str, str]) -> Iterator[Finding]:
         key = path.relative_to(folder).with_suffix("").as_posix()
         if path.suffix == ".wav" and key in targets:
             continue
+        if path.suffix in line_codings.CODINGS and path.with_suffix(".wav").exists():
+            continue  # a copy of a WAV: _stale_copies
         if key in targets:
             message = (
                 f"Asterisk may play this {path.suffix} file instead of {key}.wav; import it "
@@ -587,6 +597,19 @@ def _orphans(folder: Path, targets: dict[str, str]) -> Iterator[Finding]:
                 f"{did_you_mean(path.stem, targets)}; delete it, or add the prompt to the catalog"
             )
         yield Finding("warning", "orphan", path, message)
+
+
+def _stale_copies(folder: Path) -> Iterator[Finding]:
+    if not folder.is_dir():
+        return
+    for path in line_codings.stale(folder):
+        yield Finding(
+            "error",
+            "stale-copy",
+            path,
+            f"does not match {path.with_suffix('.wav').name}, and Asterisk plays it instead "
+            f"on a {path.suffix[1:]} line; run `ivr prompts build` to make it again",
+        )
 
 
 def voice_of(entry: Entry | None) -> str:

@@ -11,6 +11,7 @@ Russian sounds package lacks.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 MAX_NUMBER = 999_999_999
@@ -134,3 +135,17 @@ def spoken_text(text: str) -> str:
     said digit by digit («ПС 102057522» is «ПС один ноль два ноль пять семь пять два два»),
     never as a cardinal in the wrong case; one digit («нажмите 2») stays as it is."""
     return DIGIT_RUN.sub(lambda run: digit_words(run.group()), text)
+
+
+def linked_number_words(
+    ours: Iterable[Path], theirs: Iterable[Path], *, ours_first: bool = True
+) -> list[Path]:
+    """The number-word files a `digits` folder of the channel language links to: every file
+    of each word (its WAV and the copies in the line codings) from one voice, the project's
+    before the Russian sounds package's (`ours_first`) or after them, so that one word is
+    never said in one voice on one line and in the other on another."""
+    first, second = (list(ours), list(theirs))
+    if not ours_first:
+        first, second = second, first
+    taken = {path.stem for path in first}
+    return [*first, *(path for path in second if path.stem not in taken)]

@@ -7,6 +7,7 @@ until it has fully booted; `ivr asterisk down` stops it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -16,7 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agi.audio.number_words import ASTERISK_SOUNDS, RUSSIAN_SOUNDS
+from agi.audio import line_codings
+from agi.audio.number_words import ASTERISK_SOUNDS, RUSSIAN_SOUNDS, linked_number_words
 from agi.settings import FASTAGI_SERVER, shipped
 from agi.telephony.asterisk_config import LineConfig, TemplateError, fill, ivr_includes
 
@@ -54,6 +56,9 @@ class LineOptions:
     in the voice of the prompts; with `number_voice` `asterisk` only those the Russian sounds
     lack."""
     number_voice: str = "prompts"
+    line_codings: bool = True
+    """Make the prompts' copies in the G.711 codings beside them (agi.audio.line_codings), so
+    that Asterisk plays them as they are; False: it converts the WAVs."""
     system_name: str | None = None
     """Asterisk's SYSTEMNAME (letters, digits, `.`, `_`, `-`): it names the Asterisk in call
     ids and call records; None: none, as a stock Asterisk."""
@@ -102,6 +107,9 @@ def render(options: LineOptions) -> Path:
     for name, text in files.items():
         (root / "etc" / name).write_text(text, encoding="utf-8")
     _link(root / "data/documentation", SYSTEM_DATA / "documentation")
+    if options.line_codings:
+        with contextlib.suppress(OSError):  # a read-only folder: Asterisk converts the WAVs
+            line_codings.refresh(options.prompts_dir)
     _russian_sounds(
         root / "data/sounds/ru",
         ASTERISK_SOUNDS / RUSSIAN_SOUNDS,
@@ -139,13 +147,10 @@ def _russian_sounds(
             (folder / entry.name).symlink_to(entry)
     digits = folder / "digits"
     digits.mkdir()
-    ours = sorted(number_words.glob("*.wav"))
+    ours = [p.resolve() for p in sorted(number_words.iterdir()) if p.suffix in line_codings.PLAYED]
     theirs = sorted((system / "digits").glob("*"))
-    present: set[str] = set()
-    for entry in [*ours, *theirs] if ours_first else [*theirs, *ours]:
-        if entry.stem not in present:
-            (digits / entry.name).symlink_to(entry.resolve() if entry in ours else entry)
-            present.add(entry.stem)
+    for entry in linked_number_words(ours, theirs, ours_first=ours_first):
+        (digits / entry.name).symlink_to(entry)
 
 
 def _pid_file(root: Path) -> Path:

@@ -9,10 +9,12 @@ out): a BYE is answered wherever it comes (`optional="global"`).
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -135,9 +137,15 @@ def key_groups(keys: str) -> list[str]:
     return groups
 
 
-def scenario(script: CallScript) -> str:
-    """A SIPp scenario (XML) that places the call and presses the keys in order."""
-    header = {"display": _sip_display(script.display), "user": _sip_user(script.caller)}
+def scenario(script: CallScript, *, fields: Sequence[str] = ()) -> str:
+    """A SIPp scenario (XML) that places the call and presses the keys in order.
+
+    `fields` are values of `script`, its caller or whole runs of digits in its keys, that
+    each call takes from its line of the injection file instead: the Nth becomes
+    `[fieldN]`. Every line must give values as long as the script's, for the pauses."""
+    field = {value: f"[field{index}]" for index, value in enumerate(fields)}
+    user = field.get(script.caller) or _sip_user(script.caller)
+    header = {"display": _sip_display(script.display), "user": user}
     welcome = int(LISTEN_TO_WELCOME_SECONDS * 1000)
     steps = [_INVITE.format(**header), f'  <pause milliseconds="{welcome}"/>\n']
     groups = key_groups(script.keys)
@@ -146,7 +154,8 @@ def scenario(script: CallScript) -> str:
         if group == ".":
             steps.append(f'  <pause milliseconds="{int(WAIT_SECONDS * 1000)}"/>\n')
             continue
-        steps.append(f"  <nop><action><exec play_dtmf={quoteattr(group)}/></action></nop>\n")
+        keys = re.sub(r"\d+", lambda run: field.get(run.group(), run.group()), group)
+        steps.append(f"  <nop><action><exec play_dtmf={quoteattr(keys)}/></action></nop>\n")
         if last and not script.caller_hangs_up:
             break  # the IVR's BYE may come at once: wait for it, not in a pause
         pause = len(group) * SECONDS_PER_DIGIT + (0 if last else PAUSE_AFTER_GROUP)
@@ -162,6 +171,17 @@ def scenario(script: CallScript) -> str:
         '<!DOCTYPE scenario SYSTEM "sipp.dtd">\n'
         f"<scenario name={quoteattr('ivr call ' + escape(script.keys))}>\n{body}</scenario>\n"
     )
+
+
+def injection_file(path: Path, calls: Iterable[Sequence[str]]) -> Path:
+    """SIPp's injection file: one line of fields per call, taken in order."""
+    lines = ["SEQUENTIAL"]
+    for values in calls:
+        if any(not re.fullmatch(r"[0-9+]+", value) for value in values):
+            raise ValueError(f"injection fields are digits: {values!r}")
+        lines.append(";".join(values))
+    path.write_text("\n".join(lines) + "\n", encoding="ascii")
+    return path
 
 
 def _sip_display(name: str) -> str:

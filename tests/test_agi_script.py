@@ -1,9 +1,10 @@
 """The per-call AGI script as Asterisk runs it: a real `ivr-agi` process on pipes, an AGI
 environment on its stdin, and commands read from its stdout.
 
-It takes a call only when it can answer it; otherwise it leaves the call to the dialplan's
-operator branch without a command. A hang-up (SIGHUP) ends it at once, even while it waits
-for Asterisk.
+It takes a call only when its settings and flow can be used; otherwise it leaves the call to
+the dialplan's operator branch without a command. A database it cannot use is found while
+the greeting plays: the caller is told at the first step that needs it and handed to the
+operator. A hang-up (SIGHUP) ends it at once, even while it waits for Asterisk.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.agi_replies import environment
+from tests.agi_replies import environment, reply
 from tests.real_line import AGI_SCRIPT
 from tests.support import ROOT, checkout_environment, demo_database, free_port
 
@@ -66,6 +67,18 @@ class Script:
             self.send("200 result=0\n")
         self.process.wait(timeout=seconds)
         return commands
+
+    def call(self, keys: str, seconds: float = 20.0) -> tuple[list[str], dict[str, str]]:
+        """Answer as Asterisk does for a caller who presses `keys`: the commands until the
+        script exits, and the channel variables it set."""
+        commands: list[str] = []
+        variables: dict[str, str] = {}
+        script = list(keys)
+        while command := self.command(seconds):
+            commands.append(command)
+            self.send((reply(command, script, variables) or "HANGUP") + "\n")
+        self.process.wait(timeout=seconds)
+        return commands, variables
 
     def log(self) -> str:
         assert self.process.stderr
@@ -161,15 +174,25 @@ def test_with_a_folder_in_place_of_the_flow_the_script_does_not_take_the_call(li
     ],
     ids=["no tables", "unreachable", "not a URL"],
 )
-def test_with_an_unusable_database_the_script_does_not_take_the_call(
+def test_with_an_unusable_database_the_caller_is_told_and_reaches_the_operator(
     line, tmp_path, database, reason
 ):
     url = database.format(folder=tmp_path, closed=free_port())
     started = run({**line, "IVR_DATABASE_URL": url}, tmp_path)
-    assert started.commands_until_exit() == []
+    commands, variables = started.call("2")  # tone mode, then straight to the readings
     log = started.log()
-    assert started.process.returncode == 1
-    assert f"is left to the dialplan (not taken): {reason}" in log
+    assert commands[0] == 'SET VARIABLE "IVR_ANSWERED" "1"'
+    assert any("/welcome" in command for command in commands[1:3])  # the greeting first
+    said = [command for command in commands if command.startswith("STREAM FILE")]
+    assert "/readings_unavailable" in said[-1]
+    assert variables.get("IVR_TRANSFER") == "operator"
+    assert "IVR_OUTCOME" not in variables
+    assert started.process.returncode == 0
+    assert re.search(
+        r"call=[a-z]{24} is told the readings cannot be taken and handed to the operator: "
+        + re.escape(reason),
+        log,
+    )
     assert "Traceback" not in log
 
 

@@ -28,14 +28,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from agi.located_yaml import Document, YamlSyntaxError, read_yaml_file
 from agi.problems import Place, Problem, ProblemsFound, did_you_mean, explain
 from agi.readings.callers import DEFAULT_REGION, GuessLimits, is_region
 from agi.readings.rules import AcceptanceWindow, ConsumptionPolicy, Resource, parse_accept_days
+
+if TYPE_CHECKING:
+    from agi.located_yaml import Document
 
 ENV_PREFIX = "IVR_"
 SYSTEM_CONFIG = Path("/etc/ivr/ivr.yaml")
@@ -90,6 +92,8 @@ def read_settings_file(path: Path) -> Document | None:
     """The settings file with the line of every value, or None when there is none."""
     if not path.is_file():
         return None
+    from agi.located_yaml import YamlSyntaxError, read_yaml_file  # YAML only for a file
+
     try:
         return read_yaml_file(path)
     except YamlSyntaxError as error:

@@ -154,6 +154,30 @@ def test_with_a_broken_flow_the_script_does_not_take_the_call(line, tmp_path):
     assert "Traceback" not in log
 
 
+def test_the_next_call_uses_a_flow_edited_since_the_last(line, tmp_path):
+    flow = tmp_path / "ivr_flows.yaml"
+    shutil.copy(ROOT / "ivr_flows.yaml", flow)
+    env = {**line, "IVR_FLOW_PATH": str(flow)}
+    first, _ = run(env, tmp_path).call("")  # hangs up at the first question
+    assert (tmp_path / "state" / "flow-cache.pickle").is_file()
+    flow.write_text(flow.read_text().replace("say: welcome", "say: tone_mode", 1))
+    second, _ = run(env, tmp_path).call("")
+    assert first[1].startswith("STREAM FILE") and first[1].split()[2].endswith('/welcome"')
+    assert second[1].startswith("STREAM FILE") and second[1].split()[2].endswith('/tone_mode"')
+
+
+def test_with_a_state_folder_it_cannot_write_the_script_still_answers(line, tmp_path):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    started = run({**line, "IVR_STATE_DIR": str(blocked)}, tmp_path)
+    commands, _ = started.call("")
+    assert commands[0] == 'SET VARIABLE "IVR_ANSWERED" "1"'
+    assert "/welcome" in commands[1]
+    log = started.log()
+    assert f"the flow cache {blocked}/flow-cache.pickle cannot be written" in log
+    assert "Traceback" not in log
+
+
 def test_with_a_folder_in_place_of_the_flow_the_script_does_not_take_the_call(line, tmp_path):
     folder = tmp_path / "flow-folder"
     folder.mkdir()

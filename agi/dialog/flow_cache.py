@@ -21,7 +21,6 @@ import os
 import pickle
 import stat
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -146,6 +145,8 @@ def _load(path: Path, key: bytes) -> Menu | None:
 def _store(path: Path, key: bytes, menu: Menu) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     _check_folder(path.parent)
+    import tempfile  # only to write
+
     payload = pickle.dumps(menu, protocol=pickle.HIGHEST_PROTOCOL)
     header = MAGIC + key + b"\n" + hashlib.sha256(payload).hexdigest().encode() + b"\n"
     descriptor, temporary = tempfile.mkstemp(prefix=".flow-cache-", dir=path.parent)

@@ -182,7 +182,15 @@ class Application:
         """Writes the calls' records in the background (`flush()` waits for them)."""
         from agi.records.writer import RecordWriter
 
-        return RecordWriter(self.call_records.add)
+        return RecordWriter(self._store_records)
+
+    def _store_records(self, *records: CallRecord) -> None:
+        """The writer's work: once the database is prepared, and not at all when it
+        cannot be used (the call was told so, and the problem logged)."""
+        if self.storage_failed():
+            log.info("%d call record(s) not written: the database cannot be used", len(records))
+            return
+        self.call_records.add(*records)
 
     def answer(
         self,
@@ -220,7 +228,7 @@ class Application:
         report = dialog.run()
         actions = first_action.made
         record = None
-        if self.settings.call_records and not self.storage_failed():
+        if self.settings.call_records:
             try:
                 record = phone_record(
                     report,

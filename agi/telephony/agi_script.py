@@ -120,8 +120,7 @@ def _keep_record(app: Application) -> None:
     with contextlib.suppress(OSError, ValueError):
         sys.stdout.flush()
         sys.stdout.close()
-    if not app.storage_failed():
-        app.record_writer.flush()
+    app.record_writer.flush()
 
 
 def _unusable(app: Application) -> str | None:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from agi.readings.service import ReadingsService
     from agi.records.writer import RecordWriter
     from agi.speech.recognition import Speech
+    from agi.storage.accounts import Accounts
     from agi.storage.call_records import CallRecords
     from agi.storage.repository import Repository
 
@@ -176,6 +177,13 @@ class Application:
         from agi.storage.call_records import CallRecords
 
         return CallRecords(self.repository.engine)
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        """The staff console's accounts."""
+        from agi.storage.accounts import Accounts
+
+        return Accounts(self.repository.engine)
 
     @cached_property
     def record_writer(self) -> RecordWriter:

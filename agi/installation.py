@@ -11,6 +11,7 @@ include files, the nginx site) are brought up to date. A second run changes noth
 from __future__ import annotations
 
 import grp
+import json
 import os
 import pwd
 import secrets
@@ -22,11 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agi.audio.number_words import RUSSIAN_SOUNDS
-from agi.settings import Settings, shipped
+from agi.problems import ProblemsFound
+from agi.settings import Settings, check_fastagi_servers, shipped, written_setting
 from agi.telephony.asterisk_config import LineConfig, ivr_includes
 from agi.telephony.fastagi import DEFAULT_MAX_CALLS
 from agi.text.kannel_service import SMS_SERVICE, render_sms_service
-from agi.text.nginx_site import SITE_TEMPLATE, render_site
+from agi.text.nginx_site import CONSOLE_SITE_TEMPLATE, SITE_TEMPLATE, render_site
 
 USER = "ivr"
 ASTERISK_GROUP = "asterisk"
@@ -53,6 +55,9 @@ class Options:
     """The name gateways call the webhook by (nginx's server_name; `_`: any)."""
     web_listen: str = "80"
     """Where nginx listens for the gateways (TLS in front is the operator's)."""
+    console_port: int = 8090
+    console_listen: str = "127.0.0.1:8091"
+    """Where nginx listens for the staff console (TLS for other computers is the operator's)."""
     number_voice: str = "prompts"
     """`prompts`: `sounds/ru/digits` links every number word to the project's own, in the
     prompts' voice; `asterisk`: the Russian sounds first (see Settings.number_voice)."""
@@ -139,6 +144,13 @@ def plan(options: Options) -> list[Entry]:
             keep=True,
         ),
         Entry(
+            layout.etc / "ivr.d" / "70-console-secret.yaml",
+            f"console_secret: {secrets.token_urlsafe(48)}\n".encode(),
+            mode=0o640,
+            group=USER,
+            keep=True,
+        ),
+        Entry(
             layout.etc / "ivr.d" / "60-gateways.yaml",
             _gateways(kannel_secret),
             mode=0o640,
@@ -174,6 +186,7 @@ def plan(options: Options) -> list[Entry]:
         Entry(layout.spool, mode=0o2770, owner=USER, group=ASTERISK_GROUP),
         Entry(layout.units / "ivr-serve.service", _serve_unit(options, layout).encode()),
         Entry(layout.units / "ivr-web.service", _web_unit(options, layout).encode()),
+        Entry(layout.units / "ivr-console.service", _console_unit(options, layout).encode()),
         *(
             Entry(layout.asterisk / name, text.encode())
             for name, text in ivr_includes(_line(options, layout)).items()
@@ -183,6 +196,10 @@ def plan(options: Options) -> list[Entry]:
         Entry(
             layout.nginx / "sites-enabled" / "ivr-webhook",
             link=layout.nginx / "sites-available" / "ivr-webhook",
+        ),
+        Entry(
+            layout.nginx / "sites-available" / "ivr-console",
+            _console_site(options, layout).encode(),
         ),
     ]
     return entries
@@ -212,11 +229,22 @@ def _site(options: Options, layout: Layout) -> str:
     )
 
 
+def _console_site(options: Options, layout: Layout) -> str:
+    return render_site(
+        shipped(str(CONSOLE_SITE_TEMPLATE)).read_text(encoding="utf-8"),
+        server_name=options.server_name,
+        listen=options.console_listen,
+        webhook=f"127.0.0.1:{options.console_port}",
+        access_log=str(layout.at("/var/log/nginx/ivr-console.access.log")),
+    )
+
+
 def _settings(options: Options, layout: Layout) -> bytes:
     """The settings file, from the shipped example with this installation's paths."""
     database = options.database_url or f"sqlite:///{layout.state / 'ivr.db'}"
     values = {
         "database_url": database,
+        "fastagi_servers": json.dumps(_local_server(options)),
         "flow_path": "ivr_flows.yaml",
         "prompts_path": "prompts/ru.yaml",
         "prompts_audio_dir": str(layout.audio),
@@ -248,9 +276,31 @@ def _audio(layout: Layout) -> Iterator[Entry]:
             yield Entry(target, path.read_bytes(), owner=USER, group=USER, keep=True)
 
 
+def _local_server(options: Options) -> list[str]:
+    """The FastAGI server of this installation's own unit."""
+    return [f"agi://127.0.0.1:{options.fastagi_port}/readings"]
+
+
+def _fastagi_servers(options: Options, layout: Layout) -> tuple[str, ...]:
+    """The servers the dialplan tries: `fastagi_servers` as the installation's settings
+    write it (so that editing it and installing again updates the dialplan), or this
+    installation's own server; ValueError when the setting is no list of servers."""
+    try:
+        written = written_setting(layout.settings, "fastagi_servers")
+    except ProblemsFound as problems:
+        raise ValueError(str(problems)) from None
+    if written is None:
+        return tuple(_local_server(options))
+    value, file = written
+    try:
+        return tuple(check_fastagi_servers(value))
+    except ValueError as error:
+        raise ValueError(f"{file}: fastagi_servers: {error}") from None
+
+
 def _line(options: Options, layout: Layout) -> LineConfig:
     return LineConfig(
-        fastagi_url=f"agi://127.0.0.1:{options.fastagi_port}/readings",
+        fastagi_servers=_fastagi_servers(options, layout),
         agi_script=str(options.code / "ivr-agi"),
         call_seconds=options.call_seconds,
         operator_dial=options.operator_dial,
@@ -316,6 +366,11 @@ def _serve_unit(options: Options, layout: Layout) -> str:
 def _web_unit(options: Options, layout: Layout) -> str:
     command = f"{options.code / 'ivr'} web --host 127.0.0.1 --port {options.web_port}"
     return _unit("webhook for SMS and messenger gateways", command, layout, "LimitNOFILE=4096\n")
+
+
+def _console_unit(options: Options, layout: Layout) -> str:
+    command = f"{options.code / 'ivr'} console --host 127.0.0.1 --port {options.console_port}"
+    return _unit("staff console", command, layout, "")
 
 
 def _russian_sounds(layout: Layout, *, ours_first: bool = True) -> Iterator[Entry]:
@@ -472,11 +527,15 @@ def next_steps(options: Options) -> list[str]:
         f"the database: {ivr} db upgrade, then {ivr} db import contracts.csv (or {ivr} db "
         "seed for the demo contracts)",
         "start the services: systemctl daemon-reload && systemctl enable --now ivr-serve "
-        "ivr-web && asterisk -rx 'core reload' && nginx -t && systemctl reload nginx",
+        "ivr-web ivr-console && asterisk -rx 'core reload' && nginx -t && systemctl reload nginx",
         f"the webhook's nginx site ({layout.nginx / 'sites-available' / 'ivr-webhook'}) "
         f"listens on {options.web_listen} for {options.server_name}: put TLS in front of it "
         "(certbot --nginx, or listen 443 ssl with your certificate) before gateways post to "
         "it, and give them the secret in ivr.d/50-webhook-secret.yaml",
+        f"the staff console: {ivr} console user add NAME --role editor (the first "
+        f"account), then enable its nginx site "
+        f"({layout.nginx / 'sites-available' / 'ivr-console'}, on {options.console_listen}; "
+        "TLS for other computers) (README: The staff console)",
         f'SMS through Kannel: add  include = "{layout.etc / "kannel-sms-service.conf"}"  to '
         "/etc/kannel/kannel.conf (with the operator's SMPP smsc group, and mo-recode = true "
         "in the smsbox group) and let Kannel read it (chgrp kannel); Viber and WhatsApp: "
@@ -486,5 +545,5 @@ def next_steps(options: Options) -> list[str]:
         f"{options.sip_port} --asterisk-log {layout.at('/var/log/asterisk/messages')}",
     ]
     if shutil.which("systemd-analyze") and options.root == Path("/"):
-        steps.append("systemd-analyze verify ivr-serve.service ivr-web.service")
+        steps.append("systemd-analyze verify ivr-serve.service ivr-web.service ivr-console.service")
     return steps

@@ -22,6 +22,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import re
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -46,6 +47,12 @@ PACKAGE = Path(__file__).resolve().parent
 CHECKOUT = PACKAGE.parent if (PACKAGE.parent / "setup.cfg").is_file() else None
 """The checkout the code runs from, or None when it is installed as a package."""
 SQLITE_PREFIX = "sqlite:///"
+FASTAGI_SERVER = "agi://127.0.0.1:4573/readings"
+"""Where the dialplan sends calls unless `fastagi_servers` says otherwise."""
+_FASTAGI_URL = re.compile(
+    r"(?:agi://(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::(?P<port>[0-9]{1,5}))?"
+    r"|hagi://[A-Za-z0-9.-]+)(?:/[A-Za-z0-9._-]*)?"
+)
 
 
 def shipped(relative: str) -> Path:
@@ -78,9 +85,10 @@ def config_file() -> Path | None:
     return None
 
 
-def config_files() -> list[Path]:
-    """The settings file and its overrides, in the order they apply."""
-    main = config_file()
+def config_files(main: Path | None = None) -> list[Path]:
+    """The settings file (`main`, or the one in use) and its overrides, in the order they
+    apply."""
+    main = main or config_file()
     if main is None:
         return []
     overrides = main.parent / OVERRIDES
@@ -115,6 +123,17 @@ def _written(files: list[Path]) -> Iterator[tuple[str, _Written]]:
         if document is not None and isinstance(document.data, dict):
             for name, value in document.data.items():
                 yield name, _Written(value, path, document)
+
+
+def written_setting(main: Path, name: str) -> tuple[Any, Path] | None:
+    """What the settings file `main` and its overrides write for `name`, and which file
+    wrote it (the last one wins); None when none does. For `ivr install`, which renders
+    files from the settings of the installation it updates, not of its own environment."""
+    found = None
+    for written_name, written in _written(config_files(main)):
+        if written_name == name:
+            found = (written.value, written.file)
+    return found
 
 
 def _relative_to(folder: Path, name: str, value: Any) -> Any:
@@ -231,6 +250,10 @@ class Settings(BaseModel):
     agi_reply_seconds: float = Field(default=60.0, ge=5, le=3600)
     """How long Asterisk may take to answer one command whole: the longest prompt, key wait
     or answer by voice."""
+    fastagi_servers: list[str] = Field(default_factory=lambda: [FASTAGI_SERVER])
+    """The FastAGI servers the dialplan tries in order before the AGI script (`agi://host:
+    port/readings`, or `hagi://domain/readings` for DNS SRV); `ivr install` and `ivr asterisk
+    up` write them into extensions_ivr.conf. Empty: the AGI script alone."""
     drain_seconds: float = Field(default=60.0, ge=0, le=3600)
     """On SIGTERM, how long `ivr serve` lets calls in progress finish before it hands the rest
     to the operator; it exits at most 20 s after that."""
@@ -255,6 +278,14 @@ class Settings(BaseModel):
     """How long a client may take to send a request's headers."""
     web_body_seconds: float = Field(default=10.0, gt=0, le=300)
     """How long a client may take to send a request's body."""
+
+    console_secret: SecretStr | None = None
+    """What signs the staff console's session cookies (`ivr install` makes one); None: no
+    `ivr console`. Changing it signs everyone out."""
+    console_host: str = "127.0.0.1"
+    console_port: int = Field(default=8090, ge=1, le=65535)
+    console_session_hours: float = Field(default=8.0, gt=0, le=24 * 7)
+    """How long a sign-in lasts."""
 
     kannel_secret: SecretStr | None = None
     """The password Kannel's sms-service sends (`post-url = "http://kannel:<secret>@..."`);
@@ -310,6 +341,13 @@ class Settings(BaseModel):
             raise ValueError("the webhook secret needs at least 16 characters")
         return value
 
+    @field_validator("console_secret")
+    @classmethod
+    def _check_console_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("the console's secret needs at least 32 characters")
+        return value
+
     @field_validator("kannel_secret", "viber_token", "whatsapp_app_secret", "whatsapp_token")
     @classmethod
     def _check_gateway_secret(cls, value: SecretStr | None) -> SecretStr | None:
@@ -328,6 +366,11 @@ class Settings(BaseModel):
                     f"{address!r} is not an address or network (127.0.0.1, 10.0.0.0/8)"
                 ) from None
         return value
+
+    @field_validator("fastagi_servers")
+    @classmethod
+    def _check_fastagi_servers(cls, value: list[str]) -> list[str]:
+        return check_fastagi_servers(value)
 
     @field_validator("caller_region")
     @classmethod
@@ -401,6 +444,24 @@ SECRET_SETTINGS = frozenset(
     if field.annotation in (SecretStr, SecretStr | None)
 )
 """The settings a file may hold only if no one but the service can read it."""
+
+
+def check_fastagi_servers(servers: object) -> list[str]:
+    """FastAGI URLs the dialplan can try, one after the other; ValueError names the first
+    that is none (the dialplan takes them as they are written, so nothing else may pass)."""
+    if not isinstance(servers, list) or not all(isinstance(url, str) for url in servers):
+        raise ValueError("the FastAGI servers are a list: [agi://10.0.0.5:4573/readings, ...]")
+    for url in servers:
+        match = _FASTAGI_URL.fullmatch(url)
+        if not match or not 0 < int(match["port"] or 4573) < 65536:
+            raise ValueError(
+                f"{url!r} is not a FastAGI server: agi://host:port/readings (host a name or "
+                "an address, the port 4573 if left out), or hagi://domain/readings for the "
+                "servers of the domain's _agi._tcp SRV records"
+            )
+    if len(set(servers)) != len(servers):
+        raise ValueError("a FastAGI server is listed twice")
+    return servers
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -24,6 +24,8 @@ from agi.storage.models import Base
 from agi.storage.repository import Repository
 
 ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = ["tests.console_browser"]
+"""The staff console's fixtures (a running console, a headless Chromium), for every module."""
 
 
 def _worker_postgres(url: str | None) -> str | None:
@@ -167,6 +169,9 @@ def place_call(
 
 ONE_WORKER_MODULES = frozenset(
     {
+        "test_console",
+        "test_console_menu",
+        "test_console_reports",
         "test_database_stall",
         "test_install",
         "test_gateway_fuzz",

@@ -26,6 +26,12 @@ class Server:
     process: subprocess.Popen[bytes]
     log: Path
     port: int
+    host: str = "127.0.0.1"
+
+    @property
+    def url(self) -> str:
+        """The server as a dialplan names it."""
+        return f"agi://{self.host}:{self.port}/readings"
 
 
 @contextmanager
@@ -35,10 +41,11 @@ def fastagi_server(
     port: int,
     options: Sequence[str] = (),
     *,
+    host: str = "127.0.0.1",
     start_seconds: float = 60,
     open_files: int | None = None,
 ) -> Iterator[Server]:
-    """`ivr -v serve` on `port` until the block ends; its log is `folder`/serve.log.
+    """`ivr -v serve` on `host`:`port` until the block ends; its log is `folder`/serve.log.
     `open_files` is the server's limit of open files (RLIMIT_NOFILE), soft and hard."""
     log_path = folder / "serve.log"
 
@@ -46,9 +53,10 @@ def fastagi_server(
         if open_files is not None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
 
+    listen = ["--host", host, "--port", str(port)]
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "agi", "-v", "serve", "--port", str(port), *options],
+            [sys.executable, "-m", "agi", "-v", "serve", *listen, *options],
             env=dict(environment),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -61,7 +69,7 @@ def fastagi_server(
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the FastAGI server did not start:\n{log_path.read_text()}")
             time.sleep(0.2)
-        yield Server(process, log_path, port)
+        yield Server(process, log_path, port, host)
     finally:
         process.terminate()
         try:
@@ -78,14 +86,16 @@ def asterisk_options(
     environment: Mapping[str, str],
     *,
     system_name: str | None = None,
+    fastagi_servers: Sequence[str] = (),
 ) -> private_asterisk.LineOptions:
     """A private Asterisk in `root` answering SIP on `sip_port`, with the project's own
-    number words, whose calls go to the FastAGI server on `fastagi_port` first."""
+    number words, whose calls go to the FastAGI server on `fastagi_port` first (or to
+    `fastagi_servers`, in order), then to the AGI script."""
     return private_asterisk.LineOptions(
         root=root,
         config_dir=ROOT / "config" / "asterisk",
         sip_port=sip_port,
-        fastagi_url=f"agi://127.0.0.1:{fastagi_port}/readings",
+        fastagi_servers=tuple(fastagi_servers) or (f"agi://127.0.0.1:{fastagi_port}/readings",),
         agi_script=AGI_SCRIPT,
         environment=tuple((k, v) for k, v in environment.items() if k.startswith("IVR_")),
         number_words=ROOT / "prompts" / "ru" / "digits",

@@ -11,10 +11,12 @@ CALL = "ivr-call-4f1c@127.0.0.1"
 OTHER = "ivr-call-9a0b@127.0.0.1"
 
 
-def notice(call_id: str, outcome: str, transfer: str) -> str:
+def notice(call_id: str, outcome: str, transfer: str, by: str | None = None) -> str:
+    """The line; `by` None: as a dialplan that names no server writes it."""
+    server = "" if by is None else f" by={by}"
     return (
         "[2026-12-01 09:15:02.118] NOTICE[5127][C-00000003]: Ext. h:1 @ ivr-call: "
-        f"IVR call {call_id} ended: outcome={outcome} transfer={transfer}\n"
+        f"IVR call {call_id} ended: outcome={outcome} transfer={transfer}{server}\n"
     )
 
 
@@ -30,6 +32,8 @@ def notice(call_id: str, outcome: str, transfer: str) -> str:
             (CallEnd.TRANSFERRED, "operator"),
         ),
         ("", (CallEnd.NOT_LOGGED, "")),
+        (notice(CALL, "accepted", "", "agi://10.0.0.6:4573/readings"), (CallEnd.ACCEPTED, "")),
+        (notice(CALL, "", "operator", ""), (CallEnd.TRANSFERRED, "operator")),
         (
             "[2026-12-01 09:35:36.650] VERBOSE[23094][C-00000001] pbx.c: Executing "
             '[s@ivr-ended:1] Log("PJSIP/ivr-callers-00000000", "NOTICE,IVR call '
@@ -45,6 +49,8 @@ def notice(call_id: str, outcome: str, transfer: str) -> str:
         "another call",
         "among others",
         "empty",
+        "by a server",
+        "by none",
         "the command that writes it",
     ],
 )

@@ -232,7 +232,11 @@ def test_the_units_verify(staged: Staged) -> None:
     if not shutil.which("systemd-analyze"):
         pytest.skip("no systemd-analyze on this machine")
     units = sorted((staged.root / "etc" / "systemd" / "system").glob("ivr-*.service"))
-    assert [u.name for u in units] == ["ivr-serve.service", "ivr-web.service"]
+    assert [u.name for u in units] == [
+        "ivr-console.service",
+        "ivr-serve.service",
+        "ivr-web.service",
+    ]
     done = subprocess.run(
         ["systemd-analyze", "verify", *map(str, units)], capture_output=True, text=True
     )

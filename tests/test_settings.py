@@ -61,6 +61,16 @@ def test_an_environment_variable_wins_over_the_file(
         ("accept_days: [18, 25\n", "line 1: the [ opened on this line is not closed"),
         ("accept_days: 18-25\naccept_days: 20-25\n", "line 2: 'accept_days' is written twice"),
         ("- database_url\n", "line 1: the settings file lists settings as  name: value"),
+        (
+            'fastagi_servers: [agi://10.0.0.5:4573/readings, "agi://10.0.0.6/a,b"]\n',
+            "line 1: 'fastagi_servers': 'agi://10.0.0.6/a,b' is not a FastAGI server: "
+            "agi://host:port/readings",
+        ),
+        ("fastagi_servers: agi://10.0.0.5\n", "line 1: 'fastagi_servers' must be a list"),
+        (
+            "fastagi_servers: [agi://10.0.0.5, agi://10.0.0.5]\n",
+            "line 1: 'fastagi_servers': a FastAGI server is listed twice",
+        ),
     ],
     ids=[
         "misspelt",
@@ -71,6 +81,9 @@ def test_an_environment_variable_wins_over_the_file(
         "yaml",
         "twice",
         "list",
+        "fastagi-not-a-url",
+        "fastagi-not-a-list",
+        "fastagi-twice",
     ],
 )
 def test_a_mistake_in_the_file_is_said_with_its_line(

@@ -3,7 +3,19 @@
 Each module of this package adds the commands of one area to `main`.
 """
 
-from agi.cli import db, flow, install, line, prompts, report, speech, status, text
+from agi.cli import console, db, flow, install, line, prompts, report, speech, status, text
 from agi.cli.common import main
 
-__all__ = ["db", "flow", "install", "line", "main", "prompts", "report", "speech", "status", "text"]
+__all__ = [
+    "console",
+    "db",
+    "flow",
+    "install",
+    "line",
+    "main",
+    "prompts",
+    "report",
+    "speech",
+    "status",
+    "text",
+]

@@ -61,7 +61,7 @@ def serve(
         networks = parse_allow(allow) if allow else LOOPBACK
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--allow") from None
-    if host not in ("127.0.0.1", "::1", "localhost") and not allow:
+    if not _loopback(host) and not allow:
         click.echo(
             f"listening on {host}: only loopback may connect until --allow names "
             "the Asterisk servers",
@@ -105,6 +105,16 @@ def serve(
     )
     server.serve()
     app.record_writer.flush()
+
+
+def _loopback(host: str) -> bool:
+    """127.0.0.0/8 (two servers on one machine may take 127.0.0.1 and 127.0.0.2), ::1."""
+    import ipaddress
+
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 CALL_EXIT = {
@@ -175,15 +185,17 @@ ASTERISK_ROOT = state_home() / "asterisk"
 @click.option("--sip-port", default=5060, show_default=True, type=int)
 @click.option(
     "--fastagi",
-    default="agi://127.0.0.1:4573/readings",
-    show_default=True,
-    help="The FastAGI server's URL.",
+    multiple=True,
+    help="A FastAGI server's URL, tried in the order given, then the AGI script "
+    "(default: the setting fastagi_servers).",
 )
 @click.option(
     "--agi-script", default=None, help="The fallback AGI script (default: ivr-agi beside this ivr)."
 )
 @click.option("--root", default=ASTERISK_ROOT, show_default=True, type=click.Path(path_type=Path))
-def asterisk_up(sip_port: int, fastagi: str, agi_script: str | None, root: Path) -> None:
+def asterisk_up(
+    sip_port: int, fastagi: tuple[str, ...], agi_script: str | None, root: Path
+) -> None:
     """Start (or restart) the private Asterisk, listening for SIP on 127.0.0.1."""
     from agi.telephony import private_asterisk
 
@@ -193,7 +205,7 @@ def asterisk_up(sip_port: int, fastagi: str, agi_script: str | None, root: Path)
         root=root,
         config_dir=shipped("config/asterisk"),
         sip_port=sip_port,
-        fastagi_url=fastagi,
+        fastagi_servers=fastagi or tuple(settings.fastagi_servers),
         agi_script=script,
         environment=settings.as_environment(),
         number_words=settings.prompts_audio_dir / library.NUMBER_WORDS,
@@ -204,9 +216,10 @@ def asterisk_up(sip_port: int, fastagi: str, agi_script: str | None, root: Path)
         pid = private_asterisk.up(options)
     except private_asterisk.AsteriskError as error:
         raise click.ClickException(str(error)) from None
+    servers = ", ".join(options.fastagi_servers) or "none"
     click.echo(
         f"Asterisk is up (pid {pid}): SIP on udp 127.0.0.1:{sip_port}, any number "
-        f"reaches the IVR; logs in {root / 'log'}"
+        f"reaches the IVR (FastAGI: {servers}, then the AGI script); logs in {root / 'log'}"
     )
 
 

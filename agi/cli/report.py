@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -50,7 +50,7 @@ def report(
     if start > end:
         raise click.BadParameter(f"--from {start} is after --to {end}", param_hint="--from")
     records = app.call_records.between(
-        _midnight(start, zone), _midnight(end + timedelta(1), zone), channel=channel
+        *figures_of.day_bounds(start, end, app.settings.timezone), channel=channel
     )
     figures = figures_of.report(
         records, start=start, end=end, timezone=app.settings.timezone, channel=channel
@@ -67,7 +67,3 @@ def report(
         except OSError as error:
             raise click.ClickException(f"cannot write {chart}: {error.strerror}") from None
         click.echo(f"chart written to {chart}", err=True)
-
-
-def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=zone)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import threading
 from pathlib import Path
+from typing import Any
 
 from agi.records.report import Report
 
 FUNNEL_NODES = 15
 """Nodes drawn at most (the most reached)."""
+
+
+_DRAWING = threading.Lock()
+"""matplotlib's pyplot keeps global state: one chart is drawn at a time."""
 
 
 class ChartsMissing(RuntimeError):
@@ -16,6 +23,18 @@ class ChartsMissing(RuntimeError):
 
 def draw(figures: Report, target: Path) -> None:
     """Write the chart to `target`; its suffix (.png or .svg) chooses the format."""
+    _save(figures, target, target.suffix.lstrip(".").lower())
+
+
+def svg_text(figures: Report) -> str:
+    """The chart as SVG text, to put into a page."""
+    out = io.StringIO()
+    _save(figures, out, "svg")
+    text = out.getvalue()
+    return text[text.find("<svg") :]
+
+
+def _save(figures: Report, target: Any, kind: str) -> None:
     try:
         import matplotlib
     except ImportError:
@@ -26,10 +45,18 @@ def draw(figures: Report, target: Path) -> None:
 
     matplotlib.use("Agg")
     matplotlib.rcParams["svg.fonttype"] = "none"  # the labels stay text: searchable, small
+    matplotlib.rcParams["font.family"] = "DejaVu Sans"
     from matplotlib import pyplot
     from matplotlib.ticker import MaxNLocator
 
-    figure, (volume, funnel) = pyplot.subplots(2, 1, figsize=(10, 9), constrained_layout=True)
+    with _DRAWING:
+        _plot(figures, target, kind, pyplot, MaxNLocator)
+
+
+def _plot(figures: Report, target: Any, kind: str, pyplot: Any, MaxNLocator: Any) -> None:
+    figure, (volume, funnel, refusals) = pyplot.subplots(
+        3, 1, figsize=(10, 12), constrained_layout=True, height_ratios=[3, 3, 2]
+    )
     days = [day.day for day in figures.days]
     positions = range(len(days))
     volume.bar([p - 0.2 for p in positions], [d.calls for d in figures.days], 0.4, label="calls")
@@ -45,5 +72,10 @@ def draw(figures: Report, target: Path) -> None:
     funnel.set_title("Funnel: calls that reached each step")
     funnel.set_xlabel("calls")
     funnel.xaxis.set_major_locator(MaxNLocator(integer=True))
-    figure.savefig(target, format=target.suffix.lstrip(".").lower())
+    reasons = figures.refusals[::-1]
+    refusals.barh([reason for reason, _ in reasons], [count for _, count in reasons], color="C3")
+    refusals.set_title("Why readings were refused" if reasons else "No readings were refused")
+    refusals.set_xlabel("refusals")
+    refusals.xaxis.set_major_locator(MaxNLocator(integer=True))
+    figure.savefig(target, format=kind)
     pyplot.close(figure)

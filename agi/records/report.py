@@ -12,7 +12,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from agi.records.record import PHONE, CallRecord, End
@@ -61,6 +61,14 @@ class Report:
     """Seconds, of phone calls."""
     by_voice: float | None
     """The share of phone calls answered by voice."""
+
+
+def day_bounds(start: date, end: date, timezone: str) -> tuple[datetime, datetime]:
+    """The moments days `start` to `end` (both included) begin and end in `timezone`."""
+    zone = ZoneInfo(timezone)
+    return datetime.combine(start, time(0), tzinfo=zone), datetime.combine(
+        end + timedelta(days=1), time(0), tzinfo=zone
+    )
 
 
 def p90(values: Sequence[float]) -> float:

@@ -264,3 +264,16 @@ class CallRecordRow(Base):
     submission: Mapped[str | None] = mapped_column(String(128))
     resource: Mapped[str | None] = mapped_column(String(16))
     by_voice: Mapped[bool] = mapped_column(default=False)
+
+
+class StaffAccountRow(Base):
+    """A person who signs in to the staff console: an `editor` may save the flow, a
+    `supervisor` reads. `password_hash` is argon2's encoded hash, never the password."""
+
+    __tablename__ = "staff_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -58,6 +58,22 @@ class ExportRow:
 
 
 @dataclass(frozen=True)
+class HistoryEntry:
+    """One submission of a contract's meter, as support looks it up."""
+
+    resource: str
+    meter: str
+    period: str
+    received_at: datetime
+    channel: str
+    caller: str | None
+    values: tuple[tuple[str, int], ...]
+    """(zone, value) in the meter's zone order."""
+    current: bool
+    """False once a later submission of the same meter and period superseded it."""
+
+
+@dataclass(frozen=True)
 class MeterRecord:
     """One meter as the billing system describes it (a row group of the contracts CSV)."""
 
@@ -265,6 +281,34 @@ class Repository:
                 .options(selectinload(SubmissionRow.readings))
                 .order_by(SubmissionRow.id)
             ).all()
+
+    @reporting_failures
+    def contract_history(self, number: str, limit: int = 200) -> list[HistoryEntry]:
+        """Every submission of the contracts with this number (each resource's), newest
+        first, at most `limit`."""
+        with self._reads() as session:
+            rows = session.execute(
+                select(ContractRow.resource, MeterRow.serial, SubmissionRow)
+                .join(MeterRow, MeterRow.contract_id == ContractRow.id)
+                .join(SubmissionRow, SubmissionRow.meter_id == MeterRow.id)
+                .where(ContractRow.number == number)
+                .options(selectinload(SubmissionRow.readings))
+                .order_by(SubmissionRow.received_at.desc(), SubmissionRow.id.desc())
+                .limit(limit)
+            ).all()
+            return [
+                HistoryEntry(
+                    resource=resource,
+                    meter=serial,
+                    period=submission.period,
+                    received_at=submission.received_at,
+                    channel=submission.channel,
+                    caller=submission.caller,
+                    values=tuple((r.zone, r.value) for r in submission.readings),
+                    current=submission.superseded_at is None,
+                )
+                for resource, serial, submission in rows
+            ]
 
 
 def store(session: Session | Connection, submission: Submission) -> SubmitResult:

@@ -8,11 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from agi.settings import shipped
+from agi.settings import FASTAGI_SERVER, check_fastagi_servers, shipped
 
 INCLUDES = ("extensions_ivr.conf", "pjsip_ivr.conf")
 SORRY_PROMPT = "readings_unavailable"
 """What the dialplan says before the operator when the IVR gave the call no outcome."""
+ACCEPTED_PROMPT = "readings_accepted"
+"""What the dialplan says when the IVR stored the readings but left before its goodbye."""
 
 
 class TemplateError(Exception):
@@ -21,7 +23,8 @@ class TemplateError(Exception):
 
 @dataclass(frozen=True)
 class LineConfig:
-    fastagi_url: str = "agi://127.0.0.1:4573/readings"
+    fastagi_servers: tuple[str, ...] = (FASTAGI_SERVER,)
+    """Tried in order, then the AGI script (the setting `fastagi_servers`)."""
     agi_script: str = "ivr-agi"
     call_seconds: int = 600
     operator_dial: str = "Playback(pls-hold-while-try)"
@@ -41,11 +44,12 @@ class LineConfig:
             else "NoOp(the AGI script reads the settings of Asterisk's environment)"
         )
         return {
-            "FASTAGI_URL": self.fastagi_url,
+            "FASTAGI_SERVERS": ",".join(check_fastagi_servers(list(self.fastagi_servers))),
             "AGI_SCRIPT": self.agi_script,
             "CALL_SECONDS": str(self.call_seconds),
             "OPERATOR_DIAL": self.operator_dial,
             "SORRY": str(self.prompts_dir / SORRY_PROMPT),
+            "ACCEPTED": str(self.prompts_dir / ACCEPTED_PROMPT),
             "SETTINGS": settings,
             "SIP_BIND": self.sip_bind,
             "SIP_PORT": str(self.sip_port),

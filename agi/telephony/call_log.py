@@ -3,7 +3,10 @@
 At the end of every call the IVR took the dialplan writes, at NOTICE level, which Debian's
 stock logger.conf keeps in /var/log/asterisk/messages:
 
-    IVR call <SIP Call-ID> ended: outcome=<IVR_OUTCOME> transfer=<IVR_TRANSFER>
+    IVR call <SIP Call-ID> ended: outcome=<IVR_OUTCOME> transfer=<IVR_TRANSFER> by=<server>
+
+`by` is the FastAGI server or the AGI script that had the call (empty when none took it;
+a dialplan written before it had no `by`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import time
 from pathlib import Path
 
 ENDED = re.compile(
-    r'NOTICE.*IVR call (?P<call>\S+) ended: outcome=(?P<outcome>[^\s"]*) transfer=(?P<to>[^\s"]*)$',
+    r'NOTICE.*IVR call (?P<call>\S+) ended: outcome=(?P<outcome>[^\s"]*) transfer=(?P<to>[^\s"]*)'
+    r'(?: by=(?P<by>[^\s"]*))?$',
     re.MULTILINE,
 )
 """The NOTICE line itself: a verbose log also shows the Log() command that writes it."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agi.audio.number_words import ASTERISK_SOUNDS, RUSSIAN_SOUNDS
-from agi.settings import shipped
+from agi.settings import FASTAGI_SERVER, shipped
 from agi.telephony.asterisk_config import LineConfig, TemplateError, fill, ivr_includes
 
 CONFIG_FILES = ("asterisk.conf", "modules.conf", "logger.conf", "pjsip.conf", "extensions.conf")
@@ -40,7 +40,8 @@ class LineOptions:
     sip_port: int = 5060
     sip_bind: str = "127.0.0.1"
     sip_peer: str = "127.0.0.1"
-    fastagi_url: str = "agi://127.0.0.1:4573/readings"
+    fastagi_servers: tuple[str, ...] = (FASTAGI_SERVER,)
+    """Tried in order, then the AGI script."""
     agi_script: str = "ivr-agi"
     call_seconds: int = 600
     operator_dial: str = "Playback(pls-hold-while-try)"
@@ -76,7 +77,7 @@ def render(options: LineOptions) -> Path:
     modules = next((d for d in MODULE_DIRS if d.is_dir()), MODULE_DIRS[0])
     values = {"ROOT": str(root), "MODULES": str(modules)}
     line = LineConfig(
-        fastagi_url=options.fastagi_url,
+        fastagi_servers=options.fastagi_servers,
         agi_script=options.agi_script,
         call_seconds=options.call_seconds,
         operator_dial=options.operator_dial,
@@ -92,7 +93,7 @@ def render(options: LineOptions) -> Path:
             name: fill(name, (options.config_dir / name).read_text(encoding="utf-8"), values)
             for name in CONFIG_FILES
         } | ivr_includes(line, options.config_dir)
-    except TemplateError as error:
+    except (TemplateError, ValueError) as error:
         raise AsteriskError(str(error)) from None
     if options.system_name is not None:
         if not re.fullmatch(r"[A-Za-z0-9._-]{1,40}", options.system_name):

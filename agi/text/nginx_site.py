@@ -14,6 +14,8 @@ from agi.text.placeholders import fill
 
 SITE_TEMPLATE = Path("config/nginx/ivr-webhook.conf")
 """The template, relative to the checkout (`agi.settings.shipped` finds it anywhere)."""
+CONSOLE_SITE_TEMPLATE = Path("config/nginx/ivr-console.conf")
+"""The staff console's site, filled in the same way (its upstream in WEBHOOK)."""
 DEFAULT_ACCESS_LOG = "/var/log/nginx/ivr-webhook.access.log"
 
 _NAME = r"[A-Za-z0-9*_-][A-Za-z0-9.*_-]*"

@@ -365,8 +365,9 @@ def serve(
     max_connections: int = 1000,
     header_seconds: float = 10.0,
 ) -> None:
-    """Serve the webhook until stopped (uvicorn), logging as verbosely as the `agi` loggers
-    and through the same redacting handler (uvicorn installs none of its own)."""
+    """Serve an ASGI application (the webhook, the staff console) until stopped (uvicorn),
+    logging as verbosely as the `agi` loggers and through the same redacting handler
+    (uvicorn installs none of its own)."""
     import uvicorn
 
     verbose = logging.getLogger("agi").isEnabledFor(logging.INFO)

@@ -1,0 +1,248 @@
+"""The staff console's sign-in and its guards, in a real headless Chromium and over HTTP:
+who gets in, who is refused and how, and what the session cookie is."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+from selenium.webdriver.common.by import By
+
+from agi.console.access import Editor, Form
+from agi.console.app import PAGES
+from agi.console.site import Console, Page
+from agi.console.throttle import Limits
+from agi.text.nginx_site import CONSOLE_SITE_TEMPLATE, render_site
+from tests.console_browser import (
+    EDITOR,
+    PASSWORD,
+    SUPERVISOR,
+    RunningConsole,
+    console_application,
+    needs_browser,
+    open_page,
+    running_console,
+    screenshot,
+    sign_in,
+    submit_and_wait,
+)
+from tests.real_line import NGINX, private_nginx
+from tests.support import ROOT, free_port
+from tests.test_nginx import REQUIRED as NGINX_REQUIRED
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "the page has no CSRF token"
+    return match[1]
+
+
+def signed_in_client(console, name: str = EDITOR, password: str = PASSWORD):
+    client = console.client()
+    form = client.get("/login")
+    answer = client.post(
+        "/login",
+        data={"name": name, "password": password, "csrf": csrf_of(form.text), "next": "/menu"},
+    )
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+# --- in the browser -----------------------------------------------------------------------
+
+
+@needs_browser
+def test_staff_sign_in_and_see_who_they_are(browser, console) -> None:
+    open_page(browser, console, "/login")
+    screenshot(browser, "login")
+    sign_in(browser, console, EDITOR)
+    assert browser.current_url == console.url + "/menu"
+    assert browser.find_element(By.ID, "who").text == f"{EDITOR} (editor)"
+    cookie = browser.get_cookie("ivr_console")
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
+
+
+@needs_browser
+def test_a_page_without_a_sign_in_goes_to_the_sign_in_form(browser, console) -> None:
+    browser.delete_all_cookies()
+    open_page(browser, console, "/reports")
+    assert browser.current_url == console.url + "/login?next=%2Freports"
+    sign_in_then = browser.find_element(By.NAME, "next").get_attribute("value")
+    assert sign_in_then == "/reports"
+
+
+@needs_browser
+def test_a_wrong_password_is_refused_with_words(browser, console) -> None:
+    sign_in(browser, console, EDITOR, "not the password")
+    assert browser.current_url == console.url + "/login"
+    assert browser.find_element(By.ID, "problem").text == "The name or the password is wrong."
+    assert browser.find_elements(By.ID, "who") == []
+
+
+@needs_browser
+def test_a_form_with_a_bad_csrf_token_is_refused(browser, console) -> None:
+    sign_in(browser, console, EDITOR)
+    browser.execute_script("document.querySelector('form.who input[name=csrf]').value = 'forged'")
+    submit_and_wait(browser, By.ID, "logout")
+    assert browser.find_element(By.ID, "error-title").text == "The form has expired"
+    screenshot(browser, "refused-csrf")
+    open_page(browser, console, "/menu")
+    assert browser.find_element(By.ID, "who").text.startswith(EDITOR), "still signed in"
+
+
+@needs_browser
+def test_signing_out_ends_the_session(browser, console) -> None:
+    sign_in(browser, console, SUPERVISOR)
+    submit_and_wait(browser, By.ID, "logout")
+    assert browser.current_url == console.url + "/login"
+    open_page(browser, console, "/menu")
+    assert browser.current_url.startswith(console.url + "/login")
+
+
+# --- over HTTP ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", [None, "", "forged"])
+def test_a_sign_in_without_the_forms_token_is_refused_with_403(console, token) -> None:
+    client = console.client()
+    client.get("/login")
+    data = {"name": EDITOR, "password": PASSWORD}
+    if token is not None:
+        data["csrf"] = token
+    answer = client.post("/login", data=data)
+    assert answer.status_code == 403
+    assert "The form has expired" in answer.text
+    assert client.get("/menu").status_code == 303, "not signed in"
+
+
+def test_a_token_from_before_the_sign_in_no_longer_counts(console) -> None:
+    client = console.client()
+    before = csrf_of(client.get("/login").text)
+    client.post("/login", data={"name": EDITOR, "password": PASSWORD, "csrf": before})
+    assert client.post("/logout", data={"csrf": before}).status_code == 403
+
+
+def probe(console: Console) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/probe-save")
+    def save(staff: Editor, form: Form) -> PlainTextResponse:
+        return PlainTextResponse(f"saved by {staff.name}: {form.get('text')}")
+
+    return router
+
+
+@pytest.mark.parametrize(
+    "name, status, said",
+    [
+        (EDITOR, 200, "saved by anna: new"),
+        (SUPERVISOR, 403, "supervisors read, editors save"),
+    ],
+)
+def test_only_an_editor_can_save(tmp_path: Path, name, status, said) -> None:
+    app = console_application(tmp_path)
+    with running_console(app, pages=[*PAGES, Page(probe)]) as console:
+        client = signed_in_client(console, name)
+        token = csrf_of(client.get("/menu").text)
+        answer = client.post("/probe-save", data={"csrf": token, "text": "new"})
+    assert (answer.status_code, said in answer.text) == (status, True)
+
+
+def test_without_a_sign_in_a_page_goes_to_the_form_and_a_change_is_refused_with_401(
+    tmp_path: Path,
+) -> None:
+    with running_console(console_application(tmp_path), pages=[*PAGES, Page(probe)]) as console:
+        client = console.client()
+        token = csrf_of(client.get("/login").text)
+        page = client.get("/menu")
+        change = client.post("/probe-save", data={"csrf": token, "text": "new"})
+    assert (page.status_code, page.headers["location"]) == (303, "/login?next=%2Fmenu")
+    assert change.status_code == 401
+    assert "Sign in first" in change.text
+
+
+def test_failed_sign_ins_are_limited_per_account_and_per_address(tmp_path: Path) -> None:
+    app = console_application(tmp_path)
+    limits = Limits(per_account=3, per_address=5, window_seconds=600)
+    with running_console(app, limits=limits) as console:
+        client = console.client()
+        token = csrf_of(client.get("/login").text)
+
+        def attempt(name: str, password: str) -> int:
+            data = {"name": name, "password": password, "csrf": token}
+            return client.post("/login", data=data).status_code
+
+        assert [attempt(EDITOR, "wrong") for _ in range(4)] == [401, 401, 401, 429]
+        refused = client.post("/login", data={"name": EDITOR, "password": PASSWORD, "csrf": token})
+        assert refused.status_code == 429, "the right password waits too"
+        assert "too many wrong passwords for this account" in refused.text
+        assert "Wait 10 minutes" in refused.text
+        assert 590 <= int(refused.headers["retry-after"]) <= 600
+        assert [attempt(SUPERVISOR, "wrong"), attempt("nobody", "x")] == [401, 401]
+        address = client.post(
+            "/login", data={"name": SUPERVISOR, "password": PASSWORD, "csrf": token}
+        )
+        assert "for this computer" in address.text
+
+
+def test_a_removed_account_is_signed_out(console) -> None:
+    client = signed_in_client(console, SUPERVISOR)
+    assert client.get("/menu").status_code == 200
+    console.app.accounts.remove(SUPERVISOR)
+    assert client.get("/menu").status_code == 303
+
+
+def test_a_forged_or_expired_cookie_counts_as_no_sign_in(tmp_path: Path) -> None:
+    app = console_application(tmp_path, console_session_hours=0.0001)
+    with running_console(app) as console:
+        client = signed_in_client(console)
+        cookie = client.cookie
+        body, signature = cookie.split(".")
+        client.cookie = body + "." + signature[::-1]
+        assert client.get("/menu").status_code == 303
+        client.cookie = cookie
+        time.sleep(0.5)
+        assert client.get("/menu").status_code == 303
+
+
+@needs_browser
+@pytest.mark.skipif(NGINX is None and not NGINX_REQUIRED, reason="needs nginx")
+def test_the_console_behind_the_installed_nginx_site(browser, console, tmp_path: Path) -> None:
+    """The site `ivr install` writes, in a real nginx: staff sign in through it, and the
+    console counts failed sign-ins by the address nginx passes on."""
+    if NGINX is None:
+        pytest.fail("IVR_REQUIRE_NGINX is set but nginx is not installed")
+    port = free_port()
+    prefix = tmp_path / "nginx"
+    prefix.mkdir()
+    site = render_site(
+        (ROOT / CONSOLE_SITE_TEMPLATE).read_text(encoding="utf-8"),
+        server_name="localhost",
+        listen=f"127.0.0.1:{port}",
+        webhook=console.url.removeprefix("http://"),
+        access_log=str(prefix / "access.log"),
+    )
+    (prefix / "ivr-console.conf").write_text("log_format ivr_webhook '$remote_addr $uri';\n" + site)
+    with private_nginx(prefix / "ivr-console.conf", prefix, port):
+        proxied = RunningConsole(f"http://127.0.0.1:{port}", console.app)
+        sign_in(browser, proxied, EDITOR)
+        assert browser.current_url == proxied.url + "/menu"
+        assert browser.find_element(By.ID, "who").text == f"{EDITOR} (editor)"
+    assert "/login" in (prefix / "access.log").read_text()
+
+
+def test_a_database_that_does_not_answer_is_said_with_503(tmp_path: Path) -> None:
+    app = console_application(tmp_path)
+    with running_console(app) as console:
+        client = console.client()
+        token = csrf_of(client.get("/login").text)
+        app.repository.engine.dispose()
+        (tmp_path / "ivr.db").unlink()
+        (tmp_path / "ivr.db").mkdir()  # a folder where the database was: nothing opens it
+        answer = client.post("/login", data={"name": EDITOR, "password": PASSWORD, "csrf": token})
+    assert answer.status_code == 503
+    assert "The database does not answer" in answer.text

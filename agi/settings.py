@@ -10,30 +10,35 @@ depends on the folder it is run from.
 
 A mistake in the settings is reported as one in the flow is: the file and line (or the
 environment variable), the setting, and what to write instead.
+
+The settings are a plain pydantic model that gathers its own sources (`_sources`), as
+pydantic-settings would, without importing it: every process, the per-call AGI script
+included, reads its settings first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from agi.located_yaml import Document, YamlSyntaxError, read_yaml_file
 from agi.problems import Place, Problem, ProblemsFound, did_you_mean, explain
 from agi.readings.callers import DEFAULT_REGION, GuessLimits, is_region
 from agi.readings.rules import AcceptanceWindow, ConsumptionPolicy, Resource, parse_accept_days
+
+if TYPE_CHECKING:
+    from agi.located_yaml import Document
 
 ENV_PREFIX = "IVR_"
 SYSTEM_CONFIG = Path("/etc/ivr/ivr.yaml")
@@ -95,6 +100,8 @@ def read_settings_file(path: Path) -> Document | None:
     """The settings file with the line of every value, or None when there is none."""
     if not path.is_file():
         return None
+    from agi.located_yaml import YamlSyntaxError, read_yaml_file  # YAML only for a file
+
     try:
         return read_yaml_file(path)
     except YamlSyntaxError as error:
@@ -142,29 +149,55 @@ def _relative_to(folder: Path, name: str, value: Any) -> Any:
     return str(folder / value) if name in PATH_SETTINGS else value
 
 
-class _SettingsFiles(PydanticBaseSettingsSource):
+def _file_values(files: list[Path], names: Iterable[str]) -> dict[str, Any]:
     """The settings written in the files, as text, with relative paths resolved; names that
     are no setting are left to `load_settings` to report."""
-
-    def __init__(self, settings_cls: type[BaseSettings], files: list[Path]) -> None:
-        super().__init__(settings_cls)
-        self.values = {
-            name: _relative_to(written.file.parent, name, written.value)
-            for name, written in _written(files)
-            if name in settings_cls.model_fields
-        }
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return self.values.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(self.values)
+    known = set(names)
+    return {
+        name: _relative_to(written.file.parent, name, written.value)
+        for name, written in _written(files)
+        if name in known
+    }
 
 
-class Settings(BaseSettings):
-    """Every setting has a default that runs the demo from a checkout."""
+def _is_structured(annotation: Any) -> bool:
+    """Whether a setting holds a list or a mapping, which a variable writes as JSON."""
+    if get_origin(annotation) in (list, dict):
+        return True
+    return any(_is_structured(member) for member in get_args(annotation) if member is not None)
 
-    model_config = SettingsConfigDict(env_prefix="IVR_", extra="forbid")
+
+def _environment_values(fields: dict[str, Any]) -> dict[str, Any]:
+    """The settings given as IVR_* variables (any case); a list or mapping as JSON. A value
+    that is no JSON goes on as text, for validation to say what it should be."""
+    variables = {key.lower(): value for key, value in os.environ.items()}
+    values: dict[str, Any] = {}
+    for name, field in fields.items():
+        value = variables.get((ENV_PREFIX + name).lower())
+        if value is None:
+            continue
+        if _is_structured(field.annotation):
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        values[name] = value
+    return values
+
+
+def _sources(given: dict[str, Any]) -> dict[str, Any]:
+    """The values of the settings, the ones given winning over the variables, and those over
+    the files."""
+    fields = Settings.model_fields
+    return {**_file_values(config_files(), fields), **_environment_values(fields), **given}
+
+
+class Settings(BaseModel):
+    """Every setting has a default that runs the demo from a checkout. `Settings(...)` takes
+    what it is not given from the variables, the files and the defaults."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    def __init__(self, **given: Any) -> None:
+        super().__init__(**_sources(given))
 
     database_url: str = Field(default_factory=lambda: SQLITE_PREFIX + str(state_home() / "ivr.db"))
     accept_days: str = "18-25"
@@ -351,17 +384,6 @@ class Settings(BaseSettings):
     def _check_timezone(cls, value: str) -> str:
         AcceptanceWindow(timezone=value)
         return value
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _SettingsFiles(settings_cls, config_files()))
 
     def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Settings:
         """A copy with `update`; what is computed from the settings (the window, the

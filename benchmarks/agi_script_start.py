@@ -1,17 +1,21 @@
 """What the per-call AGI script costs before the caller hears anything: the time from exec of
-`ivr-agi` to its first AGI command on stdout, and its peak memory.
+`ivr-agi` to its first AGI command on stdout, and its peak memory, beside `python -c pass`.
 
     .venv/bin/python benchmarks/agi_script_start.py [--runs 20] [--full-calls 5]
         [--database-url URL]
 
 Each run starts `.venv/bin/ivr-agi` the way Asterisk does (the AGI environment on stdin,
 settings in IVR_* variables), reads its first command, answers `HANGUP` and closes stdin so
-that it exits, and takes its peak RSS (ru_maxrss) from os.wait4. A few more runs play the
-seed's whole call `*2 102057522# 11638# 1` on stdin/stdout, for the peak of a complete call.
-The database is a temporary SQLite file with the demo contracts (made with `ivr db upgrade`
-and `ivr db seed`) unless --database-url names another. Then, once: where the time goes
-inside the process (imports, settings, flow), and the slowest imports of
-`import agi.telephony.agi_script` from `python -X importtime`.
+that it exits, and takes its peak RSS (ru_maxrss) from os.wait4; VmHWM is read from /proc
+when the first command arrives. Each start alternates with a run of `python -c pass`, so that
+both see the same load. The flow comes from the state folder's cache (written by a warm-up
+run); a few starts with the cache removed show the first call after the flow is edited. A
+few more runs play the seed's whole call `*2 102057522# 11638# 1` on stdin/stdout, for the
+peak and the CPU of a complete call. The database is a temporary SQLite file with the demo
+contracts (made with `ivr db upgrade` and `ivr db seed`) unless --database-url names
+another. Then, once: where the time goes inside the process up to the first command
+(imports, settings, flow), the packages loaded by then, and the slowest imports from
+`python -X importtime`.
 
 This process imports nothing of the project (the test helpers it uses do not either): a
 child started with vfork+exec counts the parent's RSS at exec in its ru_maxrss, so a heavy
@@ -42,7 +46,7 @@ IVR = Path(sys.executable).with_name("ivr")
 KEYS = "*2 102057522# 11638# 1"
 
 PHASES = """\
-import time
+import sys, time
 started = time.perf_counter()
 import agi.telephony.agi_script
 imported = time.perf_counter()
@@ -50,10 +54,13 @@ from agi.application import Application
 from agi.settings import load_settings
 app = Application(load_settings())
 configured = time.perf_counter()
-app.flow
+app.use_cached_menu()
 loaded = time.perf_counter()
 print(imported - started, configured - imported, loaded - configured)
+print(" ".join(sorted({m.split(".")[0] for m in sys.modules if not m.startswith("_")}
+                      - set(sys.stdlib_module_names))))
 """
+"""The script's path to its first command, in phases: what it imports, reads and checks."""
 
 
 def _own_rss() -> int:
@@ -85,6 +92,8 @@ class Start:
     status: int
     call_seconds: float = 0.0
     accepted: bool = False
+    cpu_seconds: float = 0.0
+    """User and system CPU of the whole process."""
 
 
 def one_start(environment: dict[str, str], cwd: str, call_id: str, full_call: bool) -> Start:
@@ -141,6 +150,7 @@ def one_start(environment: dict[str, str], cwd: str, call_id: str, full_call: bo
         process.returncode,
         call_seconds,
         accepted,
+        usage.ru_utime + usage.ru_stime,
     )
 
 
@@ -152,8 +162,10 @@ def child_output(command: list[str], environment: dict[str, str], cwd: str) -> s
     return done.stdout
 
 
-def timed_child(command: list[str], environment: dict[str, str], cwd: str) -> tuple[float, int]:
-    """(wall seconds, peak RSS in KiB) of a child, reaped with os.wait4."""
+def timed_child(
+    command: list[str], environment: dict[str, str], cwd: str
+) -> tuple[float, int, float]:
+    """(wall seconds, peak RSS in KiB, CPU seconds) of a child, reaped with os.wait4."""
     started = time.perf_counter()
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment, cwd=cwd
@@ -163,13 +175,13 @@ def timed_child(command: list[str], environment: dict[str, str], cwd: str) -> tu
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
         raise SystemExit(f"{command} exited with {process.returncode}")
-    return elapsed, usage.ru_maxrss
+    return elapsed, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 def import_times(environment: dict[str, str], cwd: str) -> list[tuple[int, int, str]]:
-    """(self µs, cumulative µs, module) of every import of `import agi.telephony.agi_script`."""
+    """(self µs, cumulative µs, module) of every import on the way to the first command."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import agi.telephony.agi_script"],
+        [sys.executable, "-X", "importtime", "-c", PHASES],
         capture_output=True,
         text=True,
         env=environment,
@@ -193,13 +205,19 @@ def summary(values: list[float], unit: float = 1000, suffix: str = "ms") -> str:
     )
 
 
+def ratio(subject: list[float], reference: list[float]) -> str:
+    return f"{statistics.median(subject) / statistics.median(reference):.1f} x"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--full-calls", type=int, default=5, help="whole calls, for the peak")
+    parser.add_argument("--uncached", type=int, default=5, help="starts without the cache")
     parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder")
     parser.add_argument("--top", type=int, default=10, help="imports to list")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="ivr-agi-start-") as folder:
         url = args.database_url or f"sqlite:///{folder}/agi.db"
         environment = checkout_environment(Path(folder), url)
@@ -210,27 +228,26 @@ def main() -> None:
             if done.returncode:
                 raise SystemExit(f"ivr db {step} failed:\n{done.stdout}{done.stderr}")
         own_rss = _own_rss()
-        one_start(environment, folder, "warm-up", False)  # the page cache and __pycache__
-        starts = [one_start(environment, folder, f"start-{run}", False) for run in range(args.runs)]
+        one_start(environment, folder, "warm-up", False)  # the page cache and the flow cache
+        starts, bare = [], []
+        for run in range(args.runs):
+            starts.append(one_start(environment, folder, f"start-{run}", False))
+            bare.append(timed_child([sys.executable, "-c", "pass"], environment, folder))
+        cache = Path(folder) / "state" / "flow-cache.pickle"
+        uncached = []
+        for run in range(args.uncached):
+            cache.unlink(missing_ok=True)
+            uncached.append(one_start(environment, folder, f"uncached-{run}", False))
         calls = [
             one_start(environment, folder, f"call-{run}", True) for run in range(args.full_calls)
         ]
-        bare = [timed_child([sys.executable, "-c", "pass"], environment, folder) for _ in range(5)]
-        imports = [
-            timed_child(
-                [sys.executable, "-c", "import agi.telephony.agi_script"], environment, folder
-            )
-            for _ in range(5)
-        ]
-        phases = [
-            [
-                float(x)
-                for x in child_output([sys.executable, "-c", PHASES], environment, folder).split()
-            ]
+        outputs = [
+            child_output([sys.executable, "-c", PHASES], environment, folder).splitlines()
             for _ in range(5)
         ]
         rows = import_times(environment, folder)
     firsts = [s.first_seconds for s in starts]
+    bare_seconds = [b[0] for b in bare]
     mib = 1024
     print(f"{machine_line()}, database {url.split(':')[0]}")
     print(f"script: {SCRIPT} (this process: {own_rss / mib:.1f} MiB RSS)")
@@ -240,38 +257,50 @@ def main() -> None:
     )
     print(f"exec -> first AGI command, {args.runs} runs: {summary(firsts)}")
     print(
-        f"peak RSS: at the first command (VmHWM) p50 "
-        f"{statistics.median(s.peak_at_first for s in starts) / mib:.1f} MiB; "
-        f"at exit after HANGUP (ru_maxrss) p50 "
-        f"{statistics.median(s.peak for s in starts) / mib:.1f} MiB, "
-        f"max {max(s.peak for s in starts) / mib:.1f} MiB"
+        f"  beside `python -c pass` (alternating): {summary(bare_seconds)}; "
+        f"p50 ratio {ratio(firsts, bare_seconds)}"
     )
+    print(
+        f"peak RSS at the first command (VmHWM): p50 "
+        f"{statistics.median(s.peak_at_first for s in starts) / mib:.1f} MiB, max "
+        f"{max(s.peak_at_first for s in starts) / mib:.1f} MiB; `python -c pass` (ru_maxrss) "
+        f"p50 {statistics.median(b[1] for b in bare) / mib:.1f} MiB"
+    )
+    print(
+        f"  at exit after HANGUP (ru_maxrss, the database opened meanwhile) p50 "
+        f"{statistics.median(s.peak for s in starts) / mib:.1f} MiB"
+    )
+    if uncached:
+        print(
+            f"without the flow cache (the first call after an edit), {len(uncached)} runs: "
+            f"{summary([u.first_seconds for u in uncached])}, VmHWM p50 "
+            f"{statistics.median(u.peak_at_first for u in uncached) / mib:.1f} MiB"
+        )
     if calls:
         print(
             f"whole seed call ({KEYS}), {len(calls)} runs: accepted "
             f"{sum(c.accepted for c in calls)}/{len(calls)}, exec -> exit p50 "
             f"{statistics.median(c.call_seconds for c in calls) * 1000:.0f} ms, "
+            f"CPU p50 {statistics.median(c.cpu_seconds for c in calls) * 1000:.0f} ms "
+            f"(`python -c pass` {statistics.median(b[2] for b in bare) * 1000:.0f} ms), "
             f"peak RSS (ru_maxrss) p50 {statistics.median(c.peak for c in calls) / mib:.1f} MiB, "
             f"max {max(c.peak for c in calls) / mib:.1f} MiB"
         )
-    print(
-        f"for comparison, 5 runs each: `python -c pass` "
-        f"{statistics.median(b[0] for b in bare) * 1000:.0f} ms, "
-        f"{statistics.median(b[1] for b in bare) / mib:.1f} MiB; "
-        f"`python -c 'import agi.telephony.agi_script'` "
-        f"{statistics.median(i[0] for i in imports) * 1000:.0f} ms, "
-        f"{statistics.median(i[1] for i in imports) / mib:.1f} MiB"
-    )
+    phases = [[float(x) for x in output[0].split()] for output in outputs]
     medians = [statistics.median(p[i] for p in phases) * 1000 for i in range(3)]
     print(
         f"inside the process (p50 of 5): import agi.telephony.agi_script {medians[0]:.0f} ms, "
-        f"settings + Application {medians[1]:.0f} ms, flow and prompt catalog {medians[2]:.0f} ms"
+        f"settings + Application {medians[1]:.0f} ms, flow and catalog (cached) "
+        f"{medians[2]:.0f} ms"
+    )
+    print(f"packages loaded by the first command: {outputs[0][1]}")
+    load_after = os.getloadavg()
+    print(
+        f"load average: {load_before[0]:.1f} before, {load_after[0]:.1f} after "
+        f"(5 min {load_after[1]:.1f})"
     )
     total = max(r[1] for r in rows)
-    print(
-        "\n`python -X importtime -c 'import agi.telephony.agi_script'`: "
-        f"{total / 1000:.0f} ms in all"
-    )
+    print(f"\n`python -X importtime`, the path to the first command: {total / 1000:.0f} ms in all")
     print(f"top {args.top} cumulative:")
     for own, cumulative, name in sorted(rows, key=lambda r: r[1], reverse=True)[: args.top]:
         print(f"  {cumulative / 1000:7.1f} ms  (self {own / 1000:5.1f})  {name}")

@@ -1,9 +1,10 @@
 """The per-call AGI script as Asterisk runs it: a real `ivr-agi` process on pipes, an AGI
 environment on its stdin, and commands read from its stdout.
 
-It takes a call only when it can answer it; otherwise it leaves the call to the dialplan's
-operator branch without a command. A hang-up (SIGHUP) ends it at once, even while it waits
-for Asterisk.
+It takes a call only when its settings and flow can be used; otherwise it leaves the call to
+the dialplan's operator branch without a command. A database it cannot use is found while
+the greeting plays: the caller is told at the first step that needs it and handed to the
+operator. A hang-up (SIGHUP) ends it at once, even while it waits for Asterisk.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.agi_replies import environment
+from tests.agi_replies import environment, reply
 from tests.real_line import AGI_SCRIPT
 from tests.support import ROOT, checkout_environment, demo_database, free_port
 
@@ -66,6 +67,18 @@ class Script:
             self.send("200 result=0\n")
         self.process.wait(timeout=seconds)
         return commands
+
+    def call(self, keys: str, seconds: float = 20.0) -> tuple[list[str], dict[str, str]]:
+        """Answer as Asterisk does for a caller who presses `keys`: the commands until the
+        script exits, and the channel variables it set."""
+        commands: list[str] = []
+        variables: dict[str, str] = {}
+        script = list(keys)
+        while command := self.command(seconds):
+            commands.append(command)
+            self.send((reply(command, script, variables) or "HANGUP") + "\n")
+        self.process.wait(timeout=seconds)
+        return commands, variables
 
     def log(self) -> str:
         assert self.process.stderr
@@ -141,6 +154,30 @@ def test_with_a_broken_flow_the_script_does_not_take_the_call(line, tmp_path):
     assert "Traceback" not in log
 
 
+def test_the_next_call_uses_a_flow_edited_since_the_last(line, tmp_path):
+    flow = tmp_path / "ivr_flows.yaml"
+    shutil.copy(ROOT / "ivr_flows.yaml", flow)
+    env = {**line, "IVR_FLOW_PATH": str(flow)}
+    first, _ = run(env, tmp_path).call("")  # hangs up at the first question
+    assert (tmp_path / "state" / "flow-cache.pickle").is_file()
+    flow.write_text(flow.read_text().replace("say: welcome", "say: tone_mode", 1))
+    second, _ = run(env, tmp_path).call("")
+    assert first[1].startswith("STREAM FILE") and first[1].split()[2].endswith('/welcome"')
+    assert second[1].startswith("STREAM FILE") and second[1].split()[2].endswith('/tone_mode"')
+
+
+def test_with_a_state_folder_it_cannot_write_the_script_still_answers(line, tmp_path):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    started = run({**line, "IVR_STATE_DIR": str(blocked)}, tmp_path)
+    commands, _ = started.call("")
+    assert commands[0] == 'SET VARIABLE "IVR_ANSWERED" "1"'
+    assert "/welcome" in commands[1]
+    log = started.log()
+    assert f"the flow cache {blocked}/flow-cache.pickle cannot be written" in log
+    assert "Traceback" not in log
+
+
 def test_with_a_folder_in_place_of_the_flow_the_script_does_not_take_the_call(line, tmp_path):
     folder = tmp_path / "flow-folder"
     folder.mkdir()
@@ -161,15 +198,25 @@ def test_with_a_folder_in_place_of_the_flow_the_script_does_not_take_the_call(li
     ],
     ids=["no tables", "unreachable", "not a URL"],
 )
-def test_with_an_unusable_database_the_script_does_not_take_the_call(
+def test_with_an_unusable_database_the_caller_is_told_and_reaches_the_operator(
     line, tmp_path, database, reason
 ):
     url = database.format(folder=tmp_path, closed=free_port())
     started = run({**line, "IVR_DATABASE_URL": url}, tmp_path)
-    assert started.commands_until_exit() == []
+    commands, variables = started.call("2")  # tone mode, then straight to the readings
     log = started.log()
-    assert started.process.returncode == 1
-    assert f"is left to the dialplan (not taken): {reason}" in log
+    assert commands[0] == 'SET VARIABLE "IVR_ANSWERED" "1"'
+    assert any("/welcome" in command for command in commands[1:3])  # the greeting first
+    said = [command for command in commands if command.startswith("STREAM FILE")]
+    assert "/readings_unavailable" in said[-1]
+    assert variables.get("IVR_TRANSFER") == "operator"
+    assert "IVR_OUTCOME" not in variables
+    assert started.process.returncode == 0
+    assert re.search(
+        r"call=[a-z]{24} is told the readings cannot be taken and handed to the operator: "
+        + re.escape(reason),
+        log,
+    )
     assert "Traceback" not in log
 
 

@@ -22,7 +22,11 @@ SAY_KINDS = {"number": "number", "digits": "digits", "prompt": "prompt_of"}
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """A part of a flow. Its validator is built when a flow is first read from YAML, not
+    when this module is imported: a flow from the cache (`agi.dialog.flow_cache`) needs
+    none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class SayItem(Model):

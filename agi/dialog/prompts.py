@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from agi.located_yaml import STRUCTURE, YamlSyntaxError, read_yaml_file
 from agi.problems import Problem, ProblemsFound, unreadable
 
 PROMPT_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -29,6 +28,8 @@ class PromptCatalog:
 
 
 def load_catalog(path: Path) -> PromptCatalog:
+    from agi.located_yaml import STRUCTURE, YamlSyntaxError, read_yaml_file  # YAML: only here
+
     try:
         document = read_yaml_file(path)
     except FileNotFoundError:

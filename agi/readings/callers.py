@@ -14,8 +14,6 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-import phonenumbers
-
 DEFAULT_REGION = "RU"
 PHONE_TEXT = re.compile(r"\+?[0-9][0-9 ()\-]{0,30}")
 """What a phone number may be written with: digits, a leading `+`, spaces, dashes and
@@ -32,6 +30,8 @@ def phone_number(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
     text = raw.strip()
     if text.lower() in UNKNOWN_CALLER or not PHONE_TEXT.fullmatch(text):
         return None
+    import phonenumbers  # its metadata costs a per-call process before its first number
+
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
@@ -43,6 +43,10 @@ def phone_number(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
 
 def is_region(code: str) -> bool:
     """Whether `code` is a region phone numbers can be read in (`RU`, `KZ`...)."""
+    if code == DEFAULT_REGION:
+        return True  # the settings' default, checked on every start without the look-up
+    import phonenumbers
+
     return code in phonenumbers.SUPPORTED_REGIONS
 
 

@@ -3,9 +3,14 @@
 The simplest installation, and the dialplan's fallback when the FastAGI server does not
 answer. stdout is the AGI protocol: nothing else may be written there.
 
-The script takes the call (IVR_ANSWERED) only once it knows it can answer it: the settings,
-the flow and the database are checked first, and when one cannot be used it exits without
-a command, so the dialplan's operator branch takes the call instead.
+The script takes the call (IVR_ANSWERED) only once it knows it can answer it: the settings
+and the flow are checked first (the flow from the state folder's cache while its files are
+unchanged), and when one cannot be used it exits without a command, so the dialplan's
+operator branch takes the call instead. The database is opened and its schema checked in a
+background thread while the caller hears the greeting: SQLAlchemy, the readings service and
+the database cost most of a start, and the flow needs none of them before its first action.
+When the database cannot be used, that action is unavailable, and the flow says so and hands
+the call to the operator (`defaults: on_unavailable`).
 """
 
 from __future__ import annotations
@@ -88,6 +93,13 @@ def main() -> int:
     if problem:
         log.error("call=%s is left to the dialplan (not taken): %s", label, problem)
         return 1
+    app.prepare_storage_in_background(
+        lambda problem: log.error(
+            "call=%s is told the readings cannot be taken and handed to the operator: %s",
+            label,
+            problem,
+        )
+    )
     try:
         channel.claim()
         outcome = app.answer(channel)
@@ -114,13 +126,10 @@ def _keep_record(app: Application) -> None:
 def _unusable(app: Application) -> str | None:
     """Why this script cannot answer a call, or None: checked before it takes the call."""
     try:
-        app.flow  # noqa: B018 - loads and checks the flow and its catalog
+        app.use_cached_menu()
     except ProblemsFound as problems:
         return f"the flow cannot be used; run `ivr check`:\n{problems}"
-    try:
-        return app.repository.schema_problem()
-    except Exception as error:  # a URL that is no URL, a driver not installed ...
-        return f"the readings database cannot be used ({type(error).__name__})"
+    return None
 
 
 if __name__ == "__main__":

@@ -149,7 +149,7 @@ def reporting_failures(method: Callable[P, R]) -> Callable[P, R]:
                 failed = type(error).__name__
                 raise StorageError(f"the readings database failed ({failed})") from error
 
-        deadline = _DEADLINES.get(getattr(args[0], "engine", None)) if args else None
+        deadline = _DEADLINES.get(getattr(args[0], "engine", None)) if _DEADLINES and args else None
         return deadline.run(work) if deadline else work()
 
     return guarded

@@ -75,8 +75,19 @@ MAX_READ_DIGITS = 255
 def new_call_id() -> str:
     """A call id of the IVR's own: random letters, unique across every server and Asterisk
     without any coordination (26**24 values), and with no digits for the log redaction to
-    take for a number."""
-    return "".join(secrets.choice(string.ascii_lowercase) for _ in range(CALL_ID_LETTERS))
+    take for a number. One draw from the system's randomness, spelt in base 26."""
+    value = secrets.randbelow(len(string.ascii_lowercase) ** CALL_ID_LETTERS)
+    letters = []
+    for _ in range(CALL_ID_LETTERS):
+        value, letter = divmod(value, len(string.ascii_lowercase))
+        letters.append(string.ascii_lowercase[letter])
+    return "".join(letters)
+
+
+@functools.lru_cache(maxsize=4096)
+def prompt_path(folder: PurePosixPath, prompt_id: str) -> str:
+    """Where Asterisk finds a prompt's recording: the same few paths for every call."""
+    return str(folder / prompt_id)
 
 
 class _Trace:
@@ -433,7 +444,7 @@ class AsteriskChannel:
         for utterance in utterances:
             if not isinstance(utterance, Prompt):
                 return None
-            path = str(self.prompts_dir / utterance.id)
+            path = prompt_path(self.prompts_dir, utterance.id)
             if any(mark in path for mark in READ_SEPARATORS):
                 return None
             paths.append(path)
@@ -563,7 +574,7 @@ class AsteriskChannel:
         """Play one prompt file. A missing file is skipped with a warning, not a dead call:
         Asterisk answers result=-1 for both, so a missing file is told by the channel still
         answering CHANNEL STATUS."""
-        path = str(self.prompts_dir / prompt.id)
+        path = prompt_path(self.prompts_dir, prompt.id)
         try:
             return self._agi(self.agi.stream_file, path, escape) or None
         except CallerHungUp:

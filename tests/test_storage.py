@@ -7,7 +7,6 @@ Every test runs on SQLite and, when IVR_TEST_POSTGRES_URL is set, on PostgreSQL.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -29,7 +28,6 @@ from agi.storage.database import (
     connect,
     reader,
     upgrade,
-    write_lock,
 )
 from agi.storage.models import Base, ReadingRow, SubmissionRow
 from agi.storage.repository import MeterRecord, Repository, SourceReused, SubmitResult
@@ -527,8 +525,8 @@ def test_two_calls_racing_for_one_meter_in_one_period_over_many_rounds(
 def test_many_calls_of_one_server_racing_for_one_meter_each_store_once(
     demo_repository: Repository,
 ) -> None:
-    """One engine, as `ivr serve` has, its writers queueing in the process (SQLite) or at
-    the meter's row lock (PostgreSQL): every submission stored, exactly one current."""
+    """One engine, as `ivr serve` has, its writers meeting at SQLite's lock or at the
+    meter's row lock (PostgreSQL): every submission stored, exactly one current."""
     meter = meter_of(demo_repository, "102057522")
     calls = [
         submission(readings(meter, 11600 + n), source_id=f"many-{n}", at=AT + timedelta(seconds=n))
@@ -547,22 +545,6 @@ def test_many_calls_of_one_server_racing_for_one_meter_each_store_once(
     assert [r.stored for r in results] == [True] * len(calls)
     assert count_rows(demo_repository) == len(calls)
     assert count_rows(demo_repository, SubmissionRow.superseded_at.is_(None)) == 1
-
-
-def test_a_writer_waits_for_its_turn_no_longer_than_the_timeout(tmp_path) -> None:
-    url = f"sqlite:///{tmp_path}/turn.db"
-    repository = Repository(connect(url, timeout_seconds=0.3))
-    upgrade(repository.engine)
-    (meter, _) = two_meter_contract(repository).meters
-    try:
-        with write_lock(repository.engine):
-            started = time.monotonic()
-            with pytest.raises(StorageError):
-                repository.submit(submission(readings(meter.id, 201)))
-            assert time.monotonic() - started < 1.0
-        assert repository.submit(submission(readings(meter.id, 201))).stored
-    finally:
-        repository.engine.dispose()
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, and_, bindparam, delete, func, or_, select
 from sqlalchemy.orm import sessionmaker
 
 from agi.readings.callers import Limit
-from agi.storage.database import reader, reporting_failures, write_lock
+from agi.storage.database import reader, reporting_failures
 from agi.storage.models import GuessAttemptRow
 
 
@@ -53,7 +53,7 @@ class Attempts:
     def add(self, limit: Limit, key: str, *, at: datetime, window: timedelta) -> int:
         """Count one more failed attempt of `key` at `at`; return how many there are within
         the window, this one included."""
-        with write_lock(self.engine), self._sessions.begin() as session:
+        with self._sessions.begin() as session:
             session.execute(
                 delete(GuessAttemptRow).where(
                     GuessAttemptRow.limit_kind == limit.value,

@@ -23,7 +23,7 @@ from agi.readings.rules import (
     Zone,
     zones_for,
 )
-from agi.storage.database import reader, reporting_failures, schema_problem, write_lock
+from agi.storage.database import reader, reporting_failures, schema_problem
 from agi.storage.models import (
     ContractPhoneRow,
     ContractRow,
@@ -206,7 +206,7 @@ class Repository:
         the current submission of the same meter and period.
         """
         try:
-            with write_lock(self.engine), self.engine.begin() as connection:
+            with self.engine.begin() as connection:
                 return store(connection, submission)
         except IntegrityError:
             with self._read_engine.connect() as connection:

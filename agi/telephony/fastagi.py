@@ -80,8 +80,9 @@ wait ending) and be handed over, before their connections are closed."""
 REPORT_EVERY_SECONDS = 10.0
 DEFAULT_MAX_CALLS = 400
 """Calls one server holds at once by default: on 2 cores (benchmarks/fastagi_load.py) 400
-typing callers are answered within 0.1 s at the 99th percentile, every reading stored;
-1,000 are all stored too, but the slowest replies (a look-up, a submission) take seconds."""
+typing callers are answered within 0.1 s at the 99th percentile, every reading stored; at
+1,000 the slowest replies (a look-up, a submission) take seconds, and on a loaded machine a
+submission can reach the database timeout."""
 
 
 @dataclass

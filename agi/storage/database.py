@@ -167,7 +167,8 @@ def connect(
             _DEADLINES[engine] = Deadline(timeout_seconds, pool_size)
             event.listen(engine, "commit", Deadline.refuse_late_commit)
         return engine
-    file = bool(parsed.database) and parsed.database != ":memory:" and "memory" not in parsed.query
+    in_memory = parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"
+    file = not in_memory
     if not file:
         engine = create_engine(
             url, connect_args={"timeout": timeout_seconds or 30}, hide_parameters=True

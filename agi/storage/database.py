@@ -187,14 +187,15 @@ def connect(
 
 def _sqlite_file(parsed: URL, timeout_seconds: float | None, pool_size: int) -> Engine:
     """An engine on a SQLite file, with as many pooled connections as the server's other
-    engines (SQLAlchemy's default of 5 + 10 left hundreds of calls queueing for one)."""
+    engines (SQLAlchemy's default of 5 + 10 left hundreds of calls queueing for one). The
+    wait for a connection stays SQLAlchemy's 30 s: bounded by the database timeout, writers
+    queueing behind SQLite's lock under 1,000 calls failed where they used to succeed."""
     return create_engine(
         parsed,
         connect_args={"timeout": timeout_seconds or 30},
         hide_parameters=True,
         pool_size=pool_size,
         max_overflow=0,
-        pool_timeout=timeout_seconds or 30,
     )
 
 

@@ -40,6 +40,8 @@ def mask_digits(text: str | None, visible: int = 2) -> str:
 
 def printable(text: str) -> str:
     """Caller data with CR, LF and other control characters escaped, so it cannot forge lines."""
+    if text.isprintable():
+        return text
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 

@@ -7,6 +7,7 @@ wrote. The same channel runs against a real Asterisk in test_real_calls.py.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import signal
 import threading
@@ -371,6 +372,29 @@ def test_pyst2_writes_no_trace_to_stderr(capsys):
     chan, _ = channel("200 result=0 endpos=10")
     chan.play([Prompt("a", "…")])
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("debug", "traced"),
+    [
+        (False, []),
+        (
+            True,
+            [
+                'pyst2 -> STREAM FILE "/srv/ivr/prompts/ru/a" "" "0"',
+                "pyst2 RESULT_LINE: 200 result=0 endpos=10",
+                "pyst2 RESULT_DICT: {'result': ('0', ''), 'endpos': ('10', '')}",
+            ],
+        ),
+    ],
+    ids=["off: nothing is traced", "on (--debug-agi): each command and its result"],
+)
+def test_the_trace_of_commands_goes_to_the_debug_log_only_when_on(caplog, debug, traced):
+    chan, _ = channel("200 result=0 endpos=10", debug=debug)
+    with caplog.at_level(logging.DEBUG, logger="agi.telephony.asterisk_channel"):
+        chan.play([Prompt("a", "…")])
+    lines = [record.getMessage() for record in caplog.records if "pyst2" in record.getMessage()]
+    assert [line.split(" ", 1)[1] for line in lines] == traced
 
 
 @pytest.mark.parametrize(

@@ -18,11 +18,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import Result
 from sqlalchemy import func, inspect, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from agi.readings.rules import Contract, Meter, MeterReadings, Register, Resource, Submission, Zone
-from agi.storage.database import StorageError, alembic_config, connect, upgrade
+from agi.storage.database import (
+    StorageError,
+    alembic_config,
+    connect,
+    reader,
+    upgrade,
+)
 from agi.storage.models import Base, ReadingRow, SubmissionRow
 from agi.storage.repository import MeterRecord, Repository, SourceReused, SubmitResult
 from tests.conftest import BILLING_IMPORTED
@@ -514,6 +520,50 @@ def test_two_calls_racing_for_one_meter_in_one_period_over_many_rounds(
     assert count_rows(demo_repository) == 2 * ROUNDS
     (current,) = demo_repository.export(PERIOD)
     assert current.value in (11600 + ROUNDS - 1, 11700 + ROUNDS - 1)
+
+
+def test_many_calls_of_one_server_racing_for_one_meter_each_store_once(
+    demo_repository: Repository,
+) -> None:
+    """One engine, as `ivr serve` has, its writers meeting at SQLite's lock or at the
+    meter's row lock (PostgreSQL): every submission stored, exactly one current."""
+    meter = meter_of(demo_repository, "102057522")
+    calls = [
+        submission(readings(meter, 11600 + n), source_id=f"many-{n}", at=AT + timedelta(seconds=n))
+        for n in range(40)
+    ]
+    barrier = threading.Barrier(8)
+
+    def go(call: Submission) -> SubmitResult:
+        if int(call.source_id.split("-")[1]) < 8:
+            barrier.wait(timeout=30)
+        return demo_repository.submit(call)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(go, calls, timeout=60))
+
+    assert [r.stored for r in results] == [True] * len(calls)
+    assert count_rows(demo_repository) == len(calls)
+    assert count_rows(demo_repository, SubmissionRow.superseded_at.is_(None)) == 1
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO guess_attempts (limit_kind, key, at) VALUES ('caller', 'x', '2026-11-20')",
+        "DELETE FROM submissions",
+    ],
+)
+def test_the_sqlite_reader_refuses_to_write(tmp_path, statement: str) -> None:
+    """Reads go through an engine of their own, without a transaction: a write sent there
+    by mistake fails instead of going out outside a transaction and the write lock."""
+    engine = connect(f"sqlite:///{tmp_path}/read.db")
+    upgrade(engine)
+    try:
+        with reader(engine).connect() as connection, pytest.raises(OperationalError):
+            connection.execute(text(statement))
+    finally:
+        engine.dispose()
 
 
 # --- migrations --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ by itself as they age. Rows older than the window are deleted as new ones are ad
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -14,7 +15,7 @@ from sqlalchemy import Engine, and_, bindparam, delete, func, or_, select
 from sqlalchemy.orm import sessionmaker
 
 from agi.readings.callers import Limit
-from agi.storage.database import READ_ONLY, reporting_failures
+from agi.storage.database import reader, reporting_failures
 from agi.storage.models import GuessAttemptRow
 
 
@@ -22,7 +23,7 @@ class Attempts:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine)
-        self._read_engine = engine.execution_options(**READ_ONLY)
+        self._read_engine = reader(engine)
 
     @reporting_failures
     def count(self, limit: Limit, key: str, *, since: datetime) -> int:
@@ -39,23 +40,11 @@ class Attempts:
         """Failed attempts since `since` of each of `keys`, in one query."""
         wanted = list(dict.fromkeys(keys))
         found = dict.fromkeys(wanted, 0)
+        given: dict[str, object] = {"since": since}
+        for number, (limit, key) in enumerate(wanted):
+            given |= {f"kind{number}": limit.value, f"key{number}": key}
         with self._read_engine.connect() as connection:
-            rows = connection.execute(
-                select(GuessAttemptRow.limit_kind, GuessAttemptRow.key, func.count())
-                .where(
-                    GuessAttemptRow.at > since,
-                    or_(
-                        *(
-                            and_(
-                                GuessAttemptRow.limit_kind == limit.value,
-                                GuessAttemptRow.key == key,
-                            )
-                            for limit, key in wanted
-                        )
-                    ),
-                )
-                .group_by(GuessAttemptRow.limit_kind, GuessAttemptRow.key)
-            ).all()
+            rows = connection.execute(_counts_of(len(wanted)), given).all()
         for kind, key, count in rows:
             found[Limit(kind), key] = count
         return found
@@ -105,6 +94,28 @@ _COUNT = select(func.count()).where(
     GuessAttemptRow.at > bindparam("since"),
 )
 """`_count` built once: it runs for every contract look-up and every checked reading."""
+
+
+@functools.cache
+def _counts_of(keys: int):
+    """The failed attempts of `keys` keys (`kind0`, `key0` …) since `since`, by key: built
+    once for each number of keys, as every contract look-up asks."""
+    return (
+        select(GuessAttemptRow.limit_kind, GuessAttemptRow.key, func.count())
+        .where(
+            GuessAttemptRow.at > bindparam("since"),
+            or_(
+                *(
+                    and_(
+                        GuessAttemptRow.limit_kind == bindparam(f"kind{number}"),
+                        GuessAttemptRow.key == bindparam(f"key{number}"),
+                    )
+                    for number in range(keys)
+                )
+            ),
+        )
+        .group_by(GuessAttemptRow.limit_kind, GuessAttemptRow.key)
+    )
 
 
 def _count(limit: Limit, key: str, since: datetime):

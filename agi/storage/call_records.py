@@ -12,7 +12,7 @@ from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from agi.records.record import CallRecord, End, Visit
-from agi.storage.database import READ_ONLY, reporting_failures
+from agi.storage.database import reader, reporting_failures
 from agi.storage.models import CallRecordRow, TextMessageRow
 
 
@@ -27,14 +27,16 @@ class CallRecords:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self._reads = sessionmaker(engine.execution_options(**READ_ONLY), expire_on_commit=False)
+        self._reads = sessionmaker(reader(engine), expire_on_commit=False)
 
     @reporting_failures
     def add(self, *records: CallRecord) -> None:
         """Keep finished records, all in one transaction (one INSERT of many rows: the
-        writer's CPU is the calls' CPU too)."""
+        writer's CPU is the calls' CPU too); the rows are made before it begins, so that
+        SQLite's write lock is not held while they are."""
+        rows = [_values(record) for record in records]
         with self.engine.begin() as connection:
-            connection.execute(insert(CallRecordRow), [_values(record) for record in records])
+            connection.execute(insert(CallRecordRow), rows)
 
     @staticmethod
     def note_message(

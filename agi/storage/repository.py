@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -23,7 +23,7 @@ from agi.readings.rules import (
     Zone,
     zones_for,
 )
-from agi.storage.database import READ_ONLY, reporting_failures, schema_problem
+from agi.storage.database import reader, reporting_failures, schema_problem
 from agi.storage.models import (
     ContractPhoneRow,
     ContractRow,
@@ -90,7 +90,7 @@ class Repository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self._read_engine = engine.execution_options(**READ_ONLY)
+        self._read_engine = reader(engine)
         self._reads = sessionmaker(self._read_engine, expire_on_commit=False)
 
     def schema_problem(self) -> str | None:
@@ -141,17 +141,9 @@ class Repository:
     @reporting_failures
     def contracts_of_phone(self, phone: str) -> list[str]:
         """The numbers of the contracts billing knows this phone number (E.164) for, with
-        meters, in order."""
-        with self._reads() as session:
-            return list(
-                session.scalars(
-                    select(ContractRow.number)
-                    .join(ContractPhoneRow, ContractPhoneRow.contract_id == ContractRow.id)
-                    .where(ContractPhoneRow.phone == phone, ContractRow.meters.any())
-                    .distinct()
-                    .order_by(ContractRow.number)
-                )
-            )
+        meters, in order (a statement built once: every call with a caller number asks)."""
+        with self._read_engine.connect() as connection:
+            return list(connection.scalars(_CALLER_CONTRACTS, {"phone": phone}))
 
     @reporting_failures
     def meter_records(self) -> list[MeterRecord]:
@@ -313,12 +305,14 @@ class Repository:
 
 def store(session: Session | Connection, submission: Submission) -> SubmitResult:
     """Store a submission in the transaction of `session` (or of a connection): the meters
-    are locked first, so that of two submissions for one meter exactly one ends up current.
+    are locked first (on SQLite the whole database is, from BEGIN), so that of two
+    submissions for one meter exactly one ends up current.
     A replay stores nothing; a different submission from the same source raises
     `SourceReused`. Core statements built once, no objects: one row per meter, one per
     zone."""
-    meter_ids = sorted(meter.meter_id for meter in submission.meters)
-    session.execute(_LOCK_METERS, {"meters": meter_ids})
+    if _locks_rows(session):
+        meter_ids = sorted(meter.meter_id for meter in submission.meters)
+        session.execute(_LOCK_METERS, {"meters": meter_ids})
     if _replayed(session, submission):
         return SubmitResult(stored=False)
     received_at = submission.received_at
@@ -355,6 +349,13 @@ def store(session: Session | Connection, submission: Submission) -> SubmitResult
     return SubmitResult(stored=True)
 
 
+def _locks_rows(session: Session | Connection) -> bool:
+    """Whether the meters must be locked row by row: a SQLite write transaction holds the
+    whole database from its BEGIN IMMEDIATE (and ignores FOR UPDATE)."""
+    bind = session if isinstance(session, Connection) else session.get_bind()
+    return bind.dialect.name != "sqlite"
+
+
 def _replayed(session: Session | Connection, submission: Submission) -> bool:
     """True when this source stored exactly this submission before; False when it stored
     nothing for these meters; SourceReused when it stored something else."""
@@ -384,6 +385,7 @@ def _replayed(session: Session | Connection, submission: Submission) -> bool:
 
 _CONTRACTS = ContractRow.__table__
 _METERS = MeterRow.__table__
+_PHONES = ContractPhoneRow.__table__
 _REGISTERS = RegisterRow.__table__
 _SUBMISSIONS = SubmissionRow.__table__
 _READINGS = ReadingRow.__table__
@@ -407,6 +409,18 @@ _CONTRACT_TREE = (
     .order_by(_CONTRACTS.c.id, _METERS.c.position, _METERS.c.id, _REGISTERS.c.position)
 )
 """A contract number's contracts, meters and registers, one row per register."""
+
+_CALLER_CONTRACTS = (
+    select(_CONTRACTS.c.number)
+    .join(_PHONES, _PHONES.c.contract_id == _CONTRACTS.c.id)
+    .where(
+        _PHONES.c.phone == bindparam("phone"),
+        exists().where(_METERS.c.contract_id == _CONTRACTS.c.id),
+    )
+    .distinct()
+    .order_by(_CONTRACTS.c.number)
+)
+"""The numbers of the contracts with meters billing knows a phone number for."""
 
 _EARLIER = _SUBMISSIONS.alias("earlier")
 _LATEST_ACCEPTED = (

@@ -22,6 +22,7 @@ import os
 import resource
 import selectors
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -59,6 +60,9 @@ ENDINGS = (*(ending.value for ending in Ending), NO_REPLY, SERVER_STOPPED)
 AT_MAX_CALLS, OUT_OF_FILES = "max_calls", "open_files"
 NOT_ALLOWED, NO_ENVIRONMENT, STOPPING = "not_allowed", "no_environment", "stopping"
 
+WAIT_SLACK_SECONDS = 0.05
+"""How far past its deadline a read may end, so that the first read after a command does
+not have to shorten the socket's wait by the microseconds since the command."""
 MAX_LINE = 65536
 """The longest AGI line accepted, in bytes."""
 BUSY_LINE = command_line("SET VARIABLE", dialplan.BUSY, "1").encode()
@@ -76,8 +80,9 @@ wait ending) and be handed over, before their connections are closed."""
 REPORT_EVERY_SECONDS = 10.0
 DEFAULT_MAX_CALLS = 400
 """Calls one server holds at once by default: on 2 cores (benchmarks/fastagi_load.py) 400
-typing callers are answered within 0.1 s at the 99th percentile, every reading stored;
-1,000 are all stored too, but the slowest replies (a look-up, a submission) take seconds."""
+typing callers are answered within 0.1 s at the 99th percentile, every reading stored; at
+1,000 the slowest replies (a look-up, a submission) take seconds, and on a loaded machine a
+submission can reach the database timeout."""
 
 
 @dataclass
@@ -138,6 +143,9 @@ class _Connection:
         self._pending: list[str] = []
         self._replied_at: float | None = None
         self._commands = 0
+        self._waits = 0.0
+        sock.settimeout(None)
+        self._wait_at_most(environment_seconds)
 
     def readline(self) -> str:
         while True:
@@ -154,12 +162,13 @@ class _Connection:
             if remaining <= 0:
                 self.expired = True
                 raise TimeoutError("the other end did not answer in time")
-            self.sock.settimeout(remaining)
+            if remaining < self._waits - WAIT_SLACK_SECONDS:
+                self._wait_at_most(remaining)
             try:
                 chunk = self.sock.recv(4096)
-            except TimeoutError:
+            except BlockingIOError:  # the socket's own timeout: the deadline passed
                 self.expired = True
-                raise
+                raise TimeoutError("the other end did not answer in time") from None
             if not chunk:
                 return ""
             self._buffer += chunk
@@ -185,8 +194,25 @@ class _Connection:
 
     def _send(self, data: bytes) -> None:
         self._deadline = time.monotonic() + self.reply_seconds
-        self.sock.settimeout(self.reply_seconds)
-        self.sock.sendall(data)
+        if self._waits != self.reply_seconds:
+            self._wait_at_most(self.reply_seconds)
+        try:
+            self.sock.sendall(data)
+        except BlockingIOError:
+            self.expired = True
+            raise TimeoutError("the other end took no command in time") from None
+
+    def _wait_at_most(self, seconds: float) -> None:
+        """Let a receive or a send block for at most `seconds`, in the kernel
+        (SO_RCVTIMEO, SO_SNDTIMEO): a Python socket timeout costs two system calls more per
+        receive and per send (it polls first, and each change is an ioctl), each a round of
+        the interpreter lock; the socket's waits change only when a reply comes in parts."""
+        seconds = max(seconds, 0.001)
+        whole = int(seconds)
+        wait = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, wait)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, wait)
+        self._waits = seconds
 
     def hand_over(self, destination: str | None) -> None:
         """At the next command, name `destination` for the dialplan and end the call."""

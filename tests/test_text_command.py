@@ -202,7 +202,7 @@ def test_a_message_that_cannot_be_read_comes_with_the_message_to_send(
 SEPARATOR = r"(?:[\s,;:#№=]|(?<=[^\W\d_])-|-(?=[^\W\d_]))"
 GRAMMAR = re.compile(
     rf"{SEPARATOR}*(?P<keyword>[пПpPрР][сСcCsS]{SEPARATOR}*)?"
-    rf"(?P<fields>[0-9]+(?:{SEPARATOR}+[0-9]+)*)[\s,;:#№.!?]*"
+    rf"(?P<fields>[0-9]+(?:{SEPARATOR}+[0-9]+)*)(?:{SEPARATOR}|[.!?])*"
 )
 IGNORED = ("Cf", "So", "Sk", "Mn", "Cs")
 
@@ -264,6 +264,7 @@ MESSAGES = st.one_of(st.text(), st.text(alphabet=LIKELY, max_size=40), near_miss
 @example("ПС 102057522 11638")
 @example("ſs 102057522 11638")
 @example("ПС 1" + "0" * 5000)
+@example("0=")
 def test_readings_are_read_exactly_when_the_grammar_understands_the_message(text: str) -> None:
     """Never raises; never reads a reading out of a message it did not fully understand, and
     reads every message that the grammar understands, field for field."""

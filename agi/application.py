@@ -69,6 +69,19 @@ class _FirstAction:
                 raise ActionUnavailable(str(error)) from error
         return self.made.run(name, answers)
 
+    @property
+    def accepted(self) -> bool:
+        return self.made is not None and self.made.accepted
+
+    @property
+    def resource(self) -> str | None:
+        contract = self.made.contract if self.made is not None else None
+        return contract.resource.value if contract else None
+
+    @property
+    def refusals(self) -> list[str]:
+        return self.made.refusals if self.made is not None else []
+
 
 class Application:
     def __init__(self, settings: Settings, *, speech: Speech | None = None) -> None:
@@ -234,7 +247,6 @@ class Application:
             clock=clock,
         )
         report = dialog.run()
-        actions = first_action.made
         record = None
         if self.settings.call_records:
             try:
@@ -246,19 +258,15 @@ class Application:
                     caller=channel.caller_number,
                     system=channel.system_name,
                     server=SERVER,
-                    accepted=actions is not None and actions.accepted,
-                    resource=(
-                        actions.contract.resource.value
-                        if actions is not None and actions.contract
-                        else None
-                    ),
-                    refusals=actions.refusals if actions is not None else [],
+                    accepted=first_action.accepted,
+                    resource=first_action.resource,
+                    refusals=first_action.refusals,
                     by_voice=dialog.by_voice,
                 )
                 self.record_writer.put(record)
             except Exception:
                 log.exception("the record of call %s could not be made", printable(channel.call_id))
-        return CallOutcome(report=report, actions=actions, record=record)
+        return CallOutcome(report=report, actions=first_action.made, record=record)
 
     def prepare_storage(self) -> str | None:
         """Open the database and check its schema once, and make the readings service: why

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from agi.storage.database import READ_ONLY, reporting_failures
+from agi.storage.database import reader, reporting_failures
 from agi.storage.models import StaffAccountRow
 
 ROLES = ("editor", "supervisor")
@@ -35,7 +35,7 @@ class Accounts:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self._reads = sessionmaker(engine.execution_options(**READ_ONLY), expire_on_commit=False)
+        self._reads = sessionmaker(reader(engine), expire_on_commit=False)
 
     @reporting_failures
     def add(self, name: str, role: str, password_hash: str) -> StaffAccount:

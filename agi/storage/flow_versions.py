@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import sessionmaker
 
-from agi.storage.database import READ_ONLY, reporting_failures
+from agi.storage.database import reader, reporting_failures
 from agi.storage.models import FlowVersionRow
 
 
@@ -33,7 +33,7 @@ class FlowVersions:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self._reads = sessionmaker(engine.execution_options(**READ_ONLY), expire_on_commit=False)
+        self._reads = sessionmaker(reader(engine), expire_on_commit=False)
 
     @reporting_failures
     def add(

@@ -80,3 +80,13 @@ def ready_application(*, administration: bool = False) -> Application:
     if problem:
         raise click.ClickException(f"{problem}; run `ivr db upgrade` and `ivr db seed`")
     return app
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8 (two servers on one machine may take 127.0.0.1 and 127.0.0.2), ::1."""
+    import ipaddress
+
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

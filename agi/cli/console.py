@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from agi.cli.common import main, ready_application, settings_or_exit
+from agi.cli.common import is_loopback, main, ready_application, settings_or_exit
 
 ROLES = ("editor", "supervisor")
 
@@ -26,7 +26,7 @@ def console(ctx: click.Context, host: str | None, port: int | None, plain_http: 
     "The staff console"). `ivr console user add NAME --role editor` makes the first account."""
     if ctx.invoked_subcommand is not None:
         return
-    from agi.console.app import create_app, is_loopback
+    from agi.console.app import create_app
     from agi.text.webhook import serve
 
     settings = settings_or_exit()

@@ -10,7 +10,7 @@ import click
 
 from agi.application import Application
 from agi.audio import library
-from agi.cli.common import main, settings_or_exit
+from agi.cli.common import is_loopback, main, settings_or_exit
 from agi.problems import ProblemsFound
 from agi.settings import shipped, state_home
 from agi.telephony.call_log import CallEnd, wait_for_end
@@ -61,7 +61,7 @@ def serve(
         networks = parse_allow(allow) if allow else LOOPBACK
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--allow") from None
-    if not _loopback(host) and not allow:
+    if not is_loopback(host) and not allow:
         click.echo(
             f"listening on {host}: only loopback may connect until --allow names "
             "the Asterisk servers",
@@ -105,16 +105,6 @@ def serve(
     )
     server.serve()
     app.record_writer.flush()
-
-
-def _loopback(host: str) -> bool:
-    """127.0.0.0/8 (two servers on one machine may take 127.0.0.1 and 127.0.0.2), ::1."""
-    import ipaddress
-
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 CALL_EXIT = {

@@ -7,7 +7,6 @@ navigation bar); its routes declare `Login`, `Editor` and `Form` (`agi.console.a
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -163,12 +162,3 @@ def _error(console: Console, request: Request, error: Refused) -> HTMLResponse:
     )
     response.headers.update(error.headers)
     return response
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -8,14 +8,13 @@ import threading
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
+from agi.audio.library import audio_path
 from agi.console.access import Login, Refused
 from agi.console.menu_picture import MenuPicture, menu_picture
 from agi.console.rendering import trusted
 from agi.console.served_flow import served_flow
 from agi.console.site import Console, Page
 from agi.dialog.prompts import PROMPT_ID
-
-AUDIO_SUFFIX = ".wav"
 
 
 class Pictures:
@@ -65,7 +64,7 @@ def routes(console: Console) -> APIRouter:
     def prompt_audio(prompt_id: str, staff: Login) -> Response:
         """A prompt's recording, from the prompts folder only."""
         folder = settings.prompts_audio_dir.resolve()
-        path = (folder / f"{prompt_id}{AUDIO_SUFFIX}").resolve()
+        path = audio_path(folder, prompt_id).resolve()
         if not PROMPT_ID.match(prompt_id) or not path.is_relative_to(folder) or not path.is_file():
             raise Refused(404, "No such recording", f"There is no recording of {prompt_id!r}.")
         return FileResponse(path, media_type="audio/wav")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agi.application import Application
+from agi.audio.library import audio_path
 from agi.dialog.flow_loader import load_flow
 from agi.dialog.prompts import PROMPT_ID, PromptCatalog, load_catalog
 from agi.located_yaml import Document, YamlSyntaxError, read_yaml_file
@@ -126,7 +127,7 @@ def _prompts(body: dict[str, Any], texts: dict[str, str], audio_dir: Path):
         items = value if isinstance(value, list) else [value] if value is not None else []
         for item in items:
             if isinstance(item, str):
-                has_audio = bool(PROMPT_ID.match(item)) and (audio_dir / f"{item}.wav").is_file()
+                has_audio = bool(PROMPT_ID.match(item)) and audio_path(audio_dir, item).is_file()
                 text = texts.get(item, "(no such prompt in the catalog)")
                 yield PromptShown(name, item, text, has_audio)
             elif isinstance(item, dict) and len(item) == 1:

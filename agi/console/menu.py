@@ -25,7 +25,7 @@ class Pictures:
         self._drawn: dict[tuple[object, ...], MenuPicture] = {}
         self._lock = threading.Lock()
 
-    def of(self, console: Console, key: tuple[object, ...], draw) -> MenuPicture:
+    def of(self, key: tuple[object, ...], draw) -> MenuPicture:
         with self._lock:
             picture = self._drawn.get(key)
             if picture is None:
@@ -50,7 +50,7 @@ def routes(console: Console) -> APIRouter:
             return menu_picture(console.app, shown.flow_file, shown.prompts_file, audio_dir)
 
         key = (shown.flow_file, shown.prompts_file, shown.version)
-        picture = draw() if shown.version is None else pictures.of(console, key, draw)
+        picture = draw() if shown.version is None else pictures.of(key, draw)
         return console.page(
             request,
             "menu.html",

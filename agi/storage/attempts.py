@@ -63,7 +63,9 @@ class Attempts:
             )
             session.add(GuessAttemptRow(limit_kind=limit.value, key=key, at=at))
             session.flush()
-            return session.scalar(_count(limit, key, at - window)) or 0
+            return (
+                session.scalar(_COUNT, {"kind": limit.value, "key": key, "since": at - window}) or 0
+            )
 
     @reporting_failures
     def clear(self, limit: Limit, key: str) -> int:
@@ -93,7 +95,8 @@ _COUNT = select(func.count()).where(
     GuessAttemptRow.key == bindparam("key"),
     GuessAttemptRow.at > bindparam("since"),
 )
-"""`_count` built once: it runs for every contract look-up and every checked reading."""
+"""The failed attempts of one key since `since`, built once: it runs for every checked
+reading and every failed attempt."""
 
 
 @functools.cache
@@ -115,12 +118,4 @@ def _counts_of(keys: int):
             ),
         )
         .group_by(GuessAttemptRow.limit_kind, GuessAttemptRow.key)
-    )
-
-
-def _count(limit: Limit, key: str, since: datetime):
-    return select(func.count()).where(
-        GuessAttemptRow.limit_kind == limit.value,
-        GuessAttemptRow.key == key,
-        GuessAttemptRow.at > since,
     )

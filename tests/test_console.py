@@ -3,7 +3,6 @@ who gets in, who is refused and how, and what the session cookie is."""
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
@@ -18,9 +17,6 @@ from agi.console.site import Console, Page
 from agi.console.throttle import Limits
 from agi.text.nginx_site import CONSOLE_SITE_TEMPLATE, render_site
 from tests.console_browser import (
-    EDITOR,
-    PASSWORD,
-    SUPERVISOR,
     RunningConsole,
     console_application,
     needs_browser,
@@ -30,27 +26,10 @@ from tests.console_browser import (
     sign_in,
     submit_and_wait,
 )
+from tests.console_client import EDITOR, PASSWORD, SUPERVISOR, csrf_of, signed_in_client
 from tests.real_line import NGINX, private_nginx
 from tests.support import ROOT, free_port
 from tests.test_nginx import REQUIRED as NGINX_REQUIRED
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, "the page has no CSRF token"
-    return match[1]
-
-
-def signed_in_client(console, name: str = EDITOR, password: str = PASSWORD):
-    client = console.client()
-    form = client.get("/login")
-    answer = client.post(
-        "/login",
-        data={"name": name, "password": password, "csrf": csrf_of(form.text), "next": "/menu"},
-    )
-    assert answer.status_code == 303, answer.text
-    return client
-
 
 # --- in the browser -----------------------------------------------------------------------
 

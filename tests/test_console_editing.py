@@ -13,6 +13,7 @@ from agi.application import Application
 from agi.console.editing import DiffRow, FlowEditor, Mark, Saving, as_saved, diff_rows
 from agi.storage.flow_versions import FlowVersions, text_digest
 from tests.conftest import ROOT
+from tests.console_client import line_of
 
 BREAKS_TWO_ZONE = (
     '"1": {next: pick_resource, set: {resource: electricity}}',
@@ -36,10 +37,6 @@ def edited(editor: FlowEditor, old: str, new: str) -> str:
     text = editor.current()
     assert old in text, old
     return text.replace(old, new, 1)
-
-
-def line_of(text: str, part: str) -> int:
-    return next(n for n, line in enumerate(text.splitlines(), 1) if part in line)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,6 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from tests.console_browser import (
-    SUPERVISOR,
     RunningConsole,
     needs_browser,
     open_page,
@@ -21,7 +20,7 @@ from tests.console_browser import (
     submit_and_wait,
     whole_page_screenshot,
 )
-from tests.test_console import csrf_of, signed_in_client
+from tests.console_client import SUPERVISOR, csrf_of, line_of, signed_in_client
 
 pytestmark = [pytest.mark.browser]
 
@@ -45,10 +44,6 @@ def edit_text(browser: Any, old: str, new: str) -> str:
     changed = text.replace(old, new, 1)
     browser.execute_script("document.getElementById('text').value = arguments[0]", changed)
     return changed
-
-
-def line_of(text: str, part: str) -> int:
-    return next(n for n, line in enumerate(text.splitlines(), 1) if part in line)
 
 
 def history(browser: Any) -> list[str]:

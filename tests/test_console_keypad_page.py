@@ -14,7 +14,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from agi.scenarios import scenarios_path
 from tests.console_browser import (
-    SUPERVISOR,
     RunningConsole,
     needs_browser,
     open_page,
@@ -23,7 +22,7 @@ from tests.console_browser import (
     submit_and_wait,
     whole_page_screenshot,
 )
-from tests.test_console import csrf_of, signed_in_client
+from tests.console_client import SUPERVISOR, csrf_of, signed_in_client
 
 pytestmark = [pytest.mark.browser]
 

@@ -1,18 +1,25 @@
-"""The staff console's sign-in and its guards, in a real headless Chromium and over HTTP:
-who gets in, who is refused and how, and what the session cookie is."""
+"""The staff console's sign-in and its guards, in a real headless Chromium, over HTTP and
+through nginx: who gets in, who is refused and how, what the session cookie is, and that a
+session ended stays ended in every copy of its cookie."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from click.testing import CliRunner, Result
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 from selenium.webdriver.common.by import By
 
+from agi.application import Application
+from agi.cli import main
 from agi.console.access import Editor, Form
 from agi.console.app import PAGES
+from agi.console.sessions import COOKIE
 from agi.console.site import Console, Page
 from agi.console.throttle import Limits
 from agi.text.nginx_site import CONSOLE_SITE_TEMPLATE, render_site
@@ -26,10 +33,20 @@ from tests.console_browser import (
     sign_in,
     submit_and_wait,
 )
-from tests.console_client import EDITOR, PASSWORD, SUPERVISOR, csrf_of, signed_in_client
+from tests.console_client import (
+    EDITOR,
+    PASSWORD,
+    SUPERVISOR,
+    Visitor,
+    csrf_of,
+    signed_in_client,
+)
 from tests.real_line import NGINX, private_nginx
 from tests.support import ROOT, free_port
 from tests.test_nginx import REQUIRED as NGINX_REQUIRED
+
+COOKIE_FIELDS = ("name", "value", "path", "secure", "httpOnly", "sameSite")
+"""What Selenium gives back of a cookie and takes to set one again."""
 
 # --- in the browser -----------------------------------------------------------------------
 
@@ -74,12 +91,21 @@ def test_a_form_with_a_bad_csrf_token_is_refused(browser, console) -> None:
 
 
 @needs_browser
-def test_signing_out_ends_the_session(browser, console) -> None:
+def test_signing_out_ends_the_session_and_a_copy_of_its_cookie(browser, console) -> None:
     sign_in(browser, console, SUPERVISOR)
+    copied = browser.get_cookie(COOKIE)
+    assert "every browser" in browser.find_element(By.ID, "logout").get_attribute("title")
     submit_and_wait(browser, By.ID, "logout")
     assert browser.current_url == console.url + "/login"
     open_page(browser, console, "/menu")
     assert browser.current_url.startswith(console.url + "/login")
+
+    browser.delete_cookie(COOKIE)
+    browser.add_cookie({key: copied[key] for key in COOKIE_FIELDS})
+    open_page(browser, console, "/menu")
+    assert browser.current_url == console.url + "/login?next=%2Fmenu"
+    sign_in(browser, console, SUPERVISOR)
+    assert browser.find_element(By.ID, "who").text == f"{SUPERVISOR} (supervisor)"
 
 
 # --- over HTTP ----------------------------------------------------------------------------
@@ -175,6 +201,60 @@ def test_a_removed_account_is_signed_out(console) -> None:
     assert client.get("/menu").status_code == 303
 
 
+def ivr(console: RunningConsole, *args: str, stdin: str | None = None) -> Result:
+    """`ivr ...` on the console's database, as an operator runs it on the server."""
+    env = {"IVR_DATABASE_URL": console.app.settings.database_url, "IVR_CONFIG": ""}
+    result = CliRunner().invoke(main, list(args), input=stdin, env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def sign_out_on_the_page(console: RunningConsole, client: Visitor) -> None:
+    token = csrf_of(client.get("/menu").text)
+    assert client.post("/logout", data={"csrf": token}).status_code == 303
+
+
+def sign_out_by_the_operator(console: RunningConsole, client: Visitor) -> None:
+    ivr(console, "console", "user", "signout", EDITOR)
+
+
+def remove_and_add_again(console: RunningConsole, client: Visitor) -> None:
+    ivr(console, "console", "user", "remove", EDITOR)
+    ivr(console, "console", "user", "add", EDITOR, "--role", "editor", stdin=PASSWORD)
+
+
+@pytest.mark.parametrize(
+    "end", [sign_out_on_the_page, sign_out_by_the_operator, remove_and_add_again]
+)
+def test_an_ended_session_stays_ended_in_every_copy_of_its_cookie(console, end) -> None:
+    client = signed_in_client(console)
+    elsewhere = signed_in_client(console)
+    colleague = signed_in_client(console, SUPERVISOR)
+    copied = client.cookie
+    token = csrf_of(client.get("/keypad").text)
+
+    def with_copy(method: str, path: str, **options: Any) -> httpx.Response:
+        thief = console.client()
+        thief.cookie = copied
+        return thief.request(method, path, **options)
+
+    change = {"data": {"csrf": token, "day": "2026-11-20", "keys": "*"}}
+    assert [
+        with_copy("GET", "/menu").status_code,
+        with_copy("POST", "/keypad", **change).status_code,
+    ] == [200, 200]
+
+    end(console, client)
+
+    page, refused = with_copy("GET", "/menu"), with_copy("POST", "/keypad", **change)
+    assert (page.status_code, page.headers["location"]) == (303, "/login?next=%2Fmenu")
+    assert (refused.status_code, "Sign in first" in refused.text) == (401, True)
+    assert elsewhere.get("/menu").status_code == 303, "every session of the account ends"
+    assert colleague.get("/menu").status_code == 200, "another account's do not"
+    again = signed_in_client(console)
+    assert f'<span id="who">{EDITOR} (editor)</span>' in again.get("/menu").text
+
+
 def test_a_forged_or_expired_cookie_counts_as_no_sign_in(tmp_path: Path) -> None:
     app = console_application(tmp_path, console_session_hours=0.0001)
     with running_console(app) as console:
@@ -214,14 +294,40 @@ def test_the_console_behind_the_installed_nginx_site(browser, console, tmp_path:
     assert "/login" in (prefix / "access.log").read_text()
 
 
+def stop_database(folder: Path, app: Application) -> None:
+    """Put a folder where the console's SQLite file was: nothing opens it."""
+    app.repository.engine.dispose()
+    (folder / "ivr.db").unlink()
+    (folder / "ivr.db").mkdir()
+
+
 def test_a_database_that_does_not_answer_is_said_with_503(tmp_path: Path) -> None:
     app = console_application(tmp_path)
     with running_console(app) as console:
         client = console.client()
         token = csrf_of(client.get("/login").text)
-        app.repository.engine.dispose()
-        (tmp_path / "ivr.db").unlink()
-        (tmp_path / "ivr.db").mkdir()  # a folder where the database was: nothing opens it
+        stop_database(tmp_path, app)
         answer = client.post("/login", data={"name": EDITOR, "password": PASSWORD, "csrf": token})
     assert answer.status_code == 503
     assert "The database does not answer" in answer.text
+
+
+def test_static_files_are_served_while_the_database_does_not_answer(tmp_path: Path) -> None:
+    app = console_application(tmp_path)
+    with running_console(app) as console:
+        client = signed_in_client(console)
+        anonymous = console.client()
+        stop_database(tmp_path, app)
+        style, script = client.get("/static/console.css"), anonymous.get("/static/keypad.js")
+        page, sign_in_page = client.get("/menu"), anonymous.get("/menu")
+    assert (style.status_code, style.headers["content-type"]) == (200, "text/css; charset=utf-8")
+    assert (script.status_code, "keypadHeard" in script.text) == (200, True)
+    assert "set-cookie" not in style.headers and "set-cookie" not in script.headers
+    assert style.headers["x-content-type-options"] == "nosniff"
+    assert page.status_code == 503
+    assert "The console cannot check who you are now" in page.text
+    assert page.headers["cache-control"] == "no-store"
+    assert (sign_in_page.status_code, sign_in_page.headers["location"]) == (
+        303,
+        "/login?next=%2Fmenu",
+    )

@@ -5,6 +5,8 @@ session ended stays ended in every copy of its cookie."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -268,15 +270,17 @@ def test_a_forged_or_expired_cookie_counts_as_no_sign_in(tmp_path: Path) -> None
         assert client.get("/menu").status_code == 303
 
 
-@needs_browser
-@pytest.mark.skipif(NGINX is None and not NGINX_REQUIRED, reason="needs nginx")
-def test_the_console_behind_the_installed_nginx_site(browser, console, tmp_path: Path) -> None:
-    """The site `ivr install` writes, in a real nginx: staff sign in through it, and the
-    console counts failed sign-ins by the address nginx passes on."""
+needs_nginx = pytest.mark.skipif(NGINX is None and not NGINX_REQUIRED, reason="needs nginx")
+
+
+@contextmanager
+def behind_nginx(console: RunningConsole, folder: Path) -> Iterator[RunningConsole]:
+    """The console behind the site `ivr install` writes, in a real nginx on a free port; its
+    access log is folder/nginx/access.log."""
     if NGINX is None:
         pytest.fail("IVR_REQUIRE_NGINX is set but nginx is not installed")
     port = free_port()
-    prefix = tmp_path / "nginx"
+    prefix = folder / "nginx"
     prefix.mkdir()
     site = render_site(
         (ROOT / CONSOLE_SITE_TEMPLATE).read_text(encoding="utf-8"),
@@ -287,11 +291,57 @@ def test_the_console_behind_the_installed_nginx_site(browser, console, tmp_path:
     )
     (prefix / "ivr-console.conf").write_text("log_format ivr_webhook '$remote_addr $uri';\n" + site)
     with private_nginx(prefix / "ivr-console.conf", prefix, port):
-        proxied = RunningConsole(f"http://127.0.0.1:{port}", console.app)
+        yield RunningConsole(f"http://127.0.0.1:{port}", console.app)
+
+
+def from_address(console: RunningConsole, address: str) -> Visitor:
+    """A client whose connections come from `address` (another loopback one: a computer of
+    its own, as nginx sees it)."""
+    return console.client(transport=httpx.HTTPTransport(local_address=address))
+
+
+@needs_browser
+@needs_nginx
+def test_staff_sign_in_through_the_installed_nginx_site(browser, console, tmp_path) -> None:
+    with behind_nginx(console, tmp_path) as proxied:
         sign_in(browser, proxied, EDITOR)
         assert browser.current_url == proxied.url + "/menu"
         assert browser.find_element(By.ID, "who").text == f"{EDITOR} (editor)"
-    assert "/login" in (prefix / "access.log").read_text()
+    assert "/login" in (tmp_path / "nginx" / "access.log").read_text()
+
+
+@needs_nginx
+def test_through_nginx_failed_sign_ins_count_by_the_address_nginx_passes_on(tmp_path) -> None:
+    """nginx puts the client's address in X-Real-IP, over whatever the client sent there:
+    one computer's wrong passwords are refused with 429 past the limit, however it changes
+    the header, while another computer signs in."""
+    limits = Limits(per_account=10, per_address=3, window_seconds=600)
+    with (
+        running_console(console_application(tmp_path), limits=limits) as console,
+        behind_nginx(console, tmp_path) as proxied,
+    ):
+        guesser = from_address(proxied, "127.0.0.2")
+        token = csrf_of(guesser.get("/login").text)
+        answers = [
+            guesser.post(
+                "/login",
+                data={"name": EDITOR, "password": f"guess {n}", "csrf": token},
+                headers={"X-Real-IP": f"10.0.0.{n}"},
+            )
+            for n in range(4)
+        ]
+        colleague = from_address(proxied, "127.0.0.3")
+        form = colleague.get("/login")
+        signed_in = colleague.post(
+            "/login", data={"name": EDITOR, "password": PASSWORD, "csrf": csrf_of(form.text)}
+        )
+    assert [answer.status_code for answer in answers] == [401, 401, 401, 429]
+    refused = answers[-1]
+    assert "too many wrong passwords for this computer" in refused.text
+    assert 590 <= int(refused.headers["retry-after"]) <= 600
+    assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/menu")
+    logged = (tmp_path / "nginx" / "access.log").read_text()
+    assert "127.0.0.2 /login" in logged and "127.0.0.3 /login" in logged
 
 
 def stop_database(folder: Path, app: Application) -> None:

@@ -14,16 +14,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from agi.application import Application
-from agi.console.sessions import COOKIE
 from agi.settings import Settings
+from tests.console_client import EDITOR, PASSWORD, SUPERVISOR, Visitor
 from tests.support import ROOT, demo_database, free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -32,9 +30,6 @@ REQUIRED = os.environ.get("IVR_REQUIRE_BROWSER", "") not in ("", "0")
 AVAILABLE = Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()
 SCREENSHOTS = ROOT / "var" / "screenshots"
 SECRET = "console-secret-for-the-tests-0123456789"
-PASSWORD = "correct horse battery"
-EDITOR = "anna"
-SUPERVISOR = "boris"
 
 
 def needs_browser(test: Any) -> Any:
@@ -81,36 +76,9 @@ class RunningConsole:
     url: str
     app: Application
 
-    def client(self) -> Visitor:
+    def client(self, **options: Any) -> Visitor:
         """An HTTP client of the console that keeps its session cookie (not a browser)."""
-        return Visitor(self.url)
-
-
-class Visitor:
-    """Requests to the console with the session cookie it last set, Secure or not (httpx,
-    as a cookie jar should, sends a Secure cookie over https only)."""
-
-    def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=url, follow_redirects=False, timeout=60)
-        self.cookie: str | None = None
-
-    def get(self, path: str, **options: Any) -> httpx.Response:
-        return self.request("GET", path, **options)
-
-    def post(self, path: str, **options: Any) -> httpx.Response:
-        return self.request("POST", path, **options)
-
-    def request(self, method: str, path: str, **options: Any) -> httpx.Response:
-        headers = dict(options.pop("headers", {}))
-        if self.cookie is not None:
-            headers["Cookie"] = f"{COOKIE}={self.cookie}"
-        response = self.http.request(method, path, headers=headers, **options)
-        for line in response.headers.get_list("set-cookie"):
-            jar = SimpleCookie()
-            jar.load(line)
-            if COOKIE in jar:
-                self.cookie = jar[COOKIE].value
-        return response
+        return Visitor(self.url, **options)
 
 
 @contextmanager

@@ -5,15 +5,18 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 import httpx
 import pytest
+from alembic import command
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from agi.cli import main
 from agi.console.passwords import password_matches
 from agi.storage.accounts import Accounts
-from agi.storage.database import connect
+from agi.storage.database import alembic_config, connect
 from tests.real_line import listening
 from tests.support import ROOT, checkout_environment, demo_database, free_port
 
@@ -56,6 +59,43 @@ def test_accounts_are_listed_and_removed(ivr) -> None:
     assert [a.name for a in ivr.accounts.all()] == ["anna"]
     gone = ivr("console", "user", "remove", "boris")
     assert (gone.exit_code, "there is no account named boris" in gone.output) == (1, True)
+
+
+def test_an_operator_ends_every_session_of_an_account(ivr) -> None:
+    ivr("console", "user", "add", "anna", "--role", "editor", stdin=PASSWORD)
+    made = ivr.accounts.find("anna")
+    assert made.sessions_from == made.created_at
+    ended = ivr("console", "user", "signout", "anna")
+    assert (ended.exit_code, ended.output) == (0, "every session of anna ended\n")
+    later = ivr.accounts.find("anna").sessions_from
+    assert later > made.sessions_from
+    assert not ivr.accounts.find("anna").admits(made.sessions_from.timestamp())
+    assert ivr.accounts.find("anna").admits(later.timestamp())
+    gone = ivr("console", "user", "signout", "nobody")
+    assert (gone.exit_code, "there is no account named nobody" in gone.output) == (1, True)
+
+
+def test_accounts_from_before_the_upgrade_start_their_sessions_at_it(ivr, database_url) -> None:
+    """A sign-out before the upgrade was not kept: every cookie issued before it ends."""
+    engine = connect(database_url)
+    try:
+        command.downgrade(alembic_config(engine), "0008")
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO staff_accounts (name, role, password_hash, created_at) "
+                    "VALUES ('anna', 'editor', 'hash', :made)"
+                ),
+                {"made": datetime(2026, 1, 5, tzinfo=UTC)},
+            )
+        before = datetime.now(UTC)
+        upgraded = ivr("db", "upgrade")
+    finally:
+        engine.dispose()
+    assert upgraded.exit_code == 0, upgraded.output
+    account = ivr.accounts.find("anna")
+    assert account.created_at == datetime(2026, 1, 5, tzinfo=UTC)
+    assert before <= account.sessions_from <= datetime.now(UTC)
 
 
 @pytest.mark.parametrize(

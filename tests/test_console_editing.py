@@ -13,6 +13,7 @@ from agi.application import Application
 from agi.console.editing import DiffRow, FlowEditor, Mark, Saving, as_saved, diff_rows
 from agi.storage.flow_versions import FlowVersions, text_digest
 from tests.conftest import ROOT
+from tests.console_client import line_of
 
 BREAKS_TWO_ZONE = (
     '"1": {next: pick_resource, set: {resource: electricity}}',
@@ -36,10 +37,6 @@ def edited(editor: FlowEditor, old: str, new: str) -> str:
     text = editor.current()
     assert old in text, old
     return text.replace(old, new, 1)
-
-
-def line_of(text: str, part: str) -> int:
-    return next(n for n, line in enumerate(text.splitlines(), 1) if part in line)
 
 
 @pytest.mark.parametrize(
@@ -127,13 +124,12 @@ def test_an_earlier_version_is_restored_as_a_new_one(editor) -> None:
     editor.save(edited(editor, *NEW_COMMENT), "anna", opened=None)
     first = editor.history()[-1]
 
-    restored = editor.restore(first.number, "boris", opened=text_digest(editor.current()))
+    restored = editor.restore(first, "boris", opened=text_digest(editor.current()))
 
-    assert restored is not None and restored.result is Saving.SAVED
+    assert restored.result is Saving.SAVED
     assert editor.current() == original
     newest = editor.history()[0]
     assert (newest.saved_by, newest.restored_from, newest.text) == ("boris", first.number, original)
-    assert editor.restore(999, "boris", opened=None) is None
 
 
 def test_a_file_changed_outside_the_console_is_a_version_of_its_own(editor) -> None:
@@ -152,9 +148,9 @@ def test_a_restore_goes_through_the_check(editor) -> None:
     assert broken is not None
     before = editor.current()
 
-    refused = editor.restore(broken.number, "anna", opened=None)
+    refused = editor.restore(broken, "anna", opened=None)
 
-    assert refused is not None and refused.result is Saving.REFUSED
+    assert refused.result is Saving.REFUSED
     assert editor.current() == before
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.by import By
 
+from agi.storage.flow_versions import FlowVersion, FlowVersions
 from tests.console_browser import (
-    SUPERVISOR,
     RunningConsole,
     needs_browser,
     open_page,
@@ -21,7 +21,7 @@ from tests.console_browser import (
     submit_and_wait,
     whole_page_screenshot,
 )
-from tests.test_console import csrf_of, signed_in_client
+from tests.console_client import SUPERVISOR, csrf_of, line_of, signed_in_client
 
 pytestmark = [pytest.mark.browser]
 
@@ -45,10 +45,6 @@ def edit_text(browser: Any, old: str, new: str) -> str:
     changed = text.replace(old, new, 1)
     browser.execute_script("document.getElementById('text').value = arguments[0]", changed)
     return changed
-
-
-def line_of(text: str, part: str) -> int:
-    return next(n for n, line in enumerate(text.splitlines(), 1) if part in line)
 
 
 def history(browser: Any) -> list[str]:
@@ -164,6 +160,28 @@ def test_a_saved_text_is_shown_escaped_in_every_page(console) -> None:
     for shown in (saved, client.get("/flow"), client.get("/flow/compare?old=1&new=2")):
         assert "<script>alert(1)" not in shown.text
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in shown.text
+
+
+def test_a_restore_reads_its_version_once(console, monkeypatch) -> None:
+    reads: list[int] = []
+    get = FlowVersions.get
+
+    def counted(self: FlowVersions, number: int) -> FlowVersion | None:
+        reads.append(number)
+        return get(self, number)
+
+    client = signed_in_client(console)
+    page = client.get("/flow")
+    original = flow_file(console).read_text(encoding="utf-8")
+    text = original.replace(*COMMENT)
+    client.post("/flow/save", data={"csrf": csrf_of(page.text), "text": text, "opened": ""})
+    monkeypatch.setattr(FlowVersions, "get", counted)
+
+    restored = client.post("/flow/restore", data={"csrf": csrf_of(page.text), "number": "1"})
+
+    assert restored.status_code == 200 and "Saved as version 3." in restored.text
+    assert flow_file(console).read_text(encoding="utf-8") == original
+    assert reads == [1]
 
 
 def test_a_stale_save_is_refused_and_versions_that_do_not_exist_are_404(console) -> None:

@@ -1,10 +1,11 @@
 """The keypad page in a real headless Chromium: the seed call made key by key ends with
-«Показания приняты. Спасибо.», the prompts' audio queued in the order they are said, the
+«Показания приняты. Спасибо.», the prompts' audio heard in the order they are said, the
 real readings untouched; a finished call kept as a scenario by an editor, never by a
 supervisor."""
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 import pytest
@@ -14,27 +15,35 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from agi.scenarios import scenarios_path
 from tests.console_browser import (
-    SUPERVISOR,
     RunningConsole,
+    console_application,
     needs_browser,
     open_page,
+    running_console,
     screenshot,
     sign_in,
     submit_and_wait,
     whole_page_screenshot,
 )
-from tests.test_console import csrf_of, signed_in_client
+from tests.console_client import SUPERVISOR, csrf_of, signed_in_client
+from tests.support import ROOT
 
 pytestmark = [pytest.mark.browser]
 
 DAY = "2026-11-20"
 """Inside the seed's window (the 18th to the 25th)."""
 ACCEPTED = "Показания приняты. Спасибо."
+AUDIO = "/prompts/audio/"
 
 
 @pytest.fixture
 def console(editable_console: RunningConsole) -> RunningConsole:
     return editable_console
+
+
+def heard(browser: Any) -> list[dict[str, Any]]:
+    """The recordings the page played to their end, in order: {url, seconds}."""
+    return browser.execute_script("return window.keypadHeard")
 
 
 def turns(browser: Any) -> list[str]:
@@ -99,35 +108,46 @@ def test_the_seed_call_is_made_on_the_keypad(browser, console) -> None:
         "* 2 123859# 1 45055# 1 23186# 1"
     )
     assert "caller: 23186#" in said
-    played = browser.execute_script("return window.keypadPlayed")
-    assert played[-1] == "/prompts/audio/readings_accepted"
-    duration = WebDriverWait(browser, 10).until(
-        lambda driver: driver.execute_script(
-            "const v = document.getElementById('voice');"
-            "return v.src.endsWith('/prompts/audio/readings_accepted') && v.duration > 0"
-            " && v.duration"
-        )
+    accepted = WebDriverWait(browser, 30).until(
+        lambda driver: [h for h in heard(driver) if h["url"] == AUDIO + "readings_accepted"]
     )
-    assert 0.5 < duration < 10
+    assert 0.5 < accepted[-1]["seconds"] < 10
     whole_page_screenshot(browser, "keypad")
     app = console.app
     assert app.repository.export("2026-11") == []
 
 
 @needs_browser
-def test_the_audio_of_a_turn_is_queued_in_the_order_it_is_said(browser, console) -> None:
-    sign_in(browser, console)
-    start(browser, console)
-    for how, what in SEED_CALL[:4]:
-        press(browser, how, what)
-    said = [
-        "/prompts/audio/enter_reading",
-        "/prompts/audio/zone_day",
-        "/prompts/audio/end_with_hash",
-    ]
-    WebDriverWait(browser, 30).until(  # each one starts when the one before has ended
-        lambda driver: driver.execute_script("return window.keypadPlayed")[-3:] == said
-    )
+@pytest.mark.parametrize(
+    ("damaged", "played", "failed"),
+    [
+        pytest.param(None, ["enter_reading", "zone_day", "end_with_hash"], [], id="every-one"),
+        pytest.param("zone_day", ["enter_reading", "end_with_hash"], ["zone_day"], id="damaged"),
+    ],
+)
+def test_the_audio_of_a_turn_is_heard_in_the_order_it_is_said(
+    browser, tmp_path, damaged, played, failed
+) -> None:
+    """Each recording is loaded and played to its end before the next starts; one that does
+    not load is told apart, and the rest still play."""
+    audio = tmp_path / "audio"
+    shutil.copytree(ROOT / "prompts" / "ru", audio)
+    if damaged:
+        (audio / f"{damaged}.wav").write_bytes(b"RIFF, but not a recording")
+    with running_console(console_application(tmp_path, prompts_audio_dir=audio)) as console:
+        sign_in(browser, console)
+        start(browser, console)
+        for how, what in SEED_CALL[:4]:
+            press(browser, how, what)
+        expected = [AUDIO + name for name in played]
+        WebDriverWait(browser, 30).until(
+            lambda driver: [h["url"] for h in heard(driver)][-len(expected) :] == expected
+        )
+        tail = heard(browser)[-len(expected) :]
+        assert all(0.3 < h["seconds"] < 15 for h in tail), tail
+        assert browser.execute_script("return window.keypadFailed") == [
+            AUDIO + name for name in failed
+        ]
 
 
 @needs_browser

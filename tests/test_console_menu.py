@@ -18,7 +18,6 @@ from agi.console.served_flow import served_flow
 from agi.telephony.line_status import StatusListener, json_answer
 from agi.telephony.live_flow import LiveFlow
 from tests.console_browser import (
-    SUPERVISOR,
     console_application,
     needs_browser,
     open_page,
@@ -27,8 +26,8 @@ from tests.console_browser import (
     sign_in,
     whole_page_screenshot,
 )
+from tests.console_client import SUPERVISOR, csrf_of, signed_in_client
 from tests.support import ROOT
-from tests.test_console import csrf_of, signed_in_client
 
 SHIPPED_NODES = list(yaml.safe_load((ROOT / "ivr_flows.yaml").read_text())["nodes"])
 

@@ -15,7 +15,6 @@ from agi.records import report as figures_of
 from agi.text.dialog import IncomingMessage, TextChannel, text_dialog_for
 from tests.conftest import IN_WINDOW, place_call
 from tests.console_browser import (
-    SUPERVISOR,
     RunningConsole,
     console_application,
     needs_browser,
@@ -24,7 +23,7 @@ from tests.console_browser import (
     sign_in,
     whole_page_screenshot,
 )
-from tests.test_console import signed_in_client
+from tests.console_client import SUPERVISOR, signed_in_client
 
 LOOKED_UP = "102057522"
 CALLS = [

@@ -610,7 +610,7 @@ def test_db_upgrade_twice_is_harmless(
         assert "is up to date" in result.output
 
     with demo_repository.engine.connect() as connection:
-        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0008"
+        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0009"
     assert [r.value for r in demo_repository.export(PERIOD)] == [11638]
     assert len(demo_repository.find_contracts("123859", PERIOD)) == 2
     assert schema_differences(database_url) == []

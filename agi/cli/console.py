@@ -104,11 +104,23 @@ def list_users() -> None:
 @user.command("remove")
 @click.argument("name")
 def remove_user(name: str) -> None:
-    """Remove an account; its sessions end with their next request."""
+    """Remove an account; its sessions end with their next request, and stay ended when an
+    account of the same name is added again."""
     app = ready_application()
     if not app.accounts.remove(name):
         raise click.ClickException(f"there is no account named {name}")
     click.echo(f"account {name} removed")
+
+
+@user.command("signout")
+@click.argument("name")
+def sign_out_user(name: str) -> None:
+    """End every session of an account, in every browser (a copied cookie too); it signs in
+    again with its password."""
+    app = ready_application()
+    if not app.accounts.sign_out(name):
+        raise click.ClickException(f"there is no account named {name}")
+    click.echo(f"every session of {name} ended")
 
 
 def _name_ok(name: str) -> bool:

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
+STATIC_PATH = "/static/"
+"""Where the shipped CSS and JavaScript are served, to anyone: nothing there is secret, and
+no account is looked up for them."""
 PAGES: list[Page] = [
     login.PAGE,
     menu.PAGE,
@@ -75,22 +78,23 @@ def create_app(
     console.navigation = [(page.path, page.label) for page in chosen if page.path and page.label]
     for page in chosen:
         api.include_router(page.routes(console))
-    api.mount("/static", StaticFiles(directory=STATIC), name="static")
+    api.mount(STATIC_PATH.rstrip("/"), StaticFiles(directory=STATIC), name="static")
 
     @api.middleware("http")
     async def sessions(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        given = request.cookies.get(COOKIE)
-        session = console.signer.load(given)
+        session = console.signer.load(request.cookies.get(COOKIE))
         request.state.session = session or anonymous()
         request.state.staff = None
-        if session is not None and session.name is not None:
+        static = request.url.path.startswith(STATIC_PATH)
+        refusal = None
+        if not static and session is not None and session.name is not None:
             try:
                 account = await run_in_threadpool(console.accounts.find, session.name)
             except StorageError:
                 log.exception("the console could not read its accounts")
-                return _error(
+                refusal = _error(
                     console,
                     request,
                     Refused(
@@ -99,12 +103,13 @@ def create_app(
                         "The console cannot check who you are now. Try again in a minute.",
                     ),
                 )
-            if account is not None:
-                request.state.staff = Staff(account.name, account.role)
             else:
-                request.state.session = anonymous()
-        response = await call_next(request)
-        if request.state.session is not session:
+                if account is not None and account.admits(session.issued):
+                    request.state.staff = Staff(account.name, account.role)
+                else:
+                    request.state.session = anonymous()
+        response = refusal if refusal is not None else await call_next(request)
+        if not static and request.state.session is not session:
             response.set_cookie(
                 COOKIE,
                 console.signer.dump(request.state.session),
@@ -115,7 +120,7 @@ def create_app(
             )
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if not request.url.path.startswith("/static/"):
+        if not static:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 

@@ -162,12 +162,9 @@ class FlowEditor:
             version = self.versions.add(text, editor, restored_from=restored_from)
         return Saved(Saving.SAVED, check, version)
 
-    def restore(self, number: int, editor: str, *, opened: str | None) -> Saved | None:
-        """Save version `number`'s text again, as a new version; None when there is none."""
-        version = self.versions.get(number)
-        if version is None:
-            return None
-        return self.save(version.text, editor, opened=opened, restored_from=number)
+    def restore(self, version: FlowVersion, editor: str, *, opened: str | None) -> Saved:
+        """Save `version`'s text again, as a new version."""
+        return self.save(version.text, editor, opened=opened, restored_from=version.number)
 
     def history(self) -> list[FlowVersion]:
         """Every version, the newest first; the text in the file is the newest (noted as

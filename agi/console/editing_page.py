@@ -128,13 +128,12 @@ def routes(console: Console) -> APIRouter:
             number = int(form.get("number", ""))
         except ValueError:
             raise Refused(400, "No version chosen", "Choose a version in the history.") from None
-        opened = form.get("opened", "")
-        saved = editor.restore(number, staff.name, opened=opened or None)
-        if saved is None:
+        version = editor.versions.get(number)
+        if version is None:
             raise Refused(404, "No such version", "Open the history and choose a version.")
-        text = editor.versions.get(number)
-        assert text is not None
-        return saved_page(request, text.text, opened, saved)
+        opened = form.get("opened", "")
+        saved = editor.restore(version, staff.name, opened=opened or None)
+        return saved_page(request, version.text, opened, saved)
 
     return router
 

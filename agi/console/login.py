@@ -91,6 +91,9 @@ def routes(console: Console) -> APIRouter:
 
     @router.post("/logout")
     def sign_out(request: Request, form: Form) -> Response:
+        """Every session of the account ends, in every browser (a copied cookie too)."""
+        if request.state.staff is not None:
+            console.accounts.sign_out(request.state.staff.name)
         request.state.session = request.state.session.signed_out()
         return RedirectResponse("/login", status_code=303)
 

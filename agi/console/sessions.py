@@ -2,7 +2,8 @@
 signed with the console's secret (HMAC-SHA256) so that no one can make or change one.
 
 Nothing secret is in the cookie; it is signed, not encrypted. The account itself is looked
-up on every request, so removing it signs its sessions out.
+up on every request, and a cookie issued before the account's `sessions_from` is refused:
+signing out, or removing the account and adding it again, ends every cookie issued before.
 """
 
 from __future__ import annotations

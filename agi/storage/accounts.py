@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -25,6 +25,13 @@ class StaffAccount:
     role: str
     password_hash: str
     created_at: datetime
+    sessions_from: datetime
+    """A session issued before this moment no longer counts (signed out, or made for an
+    account of the same name removed since)."""
+
+    def admits(self, issued: float) -> bool:
+        """Whether a session issued at `issued` (seconds since the epoch) still counts."""
+        return issued >= self.sessions_from.timestamp()
 
 
 class AccountExists(Exception):
@@ -41,8 +48,9 @@ class Accounts:
     def add(self, name: str, role: str, password_hash: str) -> StaffAccount:
         if role not in ROLES:
             raise ValueError(f"the role is one of {', '.join(ROLES)}")
+        now = datetime.now(UTC)
         row = StaffAccountRow(
-            name=name, role=role, password_hash=password_hash, created_at=datetime.now(UTC)
+            name=name, role=role, password_hash=password_hash, created_at=now, sessions_from=now
         )
         try:
             with self._sessions.begin() as session:
@@ -72,6 +80,17 @@ class Accounts:
                 row.password_hash = password_hash
 
     @reporting_failures
+    def sign_out(self, name: str) -> bool:
+        """End every session of the account issued until now; False when there is none."""
+        with self._sessions.begin() as session:
+            changed = session.execute(
+                update(StaffAccountRow)
+                .where(StaffAccountRow.name == name)
+                .values(sessions_from=datetime.now(UTC))
+            ).rowcount
+        return bool(changed)
+
+    @reporting_failures
     def remove(self, name: str) -> bool:
         """False when there was no such account."""
         with self._sessions.begin() as session:
@@ -83,5 +102,9 @@ class Accounts:
 
 def _account(row: StaffAccountRow) -> StaffAccount:
     return StaffAccount(
-        name=row.name, role=row.role, password_hash=row.password_hash, created_at=row.created_at
+        name=row.name,
+        role=row.role,
+        password_hash=row.password_hash,
+        created_at=row.created_at,
+        sessions_from=row.sessions_from,
     )

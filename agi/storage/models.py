@@ -268,7 +268,8 @@ class CallRecordRow(Base):
 
 class StaffAccountRow(Base):
     """A person who signs in to the staff console: an `editor` may save the flow, a
-    `supervisor` reads. `password_hash` is argon2's encoded hash, never the password."""
+    `supervisor` reads. `password_hash` is argon2's encoded hash, never the password.
+    `sessions_from`: a session cookie issued before it is refused (set by signing out)."""
 
     __tablename__ = "staff_accounts"
 
@@ -277,6 +278,7 @@ class StaffAccountRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sessions_from: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class FlowVersionRow(Base):

@@ -9,17 +9,31 @@
   const voice = document.getElementById("voice");
   if (!form || !call || !voice) return;
   let queue = [];
-  window.keypadPlayed = [];
+  let playing = 0;
+  // What was heard: each recording played to its end ({url, seconds}), in order, and the
+  // ones that would not load or play. The next one starts only when one of them is known.
+  window.keypadHeard = [];
+  window.keypadFailed = [];
 
   function playNext() {
     const url = queue.shift();
+    const turn = ++playing;
     if (!url) return;
-    window.keypadPlayed.push(url);
+    // a recording that fails says so twice (its error, and the play() refused): once counts
+    const failed = () => {
+      if (turn !== playing) return;
+      window.keypadFailed.push(url);
+      playNext();
+    };
+    voice.onended = () => {
+      if (turn !== playing) return;
+      window.keypadHeard.push({ url: url, seconds: voice.duration });
+      playNext();
+    };
+    voice.onerror = failed;
     voice.src = url;
-    voice.play().catch(() => playNext());
+    voice.play().catch(failed);
   }
-  voice.addEventListener("ended", playNext);
-  voice.addEventListener("error", playNext);
 
   function play(urls) {
     voice.pause();

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agi.atomic_file import replace_file
 from agi.audio import line_codings
 from agi.audio.number_words import RUSSIAN_SOUNDS, linked_number_words
 from agi.problems import ProblemsFound
@@ -456,10 +457,7 @@ def _write(entry: Entry) -> None:
         path.chmod(entry.mode)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.ivr-install")
-    temporary.write_bytes(entry.content)
-    temporary.chmod(entry.mode)
-    temporary.replace(path)
+    replace_file(path, entry.content, mode=entry.mode)
 
 
 def _own(entry: Entry) -> None:

@@ -54,6 +54,31 @@ def test_what_is_no_server_url_is_refused_before_asterisk_reads_it(tmp_path, ser
         private_asterisk.render(options)
 
 
+@pytest.mark.parametrize(
+    ("name", "refused"),
+    [
+        ("pbx-a.1_B", False),
+        ("p" * 40, False),
+        ("p" * 41, True),
+        ("", True),
+        ("pbx a", True),
+        ("pbx-a\n", True),
+        ("pbx;a", True),
+    ],
+    ids=["letters, digits, . _ -", "40 long", "41 long", "empty", "a space", "a newline", "a ;"],
+)
+def test_the_private_line_takes_a_system_name_asterisks_ids_can_hold(tmp_path, name, refused):
+    options = private_asterisk.LineOptions(
+        root=tmp_path, config_dir=ROOT / "config/asterisk", system_name=name
+    )
+    if refused:
+        with pytest.raises(private_asterisk.AsteriskError, match="cannot be a system name"):
+            private_asterisk.render(options)
+        return
+    conf = private_asterisk.render(options).read_text(encoding="utf-8")
+    assert conf.endswith(f"systemname = {name}\n")
+
+
 def install(root: Path) -> dict[Path, str]:
     changes = installation.apply(installation.plan(installation.Options(root=root)), dry_run=False)
     return {change.path: change.action for change in changes}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from agi.audio import line_codings
 from agi.audio.number_words import ASTERISK_SOUNDS, RUSSIAN_SOUNDS, linked_number_words
-from agi.settings import FASTAGI_SERVER, shipped
+from agi.settings import local_fastagi_server, shipped
 from agi.telephony.asterisk_config import LineConfig, TemplateError, fill, ivr_includes
 from agi.telephony.dialplan import ASTERISK_ID
 
@@ -42,7 +42,7 @@ class LineOptions:
     sip_port: int = 5060
     sip_bind: str = "127.0.0.1"
     sip_peer: str = "127.0.0.1"
-    fastagi_servers: tuple[str, ...] = (FASTAGI_SERVER,)
+    fastagi_servers: tuple[str, ...] = (local_fastagi_server(),)
     """Tried in order, then the AGI script."""
     agi_script: str = "ivr-agi"
     call_seconds: int = 600

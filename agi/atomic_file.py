@@ -1,4 +1,4 @@
-"""Writing a file in one step: a reader sees the old content or the new, never
+"""Writing a file in one step: a reader sees the old content or the new (or no file), never
 half. Each writer writes under a temporary name of its own, so writers at the same time
 never share one."""
 
@@ -19,6 +19,16 @@ def replace_file(path: Path, content: bytes | str, *, mode: int | None = None) -
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def create_file(path: Path, content: bytes | str, *, mode: int) -> None:
+    """Write a new file, whole, at `path`; FileExistsError when there is one already (the
+    first of writers at the same time makes it, and the others read that one)."""
+    temporary = _written_beside(path, content, mode)
+    try:
+        os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _written_beside(path: Path, content: bytes | str, mode: int) -> Path:

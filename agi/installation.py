@@ -26,6 +26,7 @@ from agi.atomic_file import replace_file
 from agi.audio import line_codings
 from agi.audio.number_words import RUSSIAN_SOUNDS, linked_number_words
 from agi.problems import ProblemsFound
+from agi.records.caller_keys import SECRET_FILE, new_secret
 from agi.settings import Settings, local_fastagi_server, shipped, written_setting
 from agi.telephony.asterisk_config import LineConfig, ivr_includes
 from agi.telephony.fastagi import DEFAULT_MAX_CALLS
@@ -182,6 +183,14 @@ def plan(options: Options) -> list[Entry]:
         ),
         Entry(layout.state, mode=0o2770, owner=USER, group=USER),
         Entry(layout.state / "state", mode=0o2770, owner=USER, group=USER),
+        Entry(
+            layout.state / "state" / SECRET_FILE,
+            new_secret().encode(),
+            mode=0o640,
+            owner=USER,
+            group=USER,
+            keep=True,
+        ),
         Entry(layout.state / "prompts", mode=0o755, owner=USER, group=USER),
         Entry(layout.audio, mode=0o755, owner=USER, group=USER),
         *_audio(layout),

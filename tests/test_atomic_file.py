@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agi.atomic_file import replace_file
+from agi.atomic_file import create_file, replace_file
 
 
 def mode_of(path: Path) -> int:
@@ -63,4 +63,13 @@ def test_a_write_that_fails_leaves_the_old_file_and_no_temporary_one(tmp_path):
     with pytest.raises(TypeError):
         replace_file(path, 42)  # type: ignore[arg-type]
     assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
+def test_a_created_file_is_the_first_writers_and_never_replaced(tmp_path):
+    path = tmp_path / "file"
+    create_file(path, "first\n", mode=0o600)
+    with pytest.raises(FileExistsError):
+        create_file(path, "second\n", mode=0o644)
+    assert (path.read_text(), mode_of(path)) == ("first\n", 0o600)
     assert [p.name for p in tmp_path.iterdir()] == ["file"]

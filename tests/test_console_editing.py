@@ -56,7 +56,7 @@ def line_of(text: str, part: str) -> int:
             ("  window_closed:\n", "  window_closed:\n   bad: [\n"),
             "ivr_flows.yaml",
             "bad: [",
-            "",
+            "the [ opened on this line is not closed by ]",
             id="yaml-syntax",
         ),
         pytest.param(

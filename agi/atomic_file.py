@@ -1,4 +1,6 @@
-"""Replacing a file in one step: a reader sees the old content or the new, never half."""
+"""Writing a file in one step: a reader sees the old content or the new (or no file), never
+half. Each writer writes under a temporary name of its own, so writers at the same time
+never share one."""
 
 from __future__ import annotations
 
@@ -7,21 +9,46 @@ import tempfile
 from pathlib import Path
 
 
-def replace_file(path: Path, content: bytes) -> None:
-    """Write `content` beside `path`, then rename it over `path`; the file keeps its
-    permissions (a new one gets the usual ones, not a temporary file's owner-only)."""
+def replace_file(path: Path, content: bytes | str, *, mode: int | None = None) -> None:
+    """Write `content` (text as UTF-8) beside `path`, then rename it over `path`. The file
+    gets `mode`; without it, it keeps its permissions (a new one gets the usual ones, not a
+    temporary file's owner-only)."""
+    temporary = _written_beside(path, content, _kept_mode(path) if mode is None else mode)
     try:
-        mode = path.stat().st_mode & 0o7777
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def create_file(path: Path, content: bytes | str, *, mode: int) -> None:
+    """Write a new file, whole, at `path`; FileExistsError when there is one already (the
+    first of writers at the same time makes it, and the others read that one)."""
+    temporary = _written_beside(path, content, mode)
+    try:
+        os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _written_beside(path: Path, content: bytes | str, mode: int) -> Path:
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    temporary = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temporary, mode)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary
+
+
+def _kept_mode(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o7777
     except FileNotFoundError:
         umask = os.umask(0)
         os.umask(umask)
-        mode = 0o666 & ~umask
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        return 0o666 & ~umask

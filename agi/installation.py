@@ -22,10 +22,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agi.atomic_file import replace_file
 from agi.audio import line_codings
 from agi.audio.number_words import RUSSIAN_SOUNDS, linked_number_words
 from agi.problems import ProblemsFound
-from agi.settings import Settings, check_fastagi_servers, shipped, written_setting
+from agi.records.caller_keys import SECRET_FILE, new_secret
+from agi.settings import Settings, local_fastagi_server, shipped, written_setting
 from agi.telephony.asterisk_config import LineConfig, ivr_includes
 from agi.telephony.fastagi import DEFAULT_MAX_CALLS
 from agi.text.kannel_service import SMS_SERVICE, render_sms_service
@@ -181,6 +183,14 @@ def plan(options: Options) -> list[Entry]:
         ),
         Entry(layout.state, mode=0o2770, owner=USER, group=USER),
         Entry(layout.state / "state", mode=0o2770, owner=USER, group=USER),
+        Entry(
+            layout.state / "state" / SECRET_FILE,
+            new_secret().encode(),
+            mode=0o640,
+            owner=USER,
+            group=USER,
+            keep=True,
+        ),
         Entry(layout.state / "prompts", mode=0o755, owner=USER, group=USER),
         Entry(layout.audio, mode=0o755, owner=USER, group=USER),
         *_audio(layout),
@@ -190,7 +200,7 @@ def plan(options: Options) -> list[Entry]:
         Entry(layout.units / "ivr-console.service", _console_unit(options, layout).encode()),
         *(
             Entry(layout.asterisk / name, text.encode())
-            for name, text in ivr_includes(_line(options, layout)).items()
+            for name, text in _ivr_includes(options, layout).items()
         ),
         *_russian_sounds(layout, ours_first=options.number_voice == "prompts"),
         Entry(layout.nginx / "sites-available" / "ivr-webhook", _site(options, layout).encode()),
@@ -245,7 +255,7 @@ def _settings(options: Options, layout: Layout) -> bytes:
     database = options.database_url or f"sqlite:///{layout.state / 'ivr.db'}"
     values = {
         "database_url": database,
-        "fastagi_servers": json.dumps(_local_server(options)),
+        "fastagi_servers": json.dumps([local_fastagi_server(options.fastagi_port)]),
         "flow_path": "ivr_flows.yaml",
         "prompts_path": "prompts/ru.yaml",
         "prompts_audio_dir": str(layout.audio),
@@ -283,31 +293,25 @@ def _audio(layout: Layout) -> Iterator[Entry]:
                 yield Entry(target.with_suffix(copy.suffix), data, owner=USER, group=USER)
 
 
-def _local_server(options: Options) -> list[str]:
-    """The FastAGI server of this installation's own unit."""
-    return [f"agi://127.0.0.1:{options.fastagi_port}/readings"]
-
-
-def _fastagi_servers(options: Options, layout: Layout) -> tuple[str, ...]:
-    """The servers the dialplan tries: `fastagi_servers` as the installation's settings
-    write it (so that editing it and installing again updates the dialplan), or this
-    installation's own server; ValueError when the setting is no list of servers."""
+def _ivr_includes(options: Options, layout: Layout) -> dict[str, str]:
+    """The IVR's Asterisk includes, whose dialplan tries the servers `fastagi_servers` as the
+    installation's settings write it (so that editing it and installing again updates the
+    dialplan), or this installation's own server; ValueError names the file whose servers
+    the dialplan could not take."""
     try:
         written = written_setting(layout.settings, "fastagi_servers")
     except ProblemsFound as problems:
         raise ValueError(str(problems)) from None
-    if written is None:
-        return tuple(_local_server(options))
-    value, file = written
+    servers, file = written or ((local_fastagi_server(options.fastagi_port),), layout.settings)
     try:
-        return tuple(check_fastagi_servers(value))
+        return ivr_includes(_line(options, layout, servers))
     except ValueError as error:
         raise ValueError(f"{file}: fastagi_servers: {error}") from None
 
 
-def _line(options: Options, layout: Layout) -> LineConfig:
+def _line(options: Options, layout: Layout, fastagi_servers: tuple[str, ...]) -> LineConfig:
     return LineConfig(
-        fastagi_servers=_fastagi_servers(options, layout),
+        fastagi_servers=fastagi_servers,
         agi_script=str(options.code / "ivr-agi"),
         call_seconds=options.call_seconds,
         operator_dial=options.operator_dial,
@@ -456,10 +460,7 @@ def _write(entry: Entry) -> None:
         path.chmod(entry.mode)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.ivr-install")
-    temporary.write_bytes(entry.content)
-    temporary.chmod(entry.mode)
-    temporary.replace(path)
+    replace_file(path, entry.content, mode=entry.mode)
 
 
 def _own(entry: Entry) -> None:

@@ -47,8 +47,6 @@ PACKAGE = Path(__file__).resolve().parent
 CHECKOUT = PACKAGE.parent if (PACKAGE.parent / "setup.cfg").is_file() else None
 """The checkout the code runs from, or None when it is installed as a package."""
 SQLITE_PREFIX = "sqlite:///"
-FASTAGI_SERVER = "agi://127.0.0.1:4573/readings"
-"""Where the dialplan sends calls unless `fastagi_servers` says otherwise."""
 _FASTAGI_URL = re.compile(
     r"(?:agi://(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::(?P<port>[0-9]{1,5}))?"
     r"|hagi://[A-Za-z0-9.-]+)(?:/[A-Za-z0-9._-]*)?"
@@ -250,7 +248,7 @@ class Settings(BaseModel):
     agi_reply_seconds: float = Field(default=60.0, ge=5, le=3600)
     """How long Asterisk may take to answer one command whole: the longest prompt, key wait
     or answer by voice."""
-    fastagi_servers: list[str] = Field(default_factory=lambda: [FASTAGI_SERVER])
+    fastagi_servers: list[str] = Field(default_factory=lambda: [local_fastagi_server()])
     """The FastAGI servers the dialplan tries in order before the AGI script (`agi://host:
     port/readings`, or `hagi://domain/readings` for DNS SRV); `ivr install` and `ivr asterisk
     up` write them into extensions_ivr.conf. Empty: the AGI script alone."""
@@ -446,10 +444,16 @@ SECRET_SETTINGS = frozenset(
 """The settings a file may hold only if no one but the service can read it."""
 
 
+def local_fastagi_server(port: int = 4573) -> str:
+    """The FastAGI server on this machine: where the dialplan sends calls unless
+    `fastagi_servers` says otherwise."""
+    return f"agi://127.0.0.1:{port}/readings"
+
+
 def check_fastagi_servers(servers: object) -> list[str]:
     """FastAGI URLs the dialplan can try, one after the other; ValueError names the first
     that is none (the dialplan takes them as they are written, so nothing else may pass)."""
-    if not isinstance(servers, list) or not all(isinstance(url, str) for url in servers):
+    if not isinstance(servers, list | tuple) or not all(isinstance(u, str) for u in servers):
         raise ValueError("the FastAGI servers are a list: [agi://10.0.0.5:4573/readings, ...]")
     for url in servers:
         match = _FASTAGI_URL.fullmatch(url)
@@ -461,7 +465,7 @@ def check_fastagi_servers(servers: object) -> list[str]:
             )
     if len(set(servers)) != len(servers):
         raise ValueError("a FastAGI server is listed twice")
-    return servers
+    return list(servers)
 
 
 def load_settings(**overrides: Any) -> Settings:

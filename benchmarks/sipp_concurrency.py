@@ -79,23 +79,6 @@ BENIGN = ("No SIP authenticator registered", "does not exist in any format")
 prompts/ru (the IVR skips a prompt without audio)."""
 
 
-def free_udp_range(count: int, low: int = 40000, high: int = 60000) -> int:
-    """A base port with `count` free UDP ports above it, outside Asterisk's RTP range
-    (5000-31000 by default), for SIPp's media ports."""
-    for base in range(low, high - count, 1000):
-        taken = False
-        for port in range(base, base + count):
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-                try:
-                    sock.bind(("127.0.0.1", port))
-                except OSError:
-                    taken = True
-                    break
-        if not taken:
-            return base
-    raise SystemExit(f"no {count} free UDP ports between {low} and {high}")
-
-
 @dataclass(frozen=True)
 class Line:
     """A way of setting up the private Asterisk, to compare with the shipped one in a run."""
@@ -572,7 +555,7 @@ def main() -> None:
         run = callers(0, sum(args.levels) * len(args.lines))
         seed(repository, run)
         period = Settings(database_url=url, accept_days="1-31").window.period(datetime.now(UTC))
-        media_base = free_udp_range(4 * max(args.levels) + 8)
+        media_base = support.free_udp_range(4 * max(args.levels) + 8)
         lines = [LINES[name].lay_out(folder / name, url) for name in args.lines]
         print(
             f"SIPp media ports from {media_base}, database {url.split(':')[0]}, "

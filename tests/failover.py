@@ -34,7 +34,7 @@ from tests.real_line import (
     fastagi_server,
     private_asterisks,
 )
-from tests.support import ROOT, checkout_environment, free_port
+from tests.support import ROOT, checkout_environment, free_port, free_udp_range
 
 HOSTS = ("127.0.0.1", "127.0.0.2")
 """One server on each: all of 127.0.0.0/8 is loopback on Linux."""
@@ -162,7 +162,7 @@ class FailoverLine:
         SIGKILL the first server once it has stored a reading (its other calls still in
         progress; without `kill`, only wait for that reading); then place `after` calls over
         `spread` seconds. Every call presses `*2 102057522# <its value># 1`."""
-        media = _media_ports(before + after)
+        media = free_udp_range(PORTS_PER_CALL * (before + after))
         with ThreadPoolExecutor(max_workers=before + after) as pool:
             futures = []
             for number in range(before + after):
@@ -198,24 +198,6 @@ class FailoverLine:
             process.kill()
             process.wait()
             self.killed_at = datetime.now()
-
-
-def _media_ports(calls: int) -> int:
-    """The first of PORTS_PER_CALL free UDP ports for each call, above Asterisk's RTP range:
-    SIPp processes started together, left to choose, race for the same ports."""
-    for base in range(40000, 65000 - PORTS_PER_CALL * calls, PORTS_PER_CALL * calls):
-        if all(_free_udp(port) for port in range(base, base + PORTS_PER_CALL * calls)):
-            return base
-    raise RuntimeError(f"no {PORTS_PER_CALL * calls} free UDP ports in a row for SIPp")
-
-
-def _free_udp(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _placed(

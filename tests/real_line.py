@@ -14,6 +14,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from agi.settings import local_fastagi_server
 from agi.telephony import private_asterisk
 from tests.agi_replies import environment
 from tests.support import ROOT
@@ -95,7 +96,7 @@ def asterisk_options(
         root=root,
         config_dir=ROOT / "config" / "asterisk",
         sip_port=sip_port,
-        fastagi_servers=tuple(fastagi_servers) or (f"agi://127.0.0.1:{fastagi_port}/readings",),
+        fastagi_servers=tuple(fastagi_servers) or (local_fastagi_server(fastagi_port),),
         agi_script=AGI_SCRIPT,
         environment=tuple((k, v) for k, v in environment.items() if k.startswith("IVR_")),
         number_words=ROOT / "prompts" / "ru" / "digits",

@@ -58,6 +58,25 @@ def free_port(kind: int = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def free_udp_range(count: int, low: int = 40000, high: int = 60000) -> int:
+    """The first of `count` free UDP ports in a row, outside Asterisk's RTP range
+    (5000-31000 by default), for SIPp's media ports: SIPp processes started together, left
+    to choose, race for the same ports."""
+    for base in range(low, high - count, count):
+        if all(_free_udp(port) for port in range(base, base + count)):
+            return base
+    raise RuntimeError(f"no {count} free UDP ports in a row between {low} and {high}")
+
+
+def _free_udp(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]

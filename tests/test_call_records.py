@@ -5,14 +5,21 @@ the clock is the test's, moving 5 s whenever the caller is asked for keys."""
 from __future__ import annotations
 
 import hashlib
+import hmac
+import re
+import stat
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from agi import installation
 from agi.application import Application, CallOutcome
 from agi.dialog.simulator import KeypadChannel, ScriptedRecogniser
+from agi.records.caller_keys import SECRET_FILE, CallerSecretError, caller_keys
 from agi.records.record import End
 from agi.speech.recognition import Speech
 from agi.storage.call_records import CallRecords
@@ -60,6 +67,8 @@ class Ended:
     keys: str
     end: End
     where: str
+    path: str = field(kw_only=True)
+    """The nodes the call went through, in order."""
     reason: str | None = None
     refusals: Sequence[str] = ()
     asks: int = 0
@@ -67,15 +76,25 @@ class Ended:
     at: datetime = IN_WINDOW
 
 
+TO_CONTRACT = "greeting tone_mode main_menu check_window find_caller ask_contract find_contract"
+TO_READING = f"{TO_CONTRACT} next_zone ask_reading check_reading"
 ENDINGS = {
-    "accepted": Ended("*2 102057522# 11638# 1", End.ACCEPTED, "accepted", asks=5),
+    "accepted": Ended(
+        "*2 102057522# 11638# 1",
+        End.ACCEPTED,
+        "accepted",
+        path=f"{TO_READING} confirm_reading keep_reading next_zone submit accepted",
+        asks=5,
+    ),
     "the caller asks for the operator": Ended(
-        "0", End.TRANSFERRED, "operator", reason="key 0", asks=1
+        "0", End.TRANSFERRED, "operator", path="greeting tone_mode operator", reason="key 0", asks=1
     ),
     "transferred after three unknown contracts": Ended(
         "*2 999999# 888888# 777777#",
         End.TRANSFERRED,
         "failed_to_operator",
+        path=f"{TO_CONTRACT} contract_unknown ask_contract find_contract contract_unknown "
+        "ask_contract find_contract contract_unknown failed_to_operator",
         reason="max_failures",
         refusals=["unknown_contract"] * 3,
         asks=5,
@@ -84,6 +103,8 @@ ENDINGS = {
         "*2 102057522# 1# 2# 3#",
         End.TRANSFERRED,
         "failed_to_operator",
+        path=f"{TO_READING} reading_rejected ask_reading check_reading reading_rejected "
+        "ask_reading check_reading reading_rejected failed_to_operator",
         reason="max_failures",
         refusals=["below_previous"] * 3,
         asks=6,
@@ -92,24 +113,39 @@ ENDINGS = {
         "*2 102057522# 11638# ...",
         End.TRANSFERRED,
         "failed_to_operator",
+        path=f"{TO_READING} confirm_reading failed_to_operator",
         reason="no_input",
         asks=7,
     ),
     "hung up in the middle of a reading": Ended(
-        "*2 102057522# 116", End.CALLER_HUNG_UP, "ask_reading", asks=4
+        "*2 102057522# 116",
+        End.CALLER_HUNG_UP,
+        "ask_reading",
+        path=f"{TO_CONTRACT} next_zone ask_reading",
+        asks=4,
     ),
     "hung up after the first of two zones": Ended(
-        "*2 123859# 1 45055# 1", End.CALLER_HUNG_UP, "ask_reading", asks=7
+        "*2 123859# 1 45055# 1",
+        End.CALLER_HUNG_UP,
+        "ask_reading",
+        path=f"{TO_CONTRACT} choose_resource pick_resource next_zone ask_reading check_reading "
+        "confirm_reading keep_reading next_zone ask_reading",
+        asks=7,
     ),
     "hung up by the IVR: the window is closed": Ended(
-        "*2", End.IVR_HUNG_UP, "window_closed", asks=2, at=datetime(2026, 11, 10, 9, tzinfo=UTC)
+        "*2",
+        End.IVR_HUNG_UP,
+        "window_closed",
+        path="greeting tone_mode main_menu check_window window_closed",
+        asks=2,
+        at=datetime(2026, 11, 10, 9, tzinfo=UTC),
     ),
 }
 
 
 @pytest.mark.parametrize("case", ENDINGS.values(), ids=ENDINGS.keys())
 def test_the_record_of_each_way_a_call_ends(app, case):
-    outcome = call(app, case.keys, at=case.at)
+    call(app, case.keys, at=case.at)
     (record,) = records(app)
     assert (record.end, record.where, record.reason, list(record.refusals)) == (
         case.end,
@@ -122,8 +158,8 @@ def test_the_record_of_each_way_a_call_ends(app, case):
     assert "79121234567" not in repr(record)
     assert record.started_at == case.at
     assert record.seconds == case.asks * ASK_SECONDS
-    assert [visit.node for visit in record.path] == outcome.report.path
-    assert sum(visit.seconds for visit in record.path) == record.seconds
+    assert [visit.node for visit in record.path] == case.path.split()
+    assert sum(visit.seconds for visit in record.path) == case.asks * ASK_SECONDS
     accepted = case.end is End.ACCEPTED
     assert record.submission == ("call-1" if accepted else None)
     assert record.resource == ("electricity" if accepted else None)
@@ -244,7 +280,8 @@ CONVERSATIONS = {
 
 
 @pytest.mark.parametrize("case", CONVERSATIONS.values(), ids=CONVERSATIONS.keys())
-def test_the_record_of_each_way_a_text_conversation_ends(app, case):
+def test_the_record_of_each_way_a_text_conversation_ends(app, case, tmp_path):
+    app.settings = app.settings.model_copy(update={"state_dir": tmp_path / "state"})
     dialog = text_dialog_for(app.settings, app.repository)
     for number, message in enumerate(case.messages):
         dialog.answer(
@@ -260,7 +297,7 @@ def test_the_record_of_each_way_a_text_conversation_ends(app, case):
     )
     assert record.source_id == "m0"
     assert record.caller == "**********21"
-    assert record.caller_key == hashlib.sha256(f"sms\n{SENDER}".encode()).hexdigest()[:32]
+    assert record.caller_key == keyed(app.settings.state_dir, f"sms\n{SENDER}")
     last = case.messages[-1].minutes
     assert record.seconds == last * 60
     assert record.path[0].seconds == (case.messages[1].minutes * 60 if last else 0)
@@ -277,6 +314,78 @@ def test_each_conversation_its_own_record_and_a_redelivery_none(app):
     dialog.answer(IncomingMessage(TextChannel.VIBER, SENDER, "m2", "ПС 999999 1"), at=IN_WINDOW)
     found = CallRecords(app.repository.engine).between(*EVER)
     assert [(r.channel, r.end) for r in found] == [("sms", End.ACCEPTED), ("viber", End.ANSWERED)]
+
+
+# --- callers' keys ---------------------------------------------------------------------
+
+
+def keyed(state_dir: Path, text: str) -> str:
+    """The key of `text` under the installation's secret, computed here from the file."""
+    secret = (state_dir / SECRET_FILE).read_bytes().strip()
+    return hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def test_a_callers_key_is_the_same_in_one_installation_and_no_plain_hash(tmp_path):
+    one, again = caller_keys(tmp_path / "state"), caller_keys(tmp_path / "state")
+    other = caller_keys(tmp_path / "another")
+    key = one.of("sms", SENDER)
+    assert again.of("sms", SENDER) == key == keyed(tmp_path / "state", f"sms\n{SENDER}")
+    assert len(key) == 32 and int(key, 16) >= 0
+    assert key != hashlib.sha256(f"sms\n{SENDER}".encode()).hexdigest()[:32]
+    assert other.of("sms", SENDER) != key
+    assert one.of("viber", SENDER) != key
+    assert one.of("sms", "+79127654320") != key
+    assert stat.S_IMODE((tmp_path / "state" / SECRET_FILE).stat().st_mode) == 0o600
+
+
+def test_processes_that_make_the_secret_at_once_agree_on_it(tmp_path):
+    state = tmp_path / "state"
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: caller_keys(state).of("sms", SENDER), range(32)))
+    assert keys == {keyed(state, f"sms\n{SENDER}")}
+    assert [p.name for p in state.iterdir()] == [SECRET_FILE]
+
+
+def test_the_installed_secret_is_the_one_the_records_use(tmp_path):
+    layout = installation.Layout(tmp_path)
+    installation.apply(installation.plan(installation.Options(root=tmp_path)), dry_run=False)
+    secret = layout.state / "state" / SECRET_FILE
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o640
+    kept = secret.read_bytes()
+    assert len(kept.strip()) >= 40
+    assert caller_keys(secret.parent).of("sms", SENDER) == keyed(secret.parent, f"sms\n{SENDER}")
+    installation.apply(installation.plan(installation.Options(root=tmp_path)), dry_run=False)
+    assert secret.read_bytes() == kept
+
+
+@pytest.mark.parametrize(
+    ("content", "mode", "said"),
+    [
+        (b"", 0o600, "is empty: delete it to make one"),
+        (b"a secret of the installation\n", 0o644, "anyone on this server can read"),
+    ],
+    ids=["empty", "anyone may read it"],
+)
+def test_a_secret_that_cannot_be_used_is_refused_with_words(tmp_path, content, mode, said):
+    secret = tmp_path / SECRET_FILE
+    secret.write_bytes(content)
+    secret.chmod(mode)
+    with pytest.raises(CallerSecretError, match=re.escape(f"callers' secret {secret}")):
+        caller_keys(tmp_path)
+    with pytest.raises(CallerSecretError, match=said):
+        caller_keys(tmp_path)
+
+
+def test_a_conversation_goes_on_in_another_process_of_the_installation(app, tmp_path):
+    app.settings = app.settings.model_copy(update={"state_dir": tmp_path / "state"})
+    first, second = (text_dialog_for(app.settings, app.repository) for _ in range(2))
+    first.answer(IncomingMessage(TextChannel.SMS, SENDER, "m1", "ПС 123859"), at=IN_WINDOW)
+    second.answer(IncomingMessage(TextChannel.SMS, SENDER, "m2", "45055 23186"), at=IN_WINDOW)
+    (record,) = CallRecords(app.repository.engine).between(*EVER)
+    assert (record.end, [visit.node for visit in record.path]) == (
+        End.ACCEPTED,
+        ["asked", "accepted"],
+    )
 
 
 # --- retention ------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def edited(editor: FlowEditor, old: str, new: str) -> str:
             ("  window_closed:\n", "  window_closed:\n   bad: [\n"),
             "ivr_flows.yaml",
             "bad: [",
-            "",
+            "the [ opened on this line is not closed by ]",
             id="yaml-syntax",
         ),
         pytest.param(

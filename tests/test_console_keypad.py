@@ -76,7 +76,7 @@ def said(result: Walk, speaker: Speaker = Speaker.IVR) -> list[str]:
             CLOSED_DAY,
             False,
             "ivr_hung_up",
-            "",
+            "Показания принимаются с восемнадцатого по двадцать пятое число",
             ("*2",),
             id="closed-window-ends-and-drops-later-keys",
         ),

@@ -54,6 +54,31 @@ def test_what_is_no_server_url_is_refused_before_asterisk_reads_it(tmp_path, ser
         private_asterisk.render(options)
 
 
+@pytest.mark.parametrize(
+    ("name", "refused"),
+    [
+        ("pbx-a.1_B", False),
+        ("p" * 40, False),
+        ("p" * 41, True),
+        ("", True),
+        ("pbx a", True),
+        ("pbx-a\n", True),
+        ("pbx;a", True),
+    ],
+    ids=["letters, digits, . _ -", "40 long", "41 long", "empty", "a space", "a newline", "a ;"],
+)
+def test_the_private_line_takes_a_system_name_asterisks_ids_can_hold(tmp_path, name, refused):
+    options = private_asterisk.LineOptions(
+        root=tmp_path, config_dir=ROOT / "config/asterisk", system_name=name
+    )
+    if refused:
+        with pytest.raises(private_asterisk.AsteriskError, match="cannot be a system name"):
+            private_asterisk.render(options)
+        return
+    conf = private_asterisk.render(options).read_text(encoding="utf-8")
+    assert conf.endswith(f"systemname = {name}\n")
+
+
 def install(root: Path) -> dict[Path, str]:
     changes = installation.apply(installation.plan(installation.Options(root=root)), dry_run=False)
     return {change.path: change.action for change in changes}
@@ -81,9 +106,27 @@ def test_install_renders_the_servers_of_the_installed_settings(tmp_path) -> None
     assert install(tmp_path)[dialplan] == "unchanged"
 
 
-def test_install_refuses_servers_the_dialplan_could_not_take(tmp_path) -> None:
+def test_install_sends_calls_to_its_own_servers_port(tmp_path) -> None:
+    installation.apply(
+        installation.plan(installation.Options(root=tmp_path, fastagi_port=4600)), dry_run=False
+    )
+    layout = installation.Layout(tmp_path)
+    assert servers_in(layout.asterisk / "extensions_ivr.conf") == "agi://127.0.0.1:4600/readings"
+    assert 'fastagi_servers: ["agi://127.0.0.1:4600/readings"]' in layout.settings.read_text()
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ('["agi://10.0.0.5/a,b"]', "'agi://10.0.0.5/a,b' is not a FastAGI server"),
+        ("agi://10.0.0.5/readings", "the FastAGI servers are a list"),
+        ("[agi://10.0.0.5, agi://10.0.0.5]", "a FastAGI server is listed twice"),
+    ],
+    ids=["a comma in a url", "no list", "one twice"],
+)
+def test_install_refuses_servers_the_dialplan_could_not_take(tmp_path, written, said) -> None:
     install(tmp_path)
     override = installation.Layout(tmp_path).etc / "ivr.d" / "70-servers.yaml"
-    override.write_text('fastagi_servers: ["agi://10.0.0.5/a,b"]\n')
-    with pytest.raises(ValueError, match=f"{override}: fastagi_servers: .* is not a FastAGI"):
+    override.write_text(f"fastagi_servers: {written}\n")
+    with pytest.raises(ValueError, match=re.escape(f"{override}: fastagi_servers: {said}")):
         installation.plan(installation.Options(root=tmp_path))

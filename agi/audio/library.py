@@ -33,6 +33,7 @@ from typing import Literal
 
 from pydub import AudioSegment
 
+from agi.atomic_file import replace_file
 from agi.audio import line_codings
 from agi.audio.number_words import DIGIT_RUN, WORDS, spoken_text
 from agi.audio.sound import (
@@ -142,18 +143,16 @@ class Manifest:
         }
         self.folder.mkdir(parents=True, exist_ok=True)
         text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
-        _write_atomically(self.path, text.encode("utf-8"))
+        replace_file(self.path, text)
 
 
 def file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def _write_audio(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    temporary.replace(path)
+    replace_file(path, data)
 
 
 # --- ivr prompts build ------------------------------------------------------------------
@@ -207,7 +206,7 @@ def build(
                 continue
             audio = to_telephone(decode(synthesize(spoken_text(text), voice)), style)
             data = wav_bytes(audio)
-            _write_atomically(path, data)
+            _write_audio(path, data)
             manifest.entries[key] = Entry(
                 source="tts",
                 text=text,
@@ -332,7 +331,7 @@ def import_recordings(
     imported = []
     for key, path, audio, was in ready:
         data = wav_bytes(audio)
-        _write_atomically(audio_path(folder, key), data)
+        _write_audio(audio_path(folder, key), data)
         manifest.entries[key] = Entry(
             source="recorded",
             text=targets[key],

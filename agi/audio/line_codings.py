@@ -13,11 +13,11 @@ they are made where Asterisk plays the prompts (`ivr install`, `ivr asterisk up`
 from __future__ import annotations
 
 import audioop  # Python 3.13+: the audioop-lts package
-import os
-import tempfile
 import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from agi.atomic_file import replace_file
 
 CODINGS: dict[str, Callable[[bytes, int], bytes]] = {
     ".ulaw": audioop.lin2ulaw,
@@ -57,22 +57,9 @@ def refresh(folder: Path) -> list[Path]:
     for wav in _wavs(folder):
         for path, data in copies_of(wav).items():
             if not path.exists() or path.read_bytes() != data:
-                _write(path, data)
+                replace_file(path, data, mode=0o644)
                 written.append(path)
     return written
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Atomically, under a name of its own: two processes may refresh one folder at once."""
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(name, 0o644)
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
 
 
 def stale(folder: Path) -> list[Path]:

@@ -22,6 +22,7 @@ from agi.text.dialog import TextChannel
 
 if TYPE_CHECKING:
     from agi.application import Application
+    from agi.text.dialog import TextDialog
 
 SCRATCH_FOLDER = "scratch-text"
 """Where `ivr sms` keeps its scratch database (in the state folder) between runs."""
@@ -53,14 +54,14 @@ def sms(
     A conversation goes on over several runs with the same --from: `ivr sms --from N "ПС 123859"`,
     then `ivr sms --from N "45055 23186"` (the scratch copy keeps the conversation).
     """
-    from agi.text.dialog import IncomingMessage, MessageIdReused, text_dialog_for
+    from agi.text.dialog import IncomingMessage, MessageIdReused
 
     app = ready_application()
     if store:
         say_storing(app)
     else:
         use_scratch(app, app.settings.state_dir / SCRATCH_FOLDER / _folder_of(app))
-    dialog = text_dialog_for(app.settings, app.repository)
+    dialog = _text_dialog(app)
     message = IncomingMessage(
         channel=TextChannel(channel),
         sender=sender,
@@ -76,6 +77,16 @@ def sms(
     sys.exit(0 if answer.accepted else 1)
 
 
+def _text_dialog(app: Application) -> TextDialog:
+    from agi.records.caller_keys import CallerSecretError
+    from agi.text.dialog import text_dialog_for
+
+    try:
+        return text_dialog_for(app.settings, app.repository)
+    except CallerSecretError as error:
+        raise click.ClickException(str(error)) from None
+
+
 def _folder_of(app: Application) -> str:
     """One scratch folder per configured database, so conversations do not cross them."""
     url = app.repository.engine.url.render_as_string(hide_password=True)
@@ -88,7 +99,6 @@ def _folder_of(app: Application) -> str:
 def web(host: str | None, port: int | None) -> None:
     """Serve the webhook for SMS and messenger gateways: POST /messages, and POST /kannel,
     POST /viber, GET|POST /whatsapp for the gateways that are configured (see README)."""
-    from agi.text.dialog import text_dialog_for
     from agi.text.gateway_routes import Gateways
     from agi.text.webhook import create_app, serve
 
@@ -103,7 +113,7 @@ def web(host: str | None, port: int | None) -> None:
         )
     secret = settings.webhook_secret
     asgi = create_app(
-        text_dialog_for(settings, app.repository),
+        _text_dialog(app),
         secret=None if secret is None else secret.get_secret_value(),
         max_body_bytes=settings.webhook_max_body_bytes,
         body_seconds=settings.web_body_seconds,

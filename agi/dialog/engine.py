@@ -73,11 +73,14 @@ class NodeEntry:
 @dataclass
 class CallReport:
     ending: Ending
-    path: list[str] = field(default_factory=list)
     entries: list[NodeEntry] = field(default_factory=list)
     """The path with the moment each node was entered; what a call record is made of."""
     ended: float = 0.0
     """When the call ended, on the dialog's clock."""
+
+    @property
+    def path(self) -> list[str]:
+        return [entry.node for entry in self.entries]
 
 
 class _LimitReached(Exception):
@@ -150,7 +153,6 @@ class Dialog:
         return self.report
 
     def _enter(self, name: str) -> None:
-        self.report.path.append(name)
         self.report.entries.append(NodeEntry(name, self.clock(), self._arrival))
         self._arrival = None
 
@@ -172,7 +174,7 @@ class Dialog:
         self._finish(node)
 
     def _step(self, name: str) -> str | None:
-        if len(self.report.path) >= self.flow.limits.steps:
+        if len(self.report.entries) >= self.flow.limits.steps:
             raise _LimitReached(Ending.STEP_LIMIT)
         if self.clock() >= self._deadline:
             raise _LimitReached(Ending.TIME_LIMIT)

@@ -1,13 +1,12 @@
 """One call record: a phone call or a text conversation, from its start to its end.
 
 A record holds no contract number and no readings; the caller is kept masked (and, for a
-text conversation, as a one-way key that finds the sender's next message).
+text conversation, as a key that finds the sender's next message: `agi.records.caller_keys`).
 """
 
 from __future__ import annotations
 
 import enum
-import hashlib
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -85,11 +84,6 @@ def masked_caller(number: str | None) -> str:
     return mask_digits(number)
 
 
-def caller_key(channel: str, sender: str) -> str:
-    """A key that finds one sender's conversation again without keeping the sender."""
-    return hashlib.sha256(f"{channel}\n{sender}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
 END_OF = {
     Ending.TRANSFERRED: End.TRANSFERRED,
     Ending.CALLER_HUNG_UP: End.CALLER_HUNG_UP,
@@ -162,6 +156,7 @@ def next_message(
     *,
     channel: str,
     sender: str,
+    caller_key: str,
     message_id: str,
     at: datetime,
     outcome: str,
@@ -171,7 +166,8 @@ def next_message(
     server: str | None,
 ) -> CallRecord:
     """A text conversation's record after one more message: `record` is the conversation
-    so far when it waits for this sender, None when this message starts one."""
+    so far when it waits for this sender (`caller_key` finds it), None when this message
+    starts one."""
     refusals = (refusal,) if refusal else ()
     if record is None or record.end is not End.WAITING:
         record = CallRecord(
@@ -181,7 +177,7 @@ def next_message(
             ended_at=at,
             end=End.WAITING,
             caller=masked_caller(sender),
-            caller_key=caller_key(channel, sender),
+            caller_key=caller_key,
             server=server,
         )
     elif record.path:

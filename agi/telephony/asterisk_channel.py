@@ -47,6 +47,7 @@ from agi.dialog.utterance import Digits, Number, Prompt, Utterance
 from agi.redact import printable
 from agi.speech.spool import Spool
 from agi.telephony import dialplan
+from agi.telephony.dialplan import ASTERISK_ID
 from agi.telephony.protocol import (
     DEAD_CHANNEL,
     HANGUP_LINE,
@@ -62,8 +63,6 @@ R = TypeVar("R")
 
 UNKNOWN_CALLER = {"", "unknown", "anonymous"}
 ENV_NAME = re.compile(r"^agi_[a-z0-9_]+$")
-ASTERISK_ID = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
-"""What a part of Asterisk's id of a call may hold (a system name, a uniqueid)."""
 CALL_ID_LETTERS = 24
 READ_INTO = "IVR_KEYS"
 """The channel variables Read() collects answers into: IVR_KEYS1, IVR_KEYS2 …"""

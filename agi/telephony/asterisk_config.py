@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from agi.settings import FASTAGI_SERVER, check_fastagi_servers, shipped
+from agi.settings import check_fastagi_servers, local_fastagi_server, shipped
 
 INCLUDES = ("extensions_ivr.conf", "pjsip_ivr.conf")
 SORRY_PROMPT = "readings_unavailable"
@@ -23,7 +23,7 @@ class TemplateError(Exception):
 
 @dataclass(frozen=True)
 class LineConfig:
-    fastagi_servers: tuple[str, ...] = (FASTAGI_SERVER,)
+    fastagi_servers: tuple[str, ...] = (local_fastagi_server(),)
     """Tried in order, then the AGI script (the setting `fastagi_servers`)."""
     agi_script: str = "ivr-agi"
     call_seconds: int = 600
@@ -44,7 +44,7 @@ class LineConfig:
             else "NoOp(the AGI script reads the settings of Asterisk's environment)"
         )
         return {
-            "FASTAGI_SERVERS": ",".join(check_fastagi_servers(list(self.fastagi_servers))),
+            "FASTAGI_SERVERS": ",".join(check_fastagi_servers(self.fastagi_servers)),
             "AGI_SCRIPT": self.agi_script,
             "CALL_SECONDS": str(self.call_seconds),
             "OPERATOR_DIAL": self.operator_dial,

@@ -4,6 +4,8 @@ The IVR sets them with SET VARIABLE; `config/asterisk/extensions.conf` reads the
 each AGI() to decide where the call goes next.
 """
 
+import re
+
 ANSWERED = "IVR_ANSWERED"
 """`1` once the IVR has taken the call: the dialplan does not run it again elsewhere,
 whatever AGISTATUS says."""
@@ -18,3 +20,7 @@ BUSY = "IVR_BUSY"
 OUTCOME = "IVR_OUTCOME"
 """What the call achieved: `accepted` once the caller's readings are stored. The dialplan
 logs it when the call ends, with IVR_TRANSFER; `ivr call` reads that line."""
+
+ASTERISK_ID = re.compile(r"\A[A-Za-z0-9._-]{1,40}\Z")
+"""What a part of Asterisk's id of a call may hold (a system name, a linkedid, a uniqueid):
+the dialplan passes them to the IVR (`system=${SYSTEMNAME}`), the private line sets the first."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -19,8 +18,9 @@ from pathlib import Path
 
 from agi.audio import line_codings
 from agi.audio.number_words import ASTERISK_SOUNDS, RUSSIAN_SOUNDS, linked_number_words
-from agi.settings import FASTAGI_SERVER, shipped
+from agi.settings import local_fastagi_server, shipped
 from agi.telephony.asterisk_config import LineConfig, TemplateError, fill, ivr_includes
+from agi.telephony.dialplan import ASTERISK_ID
 
 CONFIG_FILES = ("asterisk.conf", "modules.conf", "logger.conf", "pjsip.conf", "extensions.conf")
 """The private line's own files; the IVR's include files come from `asterisk_config`."""
@@ -42,7 +42,7 @@ class LineOptions:
     sip_port: int = 5060
     sip_bind: str = "127.0.0.1"
     sip_peer: str = "127.0.0.1"
-    fastagi_servers: tuple[str, ...] = (FASTAGI_SERVER,)
+    fastagi_servers: tuple[str, ...] = (local_fastagi_server(),)
     """Tried in order, then the AGI script."""
     agi_script: str = "ivr-agi"
     call_seconds: int = 600
@@ -101,7 +101,7 @@ def render(options: LineOptions) -> Path:
     except (TemplateError, ValueError) as error:
         raise AsteriskError(str(error)) from None
     if options.system_name is not None:
-        if not re.fullmatch(r"[A-Za-z0-9._-]{1,40}", options.system_name):
+        if not ASTERISK_ID.match(options.system_name):
             raise AsteriskError(f"{options.system_name!r} cannot be a system name")
         files["asterisk.conf"] += f"systemname = {options.system_name}\n"
     for name, text in files.items():

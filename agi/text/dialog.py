@@ -33,7 +33,8 @@ from agi.readings.rules import (
     zone_steps,
 )
 from agi.readings.service import LockedOut, ReadingsService, utc_now
-from agi.records.record import SERVER, CallRecord, caller_key, next_message
+from agi.records.caller_keys import CallerKeys, caller_keys
+from agi.records.record import SERVER, CallRecord, next_message
 from agi.redact import mask_digits, printable
 from agi.russian import counted
 from agi.settings import Settings
@@ -210,12 +211,15 @@ class TextDialog:
         *,
         expiry: timedelta,
         records: CallRecords | None = None,
+        caller_keys: CallerKeys | None = None,
     ) -> None:
         self.readings = readings
         self.conversations = conversations
         self.expiry = expiry
         self.records = records
         """Where each conversation's record is kept; None: no records."""
+        self.caller_keys = caller_keys
+        """What the records find a sender's conversation by; None: no records."""
 
     def answer(self, message: IncomingMessage, *, at: datetime | None = None) -> Answer:
         """The reply to one message; a redelivered message id gets its first reply again.
@@ -251,9 +255,10 @@ class TextDialog:
     ) -> Callable[..., None] | None:
         """What adds this message to the record of the sender's conversation, in the
         transaction that records the message; None without records."""
-        records = self.records
-        if records is None:
+        records, keys = self.records, self.caller_keys
+        if records is None or keys is None:
             return None
+        key = keys.of(message.channel, message.sender)
 
         def continued(open_record: CallRecord | None) -> CallRecord:
             waiting = (
@@ -265,6 +270,7 @@ class TextDialog:
                 open_record,
                 channel=message.channel,
                 sender=message.sender,
+                caller_key=key,
                 message_id=message.message_id,
                 at=now,
                 outcome=turn.outcome,
@@ -274,7 +280,6 @@ class TextDialog:
                 server=SERVER,
             )
 
-        key = caller_key(message.channel, message.sender)
         return lambda session: records.note_message(session, message.channel, key, continued)
 
     def _record(
@@ -481,12 +486,15 @@ class TextDialog:
 def text_dialog_for(
     settings: Settings, repository: Repository, *, now: Callable[[], datetime] = utc_now
 ) -> TextDialog:
-    """The text dialog of an installation, on the database of `repository`."""
+    """The text dialog of an installation, on the database of `repository`; CallerSecretError
+    when the callers' secret in the state folder cannot be used."""
+    records = CallRecords(repository.engine) if settings.call_records else None
     return TextDialog(
         ReadingsService.configured(settings, repository, now=now),
         Conversations(repository.engine),
         expiry=timedelta(minutes=settings.conversation_expiry_minutes),
-        records=CallRecords(repository.engine) if settings.call_records else None,
+        records=records,
+        caller_keys=None if records is None else caller_keys(settings.state_dir),
     )
 
 

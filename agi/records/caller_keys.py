@@ -1,0 +1,79 @@
+"""Callers' keys: what finds one sender's conversation again without keeping the sender's
+number. A key is an HMAC-SHA256 of the channel and the number under the installation's
+secret, so that hashing every number of a region finds no one; the keys of one
+installation are the same in all its processes, those of another differ.
+
+The secret is a file in the state folder: `ivr install` makes it, readable by the service's
+group; a process that finds none makes one, readable by its user alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agi.atomic_file import create_file
+
+SECRET_FILE = "caller-keys.secret"
+
+
+class CallerSecretError(Exception):
+    pass
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32) + "\n"
+
+
+@dataclass(frozen=True)
+class CallerKeys:
+    secret: bytes = field(repr=False)
+
+    def of(self, channel: str, sender: str) -> str:
+        message = f"{channel}\n{sender}".encode("utf-8", "surrogatepass")
+        return hmac.new(self.secret, message, hashlib.sha256).hexdigest()[:32]
+
+
+def caller_keys(state_dir: Path) -> CallerKeys:
+    """The keys of the installation whose state folder is `state_dir`, by the secret kept
+    there (made now when there is none); CallerSecretError when it cannot be used."""
+    path = state_dir / SECRET_FILE
+    try:
+        return CallerKeys(_read(path))
+    except FileNotFoundError:
+        pass
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        create_file(path, new_secret(), mode=0o600)
+    except FileExistsError:
+        pass  # another process made it first: its secret is the installation's
+    except OSError as error:
+        raise CallerSecretError(
+            f"cannot make the callers' secret {path}: {error.strerror or error}"
+        ) from None
+    return CallerKeys(_read(path))
+
+
+def _read(path: Path) -> bytes:
+    try:
+        with path.open("rb") as stream:
+            if os.fstat(stream.fileno()).st_mode & stat.S_IROTH:
+                raise CallerSecretError(
+                    f"anyone on this server can read the callers' secret {path}: "
+                    f"chmod 640 {path} and chgrp ivr {path}"
+                )
+            secret = stream.read().strip()
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise CallerSecretError(
+            f"cannot read the callers' secret {path}: {error.strerror or error}"
+        ) from None
+    if not secret:
+        raise CallerSecretError(f"the callers' secret {path} is empty: delete it to make one")
+    return secret

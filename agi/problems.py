@@ -96,7 +96,7 @@ def explain(detail: Any, label: str) -> tuple[str, str]:
         return "wrong-value", f"{label} must be one of {ctx.get('expected')}, not '{given}'"
     if kind == "value_error":
         return "wrong-value", f"{label}: {ctx.get('error', detail['msg'])}"
-    if kind in ("dict_type", "model_type", "model_attributes_type"):
+    if kind in ("dict_type", "model_type", "model_attributes_type", "dataclass_type"):
         return "wrong-value", f"{label} must be a group of settings (name: value lines)"
     if kind == "list_type":
         return "wrong-value", f"{label} must be a list, such as [first, second]"

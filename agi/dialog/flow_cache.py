@@ -2,9 +2,9 @@
 
 The per-call AGI script would otherwise read and check the YAML on every call. An entry is
 keyed by the bytes of both files and of the code that reads and checks them (and by the
-Python and pydantic versions the objects were pickled with), so an edit of either file or
-an upgrade misses, and the files are read and checked again. An entry that is damaged, of
-another key or of another format is ignored and written anew.
+Python version the objects were pickled with and the pydantic version that checked them),
+so an edit of either file or an upgrade misses, and the files are read and checked again.
+An entry that is damaged, of another key or of another format is ignored and written anew.
 
 Loading a pickle runs code, so an entry is loaded only from a file this user owns that no
 one else may write, in a folder that users outside its owner and group cannot write into (as
@@ -16,6 +16,7 @@ cannot be written costs the parse, never the call.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
 import pickle
@@ -23,8 +24,6 @@ import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
-
-import pydantic
 
 from agi.dialog.flow import Flow
 from agi.dialog.prompts import PromptCatalog
@@ -41,6 +40,7 @@ CODE = (
     "dialog/flow_cache.py",
     "dialog/flow_loader.py",
     "dialog/prompts.py",
+    "constraints.py",
     "located_yaml.py",
     "problems.py",
     "readings/call_actions.py",
@@ -85,7 +85,8 @@ def cached_menu(
 
 def _key(flow_path: Path, prompts_path: Path) -> bytes:
     digest = hashlib.sha256(MAGIC)
-    digest.update(f"{sys.version}\0{pydantic.VERSION}\0".encode())
+    digest.update(f"{sys.version}\0".encode())
+    digest.update(_checker_version())
     for path in (flow_path, prompts_path):
         data = path.read_bytes()
         digest.update(f"{path}\0{len(data)}\0".encode())
@@ -98,6 +99,17 @@ def _key(flow_path: Path, prompts_path: Path) -> bytes:
         digest.update(f"{name}\0{len(code)}\0".encode())
         digest.update(code)
     return digest.hexdigest().encode()
+
+
+def _checker_version() -> bytes:
+    """pydantic's version, which decides what passes the checks, read from its file: importing
+    pydantic is what a cached flow saves."""
+    spec = importlib.util.find_spec("pydantic")
+    folders = spec.submodule_search_locations if spec else None
+    try:
+        return (Path(next(iter(folders or []))) / "version.py").read_bytes()
+    except (OSError, StopIteration):
+        return b"(no pydantic)"
 
 
 def _check_folder(folder: Path) -> None:

@@ -8,8 +8,9 @@ Each run starts `.venv/bin/ivr-agi` the way Asterisk does (the AGI environment o
 settings in IVR_* variables), reads its first command, answers `HANGUP` and closes stdin so
 that it exits, and takes its peak RSS (ru_maxrss) from os.wait4; VmHWM is read from /proc
 when the first command arrives. Each start alternates with a run of `python -c pass`, so that
-both see the same load. The flow comes from the state folder's cache (written by a warm-up
-run); a few starts with the cache removed show the first call after the flow is edited. A
+both see the same load. The settings and the flow come from the state folder's caches (written
+by a warm-up run); a few starts with the caches removed show the first call after the
+settings or the flow are edited. A
 few more runs play the seed's whole call `*2 102057522# 11638# 1` on stdin/stdout, for the
 peak and the CPU of a complete call. The database is a temporary SQLite file with the demo
 contracts (made with `ivr db upgrade` and `ivr db seed`) unless --database-url names
@@ -44,6 +45,7 @@ from tests.support import checkout_environment, machine_line, percentile  # noqa
 SCRIPT = Path(sys.executable).with_name("ivr-agi")
 IVR = Path(sys.executable).with_name("ivr")
 KEYS = "*2 102057522# 11638# 1"
+CACHES = ("flow-cache.pickle", "settings-cache.pickle")
 
 PHASES = """\
 import sys, time
@@ -51,8 +53,8 @@ started = time.perf_counter()
 import agi.telephony.agi_script
 imported = time.perf_counter()
 from agi.application import Application
-from agi.settings import load_settings
-app = Application(load_settings())
+from agi.settings import load_cached_settings
+app = Application(load_cached_settings())
 configured = time.perf_counter()
 app.use_cached_menu()
 loaded = time.perf_counter()
@@ -233,10 +235,11 @@ def main() -> None:
         for run in range(args.runs):
             starts.append(one_start(environment, folder, f"start-{run}", False))
             bare.append(timed_child([sys.executable, "-c", "pass"], environment, folder))
-        cache = Path(folder) / "state" / "flow-cache.pickle"
+        caches = [Path(folder) / "state" / name for name in CACHES]
         uncached = []
         for run in range(args.uncached):
-            cache.unlink(missing_ok=True)
+            for cache in caches:
+                cache.unlink(missing_ok=True)
             uncached.append(one_start(environment, folder, f"uncached-{run}", False))
         calls = [
             one_start(environment, folder, f"call-{run}", True) for run in range(args.full_calls)
@@ -272,7 +275,7 @@ def main() -> None:
     )
     if uncached:
         print(
-            f"without the flow cache (the first call after an edit), {len(uncached)} runs: "
+            f"without the caches (the first call after an edit), {len(uncached)} runs: "
             f"{summary([u.first_seconds for u in uncached])}, VmHWM p50 "
             f"{statistics.median(u.peak_at_first for u in uncached) / mib:.1f} MiB"
         )
@@ -290,7 +293,7 @@ def main() -> None:
     medians = [statistics.median(p[i] for p in phases) * 1000 for i in range(3)]
     print(
         f"inside the process (p50 of 5): import agi.telephony.agi_script {medians[0]:.0f} ms, "
-        f"settings + Application {medians[1]:.0f} ms, flow and catalog (cached) "
+        f"settings (cached) + Application {medians[1]:.0f} ms, flow and catalog (cached) "
         f"{medians[2]:.0f} ms"
     )
     print(f"packages loaded by the first command: {outputs[0][1]}")

@@ -46,6 +46,8 @@ SCRIPT = Path(sys.executable).with_name("ivr-agi")
 IVR = Path(sys.executable).with_name("ivr")
 KEYS = "*2 102057522# 11638# 1"
 CACHES = ("flow-cache.pickle", "settings-cache.pickle")
+BOOKKEEPING = ("SET VARIABLE", "GET FULL VARIABLE", "GET VARIABLE", "ANSWER", "NOOP", "CHANNEL")
+"""Commands that play nothing: the greeting is the first command that is none of them."""
 
 PHASES = """\
 import sys, time
@@ -86,6 +88,8 @@ def _peak_so_far(pid: int) -> int:
 class Start:
     first_seconds: float
     """From exec to the first command read."""
+    greeting_seconds: float
+    """From exec to the first command that plays something (the greeting)."""
     first_command: str
     peak_at_first: int
     """VmHWM (KiB) when the first command arrived."""
@@ -96,6 +100,7 @@ class Start:
     accepted: bool = False
     cpu_seconds: float = 0.0
     """User and system CPU of the whole process."""
+    greeting_command: str = ""
 
 
 def one_start(environment: dict[str, str], cwd: str, call_id: str, full_call: bool) -> Start:
@@ -121,9 +126,13 @@ def one_start(environment: dict[str, str], cwd: str, call_id: str, full_call: bo
     accepted = False
     variables: dict[str, str] = {}
     line = first
+    greeting_seconds, greeting_command = 0.0, ""
     try:
         while line:
             command = line.decode().strip()
+            if not greeting_seconds and not command.startswith(BOOKKEEPING):
+                greeting_seconds = time.perf_counter() - started
+                greeting_command = command.split('"')[0].strip()
             accepted = accepted or "readings_accepted" in command
             answer = reply(command, keys, variables)
             if answer is None:
@@ -146,6 +155,7 @@ def one_start(environment: dict[str, str], cwd: str, call_id: str, full_call: bo
         raise SystemExit(f"ivr-agi wrote no command; stderr:\n{errors.decode(errors='replace')}")
     return Start(
         first_seconds,
+        greeting_seconds,
         first.decode().strip(),
         peak_at_first,
         usage.ru_maxrss,
@@ -153,6 +163,7 @@ def one_start(environment: dict[str, str], cwd: str, call_id: str, full_call: bo
         call_seconds,
         accepted,
         usage.ru_utime + usage.ru_stime,
+        greeting_command,
     )
 
 
@@ -263,6 +274,8 @@ def main() -> None:
         f"  beside `python -c pass` (alternating): {summary(bare_seconds)}; "
         f"p50 ratio {ratio(firsts, bare_seconds)}"
     )
+    greetings = [s.greeting_seconds for s in starts]
+    print(f"exec -> the greeting ({starts[0].greeting_command}): {summary(greetings)}")
     print(
         f"peak RSS at the first command (VmHWM): p50 "
         f"{statistics.median(s.peak_at_first for s in starts) / mib:.1f} MiB, max "

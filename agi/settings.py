@@ -25,7 +25,6 @@ import contextlib
 import copy
 import functools
 import ipaddress
-import json
 import logging
 import os
 import re
@@ -185,6 +184,8 @@ def _environment_values(known: dict[str, Field[Any]]) -> dict[str, Any]:
         if value is None:
             continue
         if _is_structured(str(setting.type)):
+            import json
+
             with contextlib.suppress(ValueError):
                 value = json.loads(value)
         values[name] = value
@@ -457,6 +458,8 @@ class Settings:
     def as_environment(self) -> tuple[tuple[str, str], ...]:
         """These settings as IVR_* variables, for a process started elsewhere (the AGI script
         that the private Asterisk runs): every one that is set, the webhook's secret aside."""
+        import json
+
         variables = [("IVR_CONFIG", "")]
         for name in FIELDS:
             value = getattr(self, name)

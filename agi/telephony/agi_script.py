@@ -28,7 +28,7 @@ from agi.dialog.channel import CallerHungUp
 from agi.problems import ProblemsFound
 from agi.redact import configure_logging, printable
 from agi.settings import load_cached_settings
-from agi.speech.recognition import speech_off
+from agi.speech.availability import speech_off
 from agi.telephony.asterisk_channel import AsteriskChannel
 
 log = logging.getLogger(__name__)

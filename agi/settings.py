@@ -40,7 +40,7 @@ from agi.constraints import After, Constraint
 from agi.problems import Place, Problem, ProblemsFound, did_you_mean, explain
 from agi.readings.callers import DEFAULT_REGION, GuessLimits, is_region
 from agi.readings.rules import AcceptanceWindow, ConsumptionPolicy, Resource, parse_accept_days
-from agi.state_cache import cached, key_of
+from agi.state_cache import key_of, load, store
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -518,49 +518,66 @@ def setting_default(name: str) -> Any:
 def load_settings(**overrides: Any) -> Settings:
     """The settings of this installation; ProblemsFound lists every mistake in them."""
     given = {key: value for key, value in overrides.items() if value is not None}
-    return _load(given, cache=False)
+    return _load(given)
 
 
 def load_cached_settings() -> Settings:
     """`load_settings()` for a process started for each call: settings that passed are kept
-    in the state folder they name, keyed by everything they were made from (the values the
-    files and variables write, the folder relative paths are relative to, the defaults'
-    folders and the code that checks them), and taken from there while it stays the same."""
-    return _load({}, cache=True)
-
-
-def _load(given: dict[str, Any], *, cache: bool) -> Settings:
+    in the state folder they name, keyed by the bytes of the settings files, the `IVR_*`
+    variables, the folder relative paths are relative to, the defaults' folders and the code
+    that checks them, and taken from there, unread, while all of that stays the same."""
     files = config_files()
+    try:
+        key = _cache_key(files)
+    except OSError:
+        return _load({}, files)  # a missing or unreadable file: the check says so
+    folder = _likely_state_folder(files)
+    entry = load(folder / CACHE_FILE, key, log, CACHE) if folder else None
+    if isinstance(entry, Settings):
+        return entry
+    settings = _load({}, files)
+    store(settings.state_dir / CACHE_FILE, key, settings, log, CACHE)
+    return settings
+
+
+def _load(given: dict[str, Any], files: list[Path] | None = None) -> Settings:
+    files = config_files() if files is None else files
     problems = _missing(files) + [p for path in files for p in _file_problems(path)]
-    sources = _sources(given, files)
-    folder = _state_folder(sources) if cache else None
-    if problems or folder is None:
-        settings = _checked(sources, files, problems)
-        if problems:
-            raise ProblemsFound(problems)
-        return settings
-    parts = [repr(sorted(sources.items())).encode(), repr(_defaults_basis()).encode()]
-    return cached(
-        folder / CACHE_FILE,
-        key_of(parts, PACKAGE.parent, CODE),
-        lambda: _checked(sources, files, []),
-        lambda entry: isinstance(entry, Settings),
-        log,
-        "settings cache",
-    )
+    settings = _checked(_sources(given, files), files, problems)
+    if problems:
+        raise ProblemsFound(problems)  # _checked raised already when the values are wrong too
+    return settings
 
 
+CACHE = "settings cache"
 CACHE_FILE = "settings-cache.pickle"
 CODE = (
     "agi/constraints.py",
+    "agi/located_yaml.py",
     "agi/problems.py",
     "agi/readings/callers.py",
     "agi/readings/rules.py",
     "agi/settings.py",
     "agi/state_cache.py",
 )
-"""The modules that check the settings and define their values, relative to the folder of
-the `agi` package: a change in any of them makes every entry miss."""
+"""The modules that read and check the settings and define their values, relative to the
+folder of the `agi` package: a change in any of them makes every entry miss."""
+_STATE_DIR_LINE = re.compile(
+    r"^state_dir:[ \t]*(?P<folder>[^\s#'\"{\[][^#]*?)[ \t]*(?:#.*)?$", re.M
+)
+
+
+def _cache_key(files: list[Path]) -> bytes:
+    """What settings are made from: the files (and whether others may read them, which a
+    secret in them may not allow), the IVR_* variables and what the defaults depend on."""
+    parts = []
+    for path in files:
+        with open(path, "rb") as stream:
+            readable = os.fstat(stream.fileno()).st_mode & stat.S_IROTH
+            parts += [str(path).encode(), b"%d" % bool(readable), stream.read()]
+    variables = sorted(item for item in os.environ.items() if item[0].upper().startswith("IVR_"))
+    parts += [repr(variables).encode(), repr(_defaults_basis()).encode()]
+    return key_of(parts, PACKAGE.parent, CODE)
 
 
 def _defaults_basis() -> tuple[object, ...]:
@@ -568,15 +585,19 @@ def _defaults_basis() -> tuple[object, ...]:
     return (Path.cwd(), state_home(), CHECKOUT, (PACKAGE / "shipped").exists())
 
 
-def _state_folder(sources: dict[str, Any]) -> Path | None:
-    """The state folder the settings name, where their cache is kept; None when what they
-    write is no folder (the check says so)."""
-    if "state_dir" not in sources:
-        return state_home() / "state"
-    value = sources["state_dir"]
-    if isinstance(value, str | Path) and str(value).strip():
-        return Path(value).absolute()
-    return None
+def _likely_state_folder(files: list[Path]) -> Path | None:
+    """The state folder the settings name, found without reading them as YAML: where their
+    cache is looked for. A guess only (an entry is used only under its key): when the files
+    write the folder in another form, the settings are checked on each call."""
+    named = {key.upper(): value for key, value in os.environ.items()}.get("IVR_STATE_DIR")
+    if named is not None:
+        return Path(named).absolute() if named.strip() else None
+    folder = state_home() / "state"
+    for path in files:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            for line in _STATE_DIR_LINE.finditer(path.read_text(encoding="utf-8")):
+                folder = path.parent / line["folder"]
+    return folder.absolute()
 
 
 def _checked(sources: dict[str, Any], files: list[Path], problems: list[Problem]) -> Settings:

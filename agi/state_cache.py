@@ -52,11 +52,25 @@ def cached(
     if entry is not None and accept(entry):
         return entry  # type: ignore[return-value]
     made = make()
+    store(path, key, made, log, what)
+    return made
+
+
+def load(path: Path, key: bytes, log: logging.Logger, what: str) -> object | None:
+    """The entry in `path` when it has `key`, or None (an unsafe cache is logged)."""
     try:
-        _store(path, key, made)
+        return _load(path, key, log, what)
+    except UnsafeCache as unsafe:
+        log.warning("the %s is not used: %s", what, unsafe)
+        return None
+
+
+def store(path: Path, key: bytes, entry: object, log: logging.Logger, what: str) -> None:
+    """Keep `entry` in `path` under `key`; a folder that cannot be written is logged."""
+    try:
+        _store(path, key, entry)
     except (OSError, UnsafeCache) as error:
         log.warning("the %s %s cannot be written (%s); each call checks anew", what, path, error)
-    return made
 
 
 def key_of(parts: Iterable[bytes], code: Path, modules: Iterable[str]) -> bytes:

@@ -78,8 +78,11 @@ def damage_entry(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_unchanged_settings_are_checked_once(state: Path, monkeypatch: pytest.MonkeyPatch):
     checks = Checks(monkeypatch)
-    first, again = load_cached_settings(), load_cached_settings()
-    assert checks.count == 1
+    first = load_cached_settings()
+    reads = []
+    monkeypatch.setattr(settings_module, "read_settings_file", reads.append)
+    again = load_cached_settings()
+    assert checks.count == 1 and reads == []  # the file is not even read as YAML
     assert again == first and again is not first
     assert (again.window.first_day, again.window.last_day) == (20, 24)
     assert again.state_dir == state
@@ -110,6 +113,29 @@ def test_a_change_checks_the_settings_again(
     assert checks.count == 1
     load_cached_settings()
     assert checks.count == 1  # the new entry
+
+
+def test_a_state_folder_written_in_another_form_is_found_by_the_check(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Where the cache is looked for is read from the file without YAML; a form that
+    reading misses costs the check on each call, never the right settings."""
+    (state.parent / "ivr.yaml").write_text(f'state_dir: "{state}"\naccept_days: 20-24\n')
+    checks = Checks(monkeypatch)
+    for _ in range(2):
+        assert load_cached_settings().state_dir == state
+    assert checks.count == 2
+    assert (state / CACHE_FILE).exists()
+
+
+def test_a_secret_in_a_file_others_can_read_is_refused_after_it_was_cached(state: Path):
+    path = state.parent / "ivr.yaml"
+    path.write_text(path.read_text() + "webhook_secret: a-secret-of-twenty-chars\n")
+    os.chmod(path, 0o640)
+    assert load_cached_settings().webhook_secret.get_secret_value() == "a-secret-of-twenty-chars"
+    os.chmod(path, 0o644)
+    with pytest.raises(ProblemsFound, match="'webhook_secret' is a secret, and anyone"):
+        load_cached_settings()
 
 
 def test_settings_with_a_mistake_are_reported_on_every_call_and_never_kept(state: Path):

@@ -2,10 +2,11 @@
 `ivr-agi` to its first AGI command on stdout, and its peak memory, beside `python -c pass`.
 
     .venv/bin/python benchmarks/agi_script_start.py [--runs 20] [--full-calls 5]
-        [--database-url URL]
+        [--database-url URL] [--settings-file]
 
 Each run starts `.venv/bin/ivr-agi` the way Asterisk does (the AGI environment on stdin,
-settings in IVR_* variables), reads its first command, answers `HANGUP` and closes stdin so
+settings in IVR_* variables, or with --settings-file in a settings file the way `ivr install`
+writes one), reads its first command, answers `HANGUP` and closes stdin so
 that it exits, and takes its peak RSS (ru_maxrss) from os.wait4; VmHWM is read from /proc
 when the first command arrives. Each start alternates with a run of `python -c pass`, so that
 both see the same load. The settings and the flow come from the state folder's caches (written
@@ -55,7 +56,10 @@ started = time.perf_counter()
 import agi.telephony.agi_script
 imported = time.perf_counter()
 from agi.application import Application
-from agi.settings import load_cached_settings
+try:
+    from agi.settings import load_cached_settings
+except ImportError:  # a release before the settings cache, measured for comparison
+    from agi.settings import load_settings as load_cached_settings
 app = Application(load_cached_settings())
 configured = time.perf_counter()
 app.use_cached_menu()
@@ -167,6 +171,27 @@ def one_start(environment: dict[str, str], cwd: str, call_id: str, full_call: bo
     )
 
 
+def settings_file(folder: Path, environment: dict[str, str]) -> dict[str, str]:
+    """The environment with the settings moved from IVR_* variables into a settings file made
+    from config/ivr.example.yaml, as `ivr install` makes one: what an installed script reads."""
+    values = {
+        key.removeprefix("IVR_").lower(): value
+        for key, value in environment.items()
+        if key.startswith("IVR_") and key != "IVR_CONFIG"
+    }
+    lines = []
+    for line in (ROOT / "config" / "ivr.example.yaml").read_text(encoding="utf-8").splitlines():
+        name, colon, _ = line.removeprefix("# ").partition(":")
+        if colon and name in values:
+            line = f"{name}: {values.pop(name)}"
+        lines.append(line)
+    path = folder / "ivr.yaml"
+    path.write_text("\n".join(lines + [f"{k}: {v}" for k, v in values.items()]) + "\n")
+    path.chmod(0o640)
+    others = {key: value for key, value in environment.items() if not key.startswith("IVR_")}
+    return {**others, "IVR_CONFIG": str(path)}
+
+
 def child_output(command: list[str], environment: dict[str, str], cwd: str) -> str:
     """The stdout of a short child process."""
     done = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=cwd)
@@ -229,11 +254,16 @@ def main() -> None:
     parser.add_argument("--uncached", type=int, default=5, help="starts without the cache")
     parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder")
     parser.add_argument("--top", type=int, default=10, help="imports to list")
+    parser.add_argument(
+        "--settings-file", action="store_true", help="the settings in a file, not in variables"
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="ivr-agi-start-") as folder:
         url = args.database_url or f"sqlite:///{folder}/agi.db"
         environment = checkout_environment(Path(folder), url)
+        if args.settings_file:
+            environment = settings_file(Path(folder), environment)
         for step in ("upgrade", "seed"):
             done = subprocess.run(
                 [str(IVR), "db", step], env=environment, cwd=folder, capture_output=True, text=True
@@ -263,7 +293,8 @@ def main() -> None:
     firsts = [s.first_seconds for s in starts]
     bare_seconds = [b[0] for b in bare]
     mib = 1024
-    print(f"{machine_line()}, database {url.split(':')[0]}")
+    given = "a settings file" if args.settings_file else "IVR_* variables"
+    print(f"{machine_line()}, database {url.split(':')[0]}, settings in {given}")
     print(f"script: {SCRIPT} (this process: {own_rss / mib:.1f} MiB RSS)")
     print(
         f"first command: {starts[0].first_command}; "

@@ -1,8 +1,9 @@
 """Everything one installation needs to answer calls, built once from the settings.
 
 A per-call AGI script builds it for its single call; a long-lived server keeps it and
-starts every call from it. The database, the readings service and the speech back-end are
-imported when first used, so that a per-call script says its first words without them.
+starts every call from it. The database, the readings service, the speech back-end and the
+call's record are imported when first used, so that a per-call script says its first words
+without them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from agi.dialog.channel import Channel
 from agi.dialog.engine import CallReport, Dialog
 from agi.dialog.flow import Flow
 from agi.dialog.prompts import PromptCatalog
-from agi.records.record import SERVER, CallRecord, phone_record
 from agi.redact import printable
 from agi.settings import Settings
 from agi.speech.spool import Spool
@@ -30,6 +30,7 @@ from agi.speech.spool import Spool
 if TYPE_CHECKING:
     from agi.readings.call_actions import CallActions
     from agi.readings.service import ReadingsService
+    from agi.records.record import CallRecord
     from agi.records.writer import RecordWriter
     from agi.speech.recognition import Speech
     from agi.storage.accounts import Accounts
@@ -249,6 +250,8 @@ class Application:
         report = dialog.run()
         record = None
         if self.settings.call_records:
+            from agi.records.record import SERVER, phone_record  # once the call has ended
+
             try:
                 record = phone_record(
                     report,

@@ -27,7 +27,7 @@ from agi.audio import line_codings
 from agi.audio.number_words import RUSSIAN_SOUNDS, linked_number_words
 from agi.problems import ProblemsFound
 from agi.records.caller_keys import SECRET_FILE, new_secret
-from agi.settings import Settings, local_fastagi_server, shipped, written_setting
+from agi.settings import local_fastagi_server, setting_default, shipped, written_setting
 from agi.telephony.asterisk_config import LineConfig, ivr_includes
 from agi.telephony.fastagi import DEFAULT_MAX_CALLS
 from agi.text.kannel_service import SMS_SERVICE, render_sms_service
@@ -365,7 +365,7 @@ def _serve_unit(options: Options, layout: Layout) -> str:
         f"{options.code / 'ivr'} serve --host 127.0.0.1 --port {options.fastagi_port} "
         f"--max-calls {options.max_calls}"
     )
-    drain = Settings.model_fields["drain_seconds"].default
+    drain = setting_default("drain_seconds")
     limits = (
         f"LimitNOFILE={max(4096, options.max_calls * 4 + 256)}\n"
         f"TimeoutStopSec={int(drain) + STOP_MARGIN_SECONDS}\n"

@@ -6,7 +6,6 @@ The flow, the prompt catalog, the settings file and the billing CSV all report t
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +55,8 @@ def shown(path: Path) -> Path:
 
 def closest(word: object, known: Iterable[object]) -> str | None:
     """The known name `word` is most likely a misspelling of, or None."""
+    import difflib  # only for a mistake
+
     close = difflib.get_close_matches(str(word), sorted(map(str, known)), n=1, cutoff=0.6)
     return close[0] if close else None
 
@@ -96,7 +97,7 @@ def explain(detail: Any, label: str) -> tuple[str, str]:
         return "wrong-value", f"{label} must be one of {ctx.get('expected')}, not '{given}'"
     if kind == "value_error":
         return "wrong-value", f"{label}: {ctx.get('error', detail['msg'])}"
-    if kind in ("dict_type", "model_type", "model_attributes_type"):
+    if kind in ("dict_type", "model_type", "model_attributes_type", "dataclass_type"):
         return "wrong-value", f"{label} must be a group of settings (name: value lines)"
     if kind == "list_type":
         return "wrong-value", f"{label} must be a list, such as [first, second]"

@@ -33,7 +33,7 @@ from agi.problems import Problem, did_you_mean, unreadable
 from agi.readings import billing
 from agi.readings.rules import parse_accept_days, zone_steps
 from agi.records.record import END_OF, End
-from agi.settings import Settings
+from agi.settings import Settings, setting_default
 from agi.speech.recognition import Speech, speech_off
 from agi.storage.database import connect, upgrade
 from agi.storage.repository import Repository
@@ -365,10 +365,7 @@ def run_scenario(
             database_url=scratch.fresh(),
             call_records=False,
             accept_days=scenario.accept_days,
-            **{
-                name: Settings.model_fields[name].get_default(call_default_factory=True)
-                for name in RULES
-            },
+            **{name: setting_default(name) for name in RULES},
         ),
         speech=Speech(ScriptedRecogniser(), "scenario")
         if scenario.speech

@@ -11,34 +11,43 @@ depends on the folder it is run from.
 A mistake in the settings is reported as one in the flow is: the file and line (or the
 environment variable), the setting, and what to write instead.
 
-The settings are a plain pydantic model that gathers its own sources (`_sources`), as
-pydantic-settings would, without importing it: every process, the per-call AGI script
-included, reads its settings first.
+The settings are a plain dataclass that gathers its own sources (`_sources`), as
+pydantic-settings would, and whose annotations carry the checks that pydantic applies
+(`agi.constraints`). Every process reads its settings first, the per-call AGI script on
+every call: `load_settings` keeps the checked settings in the state folder
+(`agi.state_cache`), keyed by everything they were made from, so that a call whose settings
+files and variables are unchanged imports no pydantic.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import ipaddress
-import json
+import logging
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import MISSING, Field, dataclass, field, fields
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-
+from agi.constraints import After, Constraint
 from agi.problems import Place, Problem, ProblemsFound, did_you_mean, explain
 from agi.readings.callers import DEFAULT_REGION, GuessLimits, is_region
 from agi.readings.rules import AcceptanceWindow, ConsumptionPolicy, Resource, parse_accept_days
+from agi.state_cache import key_of, load, store
 
 if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
     from agi.located_yaml import Document
+
+log = logging.getLogger(__name__)
 
 ENV_PREFIX = "IVR_"
 SYSTEM_CONFIG = Path("/etc/ivr/ivr.yaml")
@@ -158,235 +167,267 @@ def _file_values(files: list[Path], names: Iterable[str]) -> dict[str, Any]:
     }
 
 
-def _is_structured(annotation: Any) -> bool:
+def _is_structured(annotation: str) -> bool:
     """Whether a setting holds a list or a mapping, which a variable writes as JSON."""
-    if get_origin(annotation) in (list, dict):
-        return True
-    return any(_is_structured(member) for member in get_args(annotation) if member is not None)
+    return re.search(r"\b(list|dict)\[", annotation) is not None
 
 
-def _environment_values(fields: dict[str, Any]) -> dict[str, Any]:
+def _environment_values(known: dict[str, Field[Any]]) -> dict[str, Any]:
     """The settings given as IVR_* variables (any case); a list or mapping as JSON. A value
     that is no JSON goes on as text, for validation to say what it should be."""
     variables = {key.lower(): value for key, value in os.environ.items()}
     values: dict[str, Any] = {}
-    for name, field in fields.items():
+    for name, setting in known.items():
         value = variables.get((ENV_PREFIX + name).lower())
         if value is None:
             continue
-        if _is_structured(field.annotation):
+        if _is_structured(str(setting.type)):
+            import json
+
             with contextlib.suppress(ValueError):
                 value = json.loads(value)
         values[name] = value
     return values
 
 
-def _sources(given: dict[str, Any]) -> dict[str, Any]:
+def _sources(given: dict[str, Any], files: list[Path] | None = None) -> dict[str, Any]:
     """The values of the settings, the ones given winning over the variables, and those over
-    the files."""
-    fields = Settings.model_fields
-    return {**_file_values(config_files(), fields), **_environment_values(fields), **given}
+    the files (`files`, or the ones in use)."""
+    files = config_files() if files is None else files
+    return {**_file_values(files, FIELDS), **_environment_values(FIELDS), **given}
 
 
-class Settings(BaseModel):
+class Secret:
+    """A secret setting: its value only through `get_secret_value()`, never in a repr, a log
+    line or the environment a child process is given."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********" if self._value else ""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __getstate__(self) -> str:
+        return self._value
+
+    def __setstate__(self, value: str) -> None:
+        self._value = value
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, _source: Any, _handler: Callable[[Any], Any]) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_before_validator_function(
+            lambda value: value.get_secret_value() if isinstance(value, Secret) else value,
+            core_schema.no_info_after_validator_function(cls, core_schema.str_schema()),
+        )
+
+
+def _absolute(value: Path) -> Path:
+    """A path given relative (a variable, a test) is relative to the current folder."""
+    return value.absolute()
+
+
+def _absolute_sqlite(value: str) -> str:
+    return _relative_to(Path.cwd(), "database_url", value)
+
+
+def _check_accept_days(value: str) -> str:
+    parse_accept_days(value)
+    return value
+
+
+def _secret_of(length: int, message: str) -> After:
+    def check(value: Secret) -> Secret:
+        if len(value.get_secret_value()) < length:
+            raise ValueError(message)
+        return value
+
+    return After(check)
+
+
+def _check_addresses(value: list[str]) -> list[str]:
+    for address in value:
+        try:
+            ipaddress.ip_network(address, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{address!r} is not an address or network (127.0.0.1, 10.0.0.0/8)"
+            ) from None
+    return value
+
+
+def _check_caller_region(value: str) -> str:
+    if not is_region(value):
+        raise ValueError("the caller region is a country code such as RU or KZ")
+    return value
+
+
+def _check_timezone(value: str) -> str:
+    AcceptanceWindow(timezone=value)
+    return value
+
+
+AbsolutePath = Annotated[Path, After(_absolute)]
+Port = Annotated[int, Constraint(ge=1, le=65535)]
+GatewaySecret = Annotated[
+    Secret, _secret_of(16, "a gateway's secret or token has at least 16 characters")
+]
+WebSeconds = Annotated[float, Constraint(gt=0, le=300)]
+ApiUrl = Annotated[str, Constraint(pattern=r"^https?://\S+$")]
+
+
+@dataclass(init=False)
+class Settings:
     """Every setting has a default that runs the demo from a checkout. `Settings(...)` takes
-    what it is not given from the variables, the files and the defaults."""
+    what it is not given from the variables, the files and the defaults, and checks them
+    all (pydantic's ValidationError says what is wrong)."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid", "validate_default": True}
 
     def __init__(self, **given: Any) -> None:
-        super().__init__(**_sources(given))
+        self.__dict__.update(_check(_sources(given)).__dict__)
 
-    database_url: str = Field(default_factory=lambda: SQLITE_PREFIX + str(state_home() / "ivr.db"))
-    accept_days: str = "18-25"
-    timezone: str = "Europe/Moscow"
-    flow_path: Path = Field(default_factory=lambda: shipped("ivr_flows.yaml"))
-    prompts_path: Path = Field(default_factory=lambda: shipped("prompts/ru.yaml"))
-    prompts_audio_dir: Path = Field(default_factory=lambda: shipped("prompts/ru"))
+    database_url: Annotated[str, After(_absolute_sqlite)] = field(
+        default_factory=lambda: SQLITE_PREFIX + str(state_home() / "ivr.db")
+    )
+    accept_days: Annotated[str, After(_check_accept_days)] = "18-25"
+    timezone: Annotated[str, After(_check_timezone)] = "Europe/Moscow"
+    flow_path: AbsolutePath = field(default_factory=lambda: shipped("ivr_flows.yaml"))
+    prompts_path: AbsolutePath = field(default_factory=lambda: shipped("prompts/ru.yaml"))
+    prompts_audio_dir: AbsolutePath = field(default_factory=lambda: shipped("prompts/ru"))
     tts_engine: Literal["espeak-ng", "festival"] = "espeak-ng"
-    tts_voice: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_+-]+$")
+    tts_voice: Annotated[str, Constraint(pattern=r"^[A-Za-z0-9_+-]+$")] | None = None
     """None: the engine's Russian voice (espeak-ng `ru`, festival `msu_ru_nsh_clunits`)."""
-    tts_speed: int = Field(default=150, ge=80, le=300)
+    tts_speed: Annotated[int, Constraint(ge=80, le=300)] = 150
     """Words per minute (espeak-ng); festival stretches its own pace by 150 / speed."""
-    prompt_loudness_dbfs: float = Field(default=-20.0, ge=-30, le=-12)
+    prompt_loudness_dbfs: Annotated[float, Constraint(ge=-30, le=-12)] = -20.0
     """The speech level every prompt file is normalised to."""
     number_voice: Literal["prompts", "asterisk"] = "prompts"
     """Whose number words a call says: `prompts`, the project's own (`prompts/ru/digits/`,
     in the voice of the prompts); `asterisk`, the Russian sounds package's recordings (another
     voice: `ivr prompts check` reports the mix), the project's filling the words it lacks."""
-    speech_model: Path | None = None
+    speech_model: AbsolutePath | None = None
     """A Vosk model folder (e.g. vosk-model-small-ru-0.22); None: no answers by voice."""
-    speech_spool_dir: Path = Field(default_factory=lambda: state_home() / "speech")
+    speech_spool_dir: AbsolutePath = field(default_factory=lambda: state_home() / "speech")
     """The private folder Asterisk records answers by voice into, as this server reads it."""
     speech_spool_asterisk_dir: str | None = None
     """The same folder as Asterisk writes it, when Asterisk runs on another host (it must be
     one shared folder); None: the same path as speech_spool_dir."""
-    high_consumption_multiple: float = Field(default=3.0, gt=1)
-    high_consumption_floor: dict[Resource, int] = Field(
+    high_consumption_multiple: Annotated[float, Constraint(gt=1)] = 3.0
+    high_consumption_floor: dict[Resource, int] = field(
         default_factory=lambda: dict(ConsumptionPolicy().floors)
     )
-    database_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    database_timeout_seconds: Annotated[float, Constraint(gt=0, le=120)] = 5.0
     """The longest a call or a message waits for the database; then it is told the readings
     cannot be taken now (the phone caller reaches the operator, a gateway gets 503)."""
-    database_pool_size: int = Field(default=16, ge=1, le=500)
+    database_pool_size: Annotated[int, Constraint(ge=1, le=500)] = 16
     """PostgreSQL connections one process keeps (`ivr serve`, `ivr web`): as many
     database operations run at once, the rest queue in order within their timeout.
     Servers times pool size must stay under PostgreSQL's max_connections (or PgBouncer's
     pool)."""
-    conversation_expiry_minutes: int = Field(default=60, gt=0)
-    webhook_secret: SecretStr | None = None
-    webhook_max_body_bytes: int = Field(default=32768, ge=1024)
+    conversation_expiry_minutes: Annotated[int, Constraint(gt=0)] = 60
+    webhook_secret: (
+        Annotated[Secret, _secret_of(16, "the webhook secret needs at least 16 characters")] | None
+    ) = None
+    webhook_max_body_bytes: Annotated[int, Constraint(ge=1024)] = 32768
     web_host: str = "127.0.0.1"
-    web_port: int = Field(default=8080, ge=1, le=65535)
-    state_dir: Path = Field(default_factory=lambda: state_home() / "state")
+    web_port: Port = 8080
+    state_dir: AbsolutePath = field(default_factory=lambda: state_home() / "state")
     """What `ivr serve` keeps between runs: the last flow that passed the checks."""
     status_host: str = "127.0.0.1"
-    status_port: int = Field(default=4574, ge=1, le=65535)
+    status_port: Port = 4574
     """Where `ivr serve` answers /health, /metrics and /status (for `ivr status`)."""
-    agi_environment_seconds: float = Field(default=5.0, gt=0, le=60)
+    agi_environment_seconds: Annotated[float, Constraint(gt=0, le=60)] = 5.0
     """How long a FastAGI connection may take to send its whole AGI environment."""
-    agi_reply_seconds: float = Field(default=60.0, ge=5, le=3600)
+    agi_reply_seconds: Annotated[float, Constraint(ge=5, le=3600)] = 60.0
     """How long Asterisk may take to answer one command whole: the longest prompt, key wait
     or answer by voice."""
-    fastagi_servers: list[str] = Field(default_factory=lambda: [local_fastagi_server()])
+    fastagi_servers: Annotated[list[str], After(lambda value: check_fastagi_servers(value))] = (
+        field(default_factory=lambda: [local_fastagi_server()])
+    )
     """The FastAGI servers the dialplan tries in order before the AGI script (`agi://host:
     port/readings`, or `hagi://domain/readings` for DNS SRV); `ivr install` and `ivr asterisk
     up` write them into extensions_ivr.conf. Empty: the AGI script alone."""
-    drain_seconds: float = Field(default=60.0, ge=0, le=3600)
+    drain_seconds: Annotated[float, Constraint(ge=0, le=3600)] = 60.0
     """On SIGTERM, how long `ivr serve` lets calls in progress finish before it hands the rest
     to the operator; it exits at most 20 s after that."""
 
     call_records: bool = True
     """Keep a record of every call and text conversation (for `ivr report`)."""
-    record_retention_days: int = Field(default=90, gt=0, le=3650)
+    record_retention_days: Annotated[int, Constraint(gt=0, le=3650)] = 90
     """How long `ivr db purge` keeps call records and answered message ids."""
 
-    caller_region: str = DEFAULT_REGION
+    caller_region: Annotated[str, After(_check_caller_region)] = DEFAULT_REGION
     """The country whose numbering a caller number without `+` is read in (ISO 3166 code)."""
-    guess_window_minutes: int = Field(default=60, gt=0, le=7 * 24 * 60)
-    max_unknown_contracts_per_caller: int = Field(default=5, gt=0)
-    max_unknown_contracts_without_caller_id: int = Field(default=3, gt=0)
+    guess_window_minutes: Annotated[int, Constraint(gt=0, le=7 * 24 * 60)] = 60
+    max_unknown_contracts_per_caller: Annotated[int, Constraint(gt=0)] = 5
+    max_unknown_contracts_without_caller_id: Annotated[int, Constraint(gt=0)] = 3
     """Shared by every call without a caller number."""
-    max_refused_readings_per_contract: int = Field(default=10, gt=0)
-    web_max_connections: int = Field(default=1000, ge=10)
+    max_refused_readings_per_contract: Annotated[int, Constraint(gt=0)] = 10
+    web_max_connections: Annotated[int, Constraint(ge=10)] = 1000
     """Connections `ivr web` keeps open at once, idle ones included."""
-    web_max_requests: int = Field(default=64, ge=1)
+    web_max_requests: Annotated[int, Constraint(ge=1)] = 64
     """Requests `ivr web` answers at once; more are refused with 503 at once."""
-    web_header_seconds: float = Field(default=10.0, gt=0, le=300)
+    web_header_seconds: WebSeconds = 10.0
     """How long a client may take to send a request's headers."""
-    web_body_seconds: float = Field(default=10.0, gt=0, le=300)
+    web_body_seconds: WebSeconds = 10.0
     """How long a client may take to send a request's body."""
 
-    console_secret: SecretStr | None = None
+    console_secret: (
+        Annotated[Secret, _secret_of(32, "the console's secret needs at least 32 characters")]
+        | None
+    ) = None
     """What signs the staff console's session cookies (`ivr install` makes one); None: no
     `ivr console`. Changing it signs everyone out."""
     console_host: str = "127.0.0.1"
-    console_port: int = Field(default=8090, ge=1, le=65535)
-    console_session_hours: float = Field(default=8.0, gt=0, le=24 * 7)
+    console_port: Port = 8090
+    console_session_hours: Annotated[float, Constraint(gt=0, le=24 * 7)] = 8.0
     """How long a sign-in lasts."""
 
-    kannel_secret: SecretStr | None = None
+    kannel_secret: GatewaySecret | None = None
     """The password Kannel's sms-service sends (`post-url = "http://kannel:<secret>@..."`);
     None: no POST /kannel."""
-    kannel_addresses: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    kannel_addresses: Annotated[list[str], After(_check_addresses)] = field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"]
+    )
     """Where Kannel's smsbox may post from: addresses or networks."""
-    viber_token: SecretStr | None = None
+    viber_token: GatewaySecret | None = None
     """The bot's authentication token (Viber: Edit Info, Your app key); None: no POST /viber."""
-    viber_api_url: str = Field(default="https://chatapi.viber.com/pa", pattern=r"^https?://\S+$")
-    viber_sender_name: str = Field(default="Показания", min_length=1, max_length=28)
+    viber_api_url: ApiUrl = "https://chatapi.viber.com/pa"
+    viber_sender_name: Annotated[str, Constraint(min_length=1, max_length=28)] = "Показания"
     """The name Viber shows over the bot's replies."""
-    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_app_secret: GatewaySecret | None = None
     """The Meta app's secret, which signs notifications; the four whatsapp_ settings but the
     address are needed for GET|POST /whatsapp."""
-    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_verify_token: Secret | None = None
     """The token typed into the app's webhook configuration, for the verification request."""
-    whatsapp_token: SecretStr | None = None
+    whatsapp_token: GatewaySecret | None = None
     """The access token the replies are sent with (a system user's permanent token)."""
-    whatsapp_phone_number_id: str | None = Field(default=None, pattern=r"^[0-9]{1,32}$")
+    whatsapp_phone_number_id: Annotated[str, Constraint(pattern=r"^[0-9]{1,32}$")] | None = None
     """The id of the business phone number (not the number itself)."""
-    whatsapp_api_url: str = Field(
-        default="https://graph.facebook.com/v21.0", pattern=r"^https?://\S+$"
-    )
+    whatsapp_api_url: ApiUrl = "https://graph.facebook.com/v21.0"
 
-    @field_validator(
-        "flow_path",
-        "prompts_path",
-        "prompts_audio_dir",
-        "speech_model",
-        "speech_spool_dir",
-        "state_dir",
-    )
-    @classmethod
-    def _absolute(cls, value: Path | None) -> Path | None:
-        """A path given relative (a variable, a test) is relative to the current folder."""
-        return None if value is None else value.absolute()
-
-    @field_validator("database_url")
-    @classmethod
-    def _absolute_sqlite(cls, value: str) -> str:
-        return _relative_to(Path.cwd(), "database_url", value)
-
-    @field_validator("accept_days")
-    @classmethod
-    def _check_accept_days(cls, value: str) -> str:
-        parse_accept_days(value)
-        return value
-
-    @field_validator("webhook_secret")
-    @classmethod
-    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 16:
-            raise ValueError("the webhook secret needs at least 16 characters")
-        return value
-
-    @field_validator("console_secret")
-    @classmethod
-    def _check_console_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("the console's secret needs at least 32 characters")
-        return value
-
-    @field_validator("kannel_secret", "viber_token", "whatsapp_app_secret", "whatsapp_token")
-    @classmethod
-    def _check_gateway_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 16:
-            raise ValueError("a gateway's secret or token has at least 16 characters")
-        return value
-
-    @field_validator("kannel_addresses")
-    @classmethod
-    def _check_addresses(cls, value: list[str]) -> list[str]:
-        for address in value:
-            try:
-                ipaddress.ip_network(address, strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"{address!r} is not an address or network (127.0.0.1, 10.0.0.0/8)"
-                ) from None
-        return value
-
-    @field_validator("fastagi_servers")
-    @classmethod
-    def _check_fastagi_servers(cls, value: list[str]) -> list[str]:
-        return check_fastagi_servers(value)
-
-    @field_validator("caller_region")
-    @classmethod
-    def _check_caller_region(cls, value: str) -> str:
-        if not is_region(value):
-            raise ValueError("the caller region is a country code such as RU or KZ")
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _check_timezone(cls, value: str) -> str:
-        AcceptanceWindow(timezone=value)
-        return value
-
-    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Settings:
-        """A copy with `update`; what is computed from the settings (the window, the
-        limits) is computed afresh from the copy, never carried over from this one."""
-        copied = super().model_copy(update=update, deep=deep)
+    def model_copy(self, *, update: dict[str, Any] | None = None) -> Settings:
+        """A copy with `update` (not checked again); what is computed from the settings (the
+        window, the limits) is computed afresh from the copy, never carried over from this
+        one."""
+        copied = copy.copy(self)
+        copied.__dict__.update(update or {})
         for name in COMPUTED:
             copied.__dict__.pop(name, None)
         return copied
@@ -415,16 +456,20 @@ class Settings(BaseModel):
     def as_environment(self) -> tuple[tuple[str, str], ...]:
         """These settings as IVR_* variables, for a process started elsewhere (the AGI script
         that the private Asterisk runs): every one that is set, the webhook's secret aside."""
+        import json
+
         variables = [("IVR_CONFIG", "")]
-        for name in type(self).model_fields:
+        for name in FIELDS:
             value = getattr(self, name)
-            if value is None or isinstance(value, SecretStr):
+            if value is None or isinstance(value, Secret):
                 continue
             text = json.dumps(value) if isinstance(value, dict | list) else str(value)
             variables.append((ENV_PREFIX + name.upper(), text))
         return tuple(variables)
 
 
+FIELDS: dict[str, Field[Any]] = {setting.name: setting for setting in fields(Settings)}
+"""Every setting, by name."""
 PATH_SETTINGS = frozenset(
     {
         "flow_path",
@@ -437,9 +482,7 @@ PATH_SETTINGS = frozenset(
 )
 """The settings that name a file or folder: relative to the file that writes them."""
 SECRET_SETTINGS = frozenset(
-    name
-    for name, field in Settings.model_fields.items()
-    if field.annotation in (SecretStr, SecretStr | None)
+    name for name, setting in FIELDS.items() if "Secret" in str(setting.type)
 )
 """The settings a file may hold only if no one but the service can read it."""
 
@@ -468,20 +511,122 @@ def check_fastagi_servers(servers: object) -> list[str]:
     return list(servers)
 
 
+def setting_default(name: str) -> Any:
+    """What a setting is when nothing sets it, as the defaults write it (before its checks)."""
+    setting = FIELDS[name]
+    if setting.default_factory is not MISSING:
+        return setting.default_factory()
+    return setting.default
+
+
 def load_settings(**overrides: Any) -> Settings:
     """The settings of this installation; ProblemsFound lists every mistake in them."""
     given = {key: value for key, value in overrides.items() if value is not None}
+    return _load(given)
+
+
+def load_cached_settings() -> Settings:
+    """`load_settings()` for a process started for each call: settings that passed are kept
+    in the state folder they name, keyed by the bytes of the settings files, the `IVR_*`
+    variables, the folder relative paths are relative to, the defaults' folders and the code
+    that checks them, and taken from there, unread, while all of that stays the same."""
     files = config_files()
-    problems = _missing(files) + [p for path in files for p in _file_problems(path)]
     try:
-        settings = Settings(**given)
+        key = _cache_key(files)
+    except OSError:
+        return _load({}, files)  # a missing or unreadable file: the check says so
+    folder = _likely_state_folder(files)
+    entry = load(folder / CACHE_FILE, key, log, CACHE) if folder else None
+    if isinstance(entry, Settings):
+        return entry
+    settings = _load({}, files)
+    store(settings.state_dir / CACHE_FILE, key, settings, log, CACHE)
+    return settings
+
+
+def _load(given: dict[str, Any], files: list[Path] | None = None) -> Settings:
+    files = config_files() if files is None else files
+    problems = _missing(files) + [p for path in files for p in _file_problems(path)]
+    settings = _checked(_sources(given, files), files, problems)
+    if problems:
+        raise ProblemsFound(problems)  # _checked raised already when the values are wrong too
+    return settings
+
+
+CACHE = "settings cache"
+CACHE_FILE = "settings-cache.pickle"
+CODE = (
+    "agi/constraints.py",
+    "agi/located_yaml.py",
+    "agi/problems.py",
+    "agi/readings/callers.py",
+    "agi/readings/rules.py",
+    "agi/settings.py",
+    "agi/state_cache.py",
+)
+"""The modules that read and check the settings and define their values, relative to the
+folder of the `agi` package: a change in any of them makes every entry miss."""
+_STATE_DIR_LINE = re.compile(
+    r"^state_dir:[ \t]*(?P<folder>[^\s#'\"{\[][^#]*?)[ \t]*(?:#.*)?$", re.M
+)
+
+
+def _cache_key(files: list[Path]) -> bytes:
+    """What settings are made from: the files (and whether others may read them, which a
+    secret in them may not allow), the IVR_* variables and what the defaults depend on."""
+    parts = []
+    for path in files:
+        with open(path, "rb") as stream:
+            readable = os.fstat(stream.fileno()).st_mode & stat.S_IROTH
+            parts += [str(path).encode(), b"%d" % bool(readable), stream.read()]
+    variables = sorted(item for item in os.environ.items() if item[0].upper().startswith("IVR_"))
+    parts += [repr(variables).encode(), repr(_defaults_basis()).encode()]
+    return key_of(parts, PACKAGE.parent, CODE)
+
+
+def _defaults_basis() -> tuple[object, ...]:
+    """What the defaults and the checks of relative paths depend on besides the code."""
+    return (Path.cwd(), state_home(), CHECKOUT, (PACKAGE / "shipped").exists())
+
+
+def _likely_state_folder(files: list[Path]) -> Path | None:
+    """The state folder the settings name, found without reading them as YAML: where their
+    cache is looked for. A guess only (an entry is used only under its key): when the files
+    write the folder in another form, the settings are checked on each call."""
+    named = {key.upper(): value for key, value in os.environ.items()}.get("IVR_STATE_DIR")
+    if named is not None:
+        return Path(named).absolute() if named.strip() else None
+    folder = state_home() / "state"
+    for path in files:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            for line in _STATE_DIR_LINE.finditer(path.read_text(encoding="utf-8")):
+                folder = path.parent / line["folder"]
+    return folder.absolute()
+
+
+def _checked(sources: dict[str, Any], files: list[Path], problems: list[Problem]) -> Settings:
+    """The settings checked; ProblemsFound with `problems` and the checks' own if any fails."""
+    from pydantic import ValidationError
+
+    try:
+        return _check(sources)
     except ValidationError as error:
         written = dict(_written(files))
-        problems += [_problem(detail, written) for detail in error.errors()]
-        raise ProblemsFound(problems) from None
-    if problems:
-        raise ProblemsFound(problems)
-    return settings
+        details = error.errors()
+        raise ProblemsFound(problems + [_problem(detail, written) for detail in details]) from None
+
+
+@functools.cache
+def _validator() -> TypeAdapter[Settings]:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(Settings)
+
+
+def _check(values: dict[str, Any]) -> Settings:
+    """Settings of these values and the defaults, checked; pydantic's ValidationError says
+    what is wrong."""
+    return _validator().validate_python(values)
 
 
 def _missing(files: list[Path]) -> list[Problem]:
@@ -511,7 +656,7 @@ def _file_problems(path: Path) -> list[Problem]:
             *problems,
             Problem(path, 1, "settings-shape", "the settings file lists settings as  name: value"),
         ]
-    known = Settings.model_fields
+    known = FIELDS
     readable = path.stat().st_mode & stat.S_IROTH
     for name in document.data:
         if name in SECRET_SETTINGS and readable:

@@ -2,14 +2,16 @@
 `ivr-agi` to its first AGI command on stdout, and its peak memory, beside `python -c pass`.
 
     .venv/bin/python benchmarks/agi_script_start.py [--runs 20] [--full-calls 5]
-        [--database-url URL]
+        [--database-url URL] [--settings-file]
 
 Each run starts `.venv/bin/ivr-agi` the way Asterisk does (the AGI environment on stdin,
-settings in IVR_* variables), reads its first command, answers `HANGUP` and closes stdin so
+settings in IVR_* variables, or with --settings-file in a settings file the way `ivr install`
+writes one), reads its first command, answers `HANGUP` and closes stdin so
 that it exits, and takes its peak RSS (ru_maxrss) from os.wait4; VmHWM is read from /proc
 when the first command arrives. Each start alternates with a run of `python -c pass`, so that
-both see the same load. The flow comes from the state folder's cache (written by a warm-up
-run); a few starts with the cache removed show the first call after the flow is edited. A
+both see the same load. The settings and the flow come from the state folder's caches (written
+by a warm-up run); a few starts with the caches removed show the first call after the
+settings or the flow are edited. A
 few more runs play the seed's whole call `*2 102057522# 11638# 1` on stdin/stdout, for the
 peak and the CPU of a complete call. The database is a temporary SQLite file with the demo
 contracts (made with `ivr db upgrade` and `ivr db seed`) unless --database-url names
@@ -44,6 +46,9 @@ from tests.support import checkout_environment, machine_line, percentile  # noqa
 SCRIPT = Path(sys.executable).with_name("ivr-agi")
 IVR = Path(sys.executable).with_name("ivr")
 KEYS = "*2 102057522# 11638# 1"
+CACHES = ("flow-cache.pickle", "settings-cache.pickle")
+BOOKKEEPING = ("SET VARIABLE", "GET FULL VARIABLE", "GET VARIABLE", "ANSWER", "NOOP", "CHANNEL")
+"""Commands that play nothing: the greeting is the first command that is none of them."""
 
 PHASES = """\
 import sys, time
@@ -51,8 +56,11 @@ started = time.perf_counter()
 import agi.telephony.agi_script
 imported = time.perf_counter()
 from agi.application import Application
-from agi.settings import load_settings
-app = Application(load_settings())
+try:
+    from agi.settings import load_cached_settings
+except ImportError:  # a release before the settings cache, measured for comparison
+    from agi.settings import load_settings as load_cached_settings
+app = Application(load_cached_settings())
 configured = time.perf_counter()
 app.use_cached_menu()
 loaded = time.perf_counter()
@@ -84,6 +92,8 @@ def _peak_so_far(pid: int) -> int:
 class Start:
     first_seconds: float
     """From exec to the first command read."""
+    greeting_seconds: float
+    """From exec to the first command that plays something (the greeting)."""
     first_command: str
     peak_at_first: int
     """VmHWM (KiB) when the first command arrived."""
@@ -94,6 +104,7 @@ class Start:
     accepted: bool = False
     cpu_seconds: float = 0.0
     """User and system CPU of the whole process."""
+    greeting_command: str = ""
 
 
 def one_start(environment: dict[str, str], cwd: str, call_id: str, full_call: bool) -> Start:
@@ -119,9 +130,13 @@ def one_start(environment: dict[str, str], cwd: str, call_id: str, full_call: bo
     accepted = False
     variables: dict[str, str] = {}
     line = first
+    greeting_seconds, greeting_command = 0.0, ""
     try:
         while line:
             command = line.decode().strip()
+            if not greeting_seconds and not command.startswith(BOOKKEEPING):
+                greeting_seconds = time.perf_counter() - started
+                greeting_command = command.split('"')[0].strip()
             accepted = accepted or "readings_accepted" in command
             answer = reply(command, keys, variables)
             if answer is None:
@@ -144,6 +159,7 @@ def one_start(environment: dict[str, str], cwd: str, call_id: str, full_call: bo
         raise SystemExit(f"ivr-agi wrote no command; stderr:\n{errors.decode(errors='replace')}")
     return Start(
         first_seconds,
+        greeting_seconds,
         first.decode().strip(),
         peak_at_first,
         usage.ru_maxrss,
@@ -151,7 +167,29 @@ def one_start(environment: dict[str, str], cwd: str, call_id: str, full_call: bo
         call_seconds,
         accepted,
         usage.ru_utime + usage.ru_stime,
+        greeting_command,
     )
+
+
+def settings_file(folder: Path, environment: dict[str, str]) -> dict[str, str]:
+    """The environment with the settings moved from IVR_* variables into a settings file made
+    from config/ivr.example.yaml, as `ivr install` makes one: what an installed script reads."""
+    values = {
+        key.removeprefix("IVR_").lower(): value
+        for key, value in environment.items()
+        if key.startswith("IVR_") and key != "IVR_CONFIG"
+    }
+    lines = []
+    for line in (ROOT / "config" / "ivr.example.yaml").read_text(encoding="utf-8").splitlines():
+        name, colon, _ = line.removeprefix("# ").partition(":")
+        if colon and name in values:
+            line = f"{name}: {values.pop(name)}"
+        lines.append(line)
+    path = folder / "ivr.yaml"
+    path.write_text("\n".join(lines + [f"{k}: {v}" for k, v in values.items()]) + "\n")
+    path.chmod(0o640)
+    others = {key: value for key, value in environment.items() if not key.startswith("IVR_")}
+    return {**others, "IVR_CONFIG": str(path)}
 
 
 def child_output(command: list[str], environment: dict[str, str], cwd: str) -> str:
@@ -216,11 +254,16 @@ def main() -> None:
     parser.add_argument("--uncached", type=int, default=5, help="starts without the cache")
     parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder")
     parser.add_argument("--top", type=int, default=10, help="imports to list")
+    parser.add_argument(
+        "--settings-file", action="store_true", help="the settings in a file, not in variables"
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="ivr-agi-start-") as folder:
         url = args.database_url or f"sqlite:///{folder}/agi.db"
         environment = checkout_environment(Path(folder), url)
+        if args.settings_file:
+            environment = settings_file(Path(folder), environment)
         for step in ("upgrade", "seed"):
             done = subprocess.run(
                 [str(IVR), "db", step], env=environment, cwd=folder, capture_output=True, text=True
@@ -233,10 +276,11 @@ def main() -> None:
         for run in range(args.runs):
             starts.append(one_start(environment, folder, f"start-{run}", False))
             bare.append(timed_child([sys.executable, "-c", "pass"], environment, folder))
-        cache = Path(folder) / "state" / "flow-cache.pickle"
+        caches = [Path(folder) / "state" / name for name in CACHES]
         uncached = []
         for run in range(args.uncached):
-            cache.unlink(missing_ok=True)
+            for cache in caches:
+                cache.unlink(missing_ok=True)
             uncached.append(one_start(environment, folder, f"uncached-{run}", False))
         calls = [
             one_start(environment, folder, f"call-{run}", True) for run in range(args.full_calls)
@@ -249,7 +293,8 @@ def main() -> None:
     firsts = [s.first_seconds for s in starts]
     bare_seconds = [b[0] for b in bare]
     mib = 1024
-    print(f"{machine_line()}, database {url.split(':')[0]}")
+    given = "a settings file" if args.settings_file else "IVR_* variables"
+    print(f"{machine_line()}, database {url.split(':')[0]}, settings in {given}")
     print(f"script: {SCRIPT} (this process: {own_rss / mib:.1f} MiB RSS)")
     print(
         f"first command: {starts[0].first_command}; "
@@ -260,6 +305,8 @@ def main() -> None:
         f"  beside `python -c pass` (alternating): {summary(bare_seconds)}; "
         f"p50 ratio {ratio(firsts, bare_seconds)}"
     )
+    greetings = [s.greeting_seconds for s in starts]
+    print(f"exec -> the greeting ({starts[0].greeting_command}): {summary(greetings)}")
     print(
         f"peak RSS at the first command (VmHWM): p50 "
         f"{statistics.median(s.peak_at_first for s in starts) / mib:.1f} MiB, max "
@@ -272,7 +319,7 @@ def main() -> None:
     )
     if uncached:
         print(
-            f"without the flow cache (the first call after an edit), {len(uncached)} runs: "
+            f"without the caches (the first call after an edit), {len(uncached)} runs: "
             f"{summary([u.first_seconds for u in uncached])}, VmHWM p50 "
             f"{statistics.median(u.peak_at_first for u in uncached) / mib:.1f} MiB"
         )
@@ -290,7 +337,7 @@ def main() -> None:
     medians = [statistics.median(p[i] for p in phases) * 1000 for i in range(3)]
     print(
         f"inside the process (p50 of 5): import agi.telephony.agi_script {medians[0]:.0f} ms, "
-        f"settings + Application {medians[1]:.0f} ms, flow and catalog (cached) "
+        f"settings (cached) + Application {medians[1]:.0f} ms, flow and catalog (cached) "
         f"{medians[2]:.0f} ms"
     )
     print(f"packages loaded by the first command: {outputs[0][1]}")

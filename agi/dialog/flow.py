@@ -1,18 +1,19 @@
-"""The voice menu as typed models: what each kind of node in `ivr_flows.yaml` may say and do.
+"""The voice menu as typed objects: what each kind of node in `ivr_flows.yaml` may say and do.
 
-`agi.dialog.flow_loader` turns the YAML into these models and checks them as a whole; the
-engine only ever sees a flow that passed.
+`agi.dialog.flow_loader` turns the YAML into these objects and checks them as a whole; the
+engine only ever sees a flow that passed. They are plain frozen dataclasses whose
+annotations carry the checks (`agi.constraints`), which pydantic applies when the loader
+reads a file: a flow taken from the cache (`agi.dialog.flow_cache`) needs no pydantic.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-
+from agi.constraints import Before, Constraint
 from agi.dialog.actions import ActionTable
 
 NODE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -21,14 +22,18 @@ VARIABLE_NAME = NODE_NAME
 SAY_KINDS = {"number": "number", "digits": "digits", "prompt": "prompt_of"}
 
 
-class Model(BaseModel):
-    """A part of a flow. Its validator is built when a flow is first read from YAML, not
-    when this module is imported: a flow from the cache (`agi.dialog.flow_cache`) needs
-    none."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+model = dataclass(frozen=True, slots=True, kw_only=True)
+"""How every part of a flow is declared."""
 
 
+class Model:
+    """A part of a flow; pydantic refuses keys it does not declare."""
+
+    __slots__ = ()
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
+
+
+@model
 class SayItem(Model):
     """One thing to say: a prompt id, or a variable said as a number, digits or a prompt."""
 
@@ -55,14 +60,13 @@ def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str | dict) else value
 
 
-Say = Annotated[
-    list[Annotated[SayItem, BeforeValidator(_parse_say_item)]], BeforeValidator(_as_list)
-]
-PromptIds = Annotated[list[str], BeforeValidator(_as_list)]
-Seconds = Annotated[float, Field(gt=0, le=60)]
-Attempts = Annotated[int, Field(ge=1, le=10)]
+Say = Annotated[list[Annotated[SayItem, Before(_parse_say_item)]], Before(_as_list)]
+PromptIds = Annotated[list[str], Before(_as_list)]
+Seconds = Annotated[float, Constraint(gt=0, le=60)]
+Attempts = Annotated[int, Constraint(ge=1, le=10)]
 
 
+@model
 class Defaults(Model):
     timeout: Seconds = 5
     inter_digit_timeout: Seconds = 3
@@ -74,63 +78,70 @@ class Defaults(Model):
     None: to `on_failure`."""
     listen_seconds: Seconds = 15
     """The longest answer by voice that is recorded."""
-    silence_seconds: Annotated[int, Field(ge=1, le=10)] = 2
+    silence_seconds: Annotated[int, Constraint(ge=1, le=10)] = 2
     """Whole seconds of silence that end an answer by voice."""
 
 
+@model
 class Limits(Model):
-    call_seconds: Annotated[int, Field(ge=30, le=3600)] = 600
-    steps: Annotated[int, Field(ge=10, le=10_000)] = 300
+    call_seconds: Annotated[int, Constraint(ge=30, le=3600)] = 600
+    steps: Annotated[int, Constraint(ge=10, le=10_000)] = 300
     then: str | None = None
 
 
+@model
 class Option(Model):
     next: str
-    set: dict[str, str] = Field(default_factory=dict)
+    set: dict[str, str] = field(default_factory=dict)
 
 
 def _option(value: Any) -> Any:
     return {"next": value} if isinstance(value, str) else value
 
 
+@model
 class Asking(Model):
     """Settings shared by the nodes that wait for keys."""
 
-    say: Say = Field(default_factory=list)
+    say: Say = field(default_factory=list)
     timeout: Seconds | None = None
     attempts: Attempts | None = None
-    no_input: PromptIds = Field(default_factory=list)
-    invalid: PromptIds = Field(default_factory=list)
+    no_input: PromptIds = field(default_factory=list)
+    invalid: PromptIds = field(default_factory=list)
     on_no_input: str | None = None
     on_invalid: str | None = None
     voice_say: Say | None = None
     """Once a `voice` node switched the call to answers by voice: what to say instead of
     `say` before listening. Without it the node waits for keys even then."""
-    not_understood: PromptIds = Field(default_factory=list)
+    not_understood: PromptIds = field(default_factory=list)
     """Said before asking again when an answer by voice was heard but not understood."""
 
 
+@model
 class PlayNode(Model):
     type: Literal["play"]
     say: Say
     next: str
 
 
+@model
 class MenuNode(Asking):
     type: Literal["menu"]
-    options: dict[str, Annotated[Option, BeforeValidator(_option)]]
+    options: dict[str, Annotated[Option, Before(_option)]]
 
 
+@model
 class InputNode(Asking):
     type: Literal["input"]
     into: str
-    min_digits: Annotated[int, Field(ge=1, le=32)] = 1
-    max_digits: Annotated[int, Field(ge=1, le=32)]
+    min_digits: Annotated[int, Constraint(ge=1, le=32)] = 1
+    max_digits: Annotated[int, Constraint(ge=1, le=32)]
     terminator: Literal["#", "*", "none"] = "#"
     inter_digit_timeout: Seconds | None = None
     next: str
 
 
+@model
 class ConfirmNode(Asking):
     type: Literal["confirm"]
     confirm_key: str = "1"
@@ -139,31 +150,35 @@ class ConfirmNode(Asking):
     on_reenter: str
 
 
+@model
 class VoiceNode(Model):
     """From here on, nodes with `voice_say` listen to the caller's voice (keys still work);
     without a speech model the call goes to `unavailable` instead."""
 
     type: Literal["voice"]
-    say: Say = Field(default_factory=list)
+    say: Say = field(default_factory=list)
     next: str
     unavailable: str
 
 
+@model
 class ActionNode(Model):
     type: Literal["action"]
     action: str
     outcomes: dict[str, str]
 
 
+@model
 class TransferNode(Model):
     type: Literal["transfer"]
-    say: Say = Field(default_factory=list)
+    say: Say = field(default_factory=list)
     to: str
 
 
+@model
 class HangupNode(Model):
     type: Literal["hangup"]
-    say: Say = Field(default_factory=list)
+    say: Say = field(default_factory=list)
 
 
 Node = (
@@ -190,12 +205,18 @@ NODE_TYPES: dict[str, type[Model]] = {
 }
 
 TOP_LEVEL_KEYS = frozenset({"version", "start", "defaults", "limits", "nodes"})
+
+
+def field_names(part: type[Model]) -> frozenset[str]:
+    return frozenset(each.name for each in fields(part))  # type: ignore[arg-type]
+
+
 KNOWN_KEYS: dict[str, frozenset[str]] = {
-    kind: frozenset(model.model_fields) for kind, model in NODE_TYPES.items()
+    kind: field_names(node) for kind, node in NODE_TYPES.items()
 }
-KNOWN_KEYS["defaults"] = frozenset(Defaults.model_fields)
-KNOWN_KEYS["limits"] = frozenset(Limits.model_fields)
-KNOWN_KEYS["option"] = frozenset(Option.model_fields)
+KNOWN_KEYS["defaults"] = field_names(Defaults)
+KNOWN_KEYS["limits"] = field_names(Limits)
+KNOWN_KEYS["option"] = field_names(Option)
 
 
 @dataclass(frozen=True)
@@ -212,10 +233,10 @@ class Flow:
 
 def node_targets(node: Model) -> dict[tuple[str, ...], str]:
     targets: dict[tuple[str, ...], str] = {}
-    for field in ("next", "on_no_input", "on_invalid", "on_confirm", "on_reenter", "unavailable"):
-        target = getattr(node, field, None)
+    for setting in ("next", "on_no_input", "on_invalid", "on_confirm", "on_reenter", "unavailable"):
+        target = getattr(node, setting, None)
         if target is not None:
-            targets[(field,)] = target
+            targets[(setting,)] = target
     if isinstance(node, MenuNode):
         for key, option in node.options.items():
             targets[("options", key)] = option.next

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from agi.dialog.actions import SAYABLE, ActionSpec, ActionTable, Stage
 from agi.dialog.channel import DTMF_KEYS
@@ -34,6 +34,7 @@ from agi.dialog.flow import (
     Model,
     TransferNode,
     VoiceNode,
+    field_names,
     node_targets,
 )
 from agi.dialog.prompts import PromptCatalog
@@ -243,11 +244,23 @@ def _unknown_keys(
             )
 
 
+_VALIDATORS: dict[type[Model], TypeAdapter[Any]] = {}
+"""pydantic's validator of each part of a flow, built when a file first needs it."""
+
+
+def _validated(cls: type[M], raw: Any) -> M:
+    validator = _VALIDATORS.get(cls)
+    if validator is None:
+        validator = _VALIDATORS[cls] = TypeAdapter(cls)
+    return validator.validate_python(raw)
+
+
 def _model(cls: type[M], raw: Any, path: tuple[Any, ...], what: str, report: _Report) -> M | None:
     if isinstance(raw, dict):
-        raw = {key: value for key, value in raw.items() if key in cls.model_fields}
+        names = field_names(cls)
+        raw = {key: value for key, value in raw.items() if key in names}
     try:
-        return cls.model_validate(raw)
+        return _validated(cls, raw)
     except ValidationError as error:
         for detail in error.errors():
             loc = tuple(detail["loc"])
@@ -294,11 +307,16 @@ def _explain(detail: Any, what: str) -> tuple[str, str]:
             f"'{said_as}' is not a way to say a variable{did_you_mean(said_as, SAY_KINDS)}; "
             "write  {number: VARIABLE},  {digits: VARIABLE}  or  {prompt: VARIABLE}"
         )
-    if given is not None and kind == "model_type" and loc[:1] == ("options",):
+    if given is not None and kind in ("model_type", "dataclass_type") and loc[:1] == ("options",):
         return "wrong-value", (
             f"{label} must name the node it leads to, or be  {{next: NODE, set: {{...}}}}"
         )
-    if given is not None and kind in ("dict_type", "model_type", "model_attributes_type"):
+    if given is not None and kind in (
+        "dict_type",
+        "model_type",
+        "model_attributes_type",
+        "dataclass_type",
+    ):
         example = GROUP_EXAMPLES.get(str(loc[-1]) if loc else "")
         if example:
             return "wrong-value", f"{label} must list {example}"

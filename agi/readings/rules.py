@@ -10,7 +10,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class Resource(enum.StrEnum):
@@ -192,6 +191,8 @@ class AcceptanceWindow:
 
     def __post_init__(self) -> None:
         _check_days(self.first_day, self.last_day)
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # not for a process without readings
+
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -200,6 +201,8 @@ class AcceptanceWindow:
             ) from None
 
     def local_date(self, moment: datetime) -> date:
+        from zoneinfo import ZoneInfo
+
         return moment.astimezone(ZoneInfo(self.timezone)).date()
 
     def is_open(self, moment: datetime) -> bool:

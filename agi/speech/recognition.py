@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from agi.dialog.channel import Recording
-from agi.dialog.recogniser import Recogniser, SpeechError
+from agi.dialog.recogniser import SpeechError
+from agi.speech.availability import Speech, speech_off
 from agi.speech.spool import prepare_spool
 from agi.speech.words import WORD_LIST
 
@@ -199,23 +200,6 @@ class VoskRecogniser:
 
 
 # --- what one installation has ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Speech:
-    """Speech recognition as this process has it: a recogniser, or None and why not."""
-
-    recogniser: Recogniser | None
-    status: str
-    """One line for the start-up log: what was loaded, or why speech is off."""
-
-    @property
-    def available(self) -> bool:
-        return self.recogniser is not None
-
-
-def speech_off(reason: str) -> Speech:
-    return Speech(None, f"speech recognition is off: {reason}; voice nodes go to 'unavailable'")
 
 
 def load_speech(model_path: Path | None, spool_dir: Path) -> Speech:

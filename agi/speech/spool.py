@@ -7,7 +7,6 @@ dead process left behind is removed when the folder is next prepared.
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +37,8 @@ def prepare_spool(folder: Path, *, now: float | None = None) -> list[str]:
 
 def recording_name() -> str:
     """A fresh name for one recording: random, so it says nothing about the call."""
+    import uuid  # only when a call listens
+
     return f"{RECORDING_PREFIX}{uuid.uuid4().hex}"
 
 

@@ -4,9 +4,10 @@ The simplest installation, and the dialplan's fallback when the FastAGI server d
 answer. stdout is the AGI protocol: nothing else may be written there.
 
 The script takes the call (IVR_ANSWERED) only once it knows it can answer it: the settings
-and the flow are checked first (the flow from the state folder's cache while its files are
-unchanged), and when one cannot be used it exits without a command, so the dialplan's
-operator branch takes the call instead. The database is opened and its schema checked in a
+and the flow are checked first (both from the state folder's caches while what they are
+made from is unchanged, so that such a call imports no pydantic), and when one cannot be
+used it exits without a command, so the dialplan's operator branch takes the call instead.
+The database is opened and its schema checked in a
 background thread while the caller hears the greeting: SQLAlchemy, the readings service and
 the database cost most of a start, and the flow needs none of them before its first action.
 When the database cannot be used, that action is unavailable, and the flow says so and hands
@@ -26,8 +27,8 @@ from agi.application import Application
 from agi.dialog.channel import CallerHungUp
 from agi.problems import ProblemsFound
 from agi.redact import configure_logging, printable
-from agi.settings import load_settings
-from agi.speech.recognition import speech_off
+from agi.settings import load_cached_settings
+from agi.speech.availability import speech_off
 from agi.telephony.asterisk_channel import AsteriskChannel
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def main() -> int:
     stdin = _Stdin(sys.stdin)
     signal.signal(signal.SIGHUP, stdin.on_sighup)
     try:
-        settings = load_settings()
+        settings = load_cached_settings()
     except ProblemsFound as problems:
         log.error("the settings cannot be used; the call is left to the dialplan:\n%s", problems)
         return 1

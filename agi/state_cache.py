@@ -1,0 +1,150 @@
+"""Objects that a process checked once, kept in the state folder for the next processes.
+
+The per-call AGI script would otherwise read and check its settings and its flow on every
+call. An entry is keyed by what it was made from (the caller's key: the bytes of the files,
+the code that checked them, the versions); an entry that is damaged, of another key or of
+another format is ignored and written anew.
+
+Loading a pickle runs code, so an entry is loaded only from a file this user owns that no
+one else may write, in a folder that users outside its owner and group cannot write into (as
+the settings reader refuses a secret in a file others can read). An entry is written to a
+temporary file and renamed, so a reader sees a whole entry or none. A state folder that
+cannot be written costs the check, never the call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import pickle
+import stat
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+MAGIC = b"ivr-state-cache 1\n"
+
+
+class UnsafeCache(Exception):
+    """The cache's folder or file could be written by someone else: it is not used."""
+
+
+def cached(
+    path: Path,
+    key: bytes,
+    make: Callable[[], T],
+    accept: Callable[[object], bool],
+    log: logging.Logger,
+    what: str,
+) -> T:
+    """The entry in `path` when it has `key` and `accept` takes it, otherwise `make()` (whose
+    exceptions go through, and are not cached), written there. `what` names the cache in
+    the warnings `log` is given."""
+    try:
+        entry = _load(path, key, log, what)
+    except UnsafeCache as unsafe:
+        log.warning("the %s is not used: %s", what, unsafe)
+        return make()
+    if entry is not None and accept(entry):
+        return entry  # type: ignore[return-value]
+    made = make()
+    store(path, key, made, log, what)
+    return made
+
+
+def load(path: Path, key: bytes, log: logging.Logger, what: str) -> object | None:
+    """The entry in `path` when it has `key`, or None (an unsafe cache is logged)."""
+    try:
+        return _load(path, key, log, what)
+    except UnsafeCache as unsafe:
+        log.warning("the %s is not used: %s", what, unsafe)
+        return None
+
+
+def store(path: Path, key: bytes, entry: object, log: logging.Logger, what: str) -> None:
+    """Keep `entry` in `path` under `key`; a folder that cannot be written is logged."""
+    try:
+        _store(path, key, entry)
+    except (OSError, UnsafeCache) as error:
+        log.warning("the %s %s cannot be written (%s); each call checks anew", what, path, error)
+
+
+def key_of(parts: Iterable[bytes], code: Path, modules: Iterable[str]) -> bytes:
+    """A key of `parts`, the Python and pydantic versions, and the bytes of `modules`
+    (relative to the package folder `code`): a change in any of them makes entries miss."""
+    digest = hashlib.sha256(MAGIC)
+    for part in [sys.version.encode(), checker_version(), *parts]:
+        digest.update(f"{len(part)}\0".encode())
+        digest.update(part)
+    for name in modules:
+        try:
+            data = (code / name).read_bytes()
+        except OSError:
+            data = b"(missing)"
+        digest.update(f"{name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest().encode()
+
+
+def checker_version() -> bytes:
+    """pydantic's version, which decides what passes the checks, read from its file:
+    importing pydantic is what an entry saves."""
+    spec = importlib.util.find_spec("pydantic")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    try:
+        return (Path(folders[0]) / "version.py").read_bytes()
+    except (OSError, IndexError):
+        return b"(no pydantic)"
+
+
+def _check_folder(folder: Path) -> None:
+    """Refuse a folder that users outside its owner and group may write into (the state
+    folder an installation shares between the service and Asterisk is 2770)."""
+    if folder.stat().st_mode & stat.S_IWOTH:
+        raise UnsafeCache(f"anyone can write into {folder}: chmod o-w {folder}")
+
+
+def _load(path: Path, key: bytes, log: logging.Logger, what: str) -> object | None:
+    """The entry for `key`, or None when there is none, it is another's, or it is damaged."""
+    try:
+        with open(path, "rb") as stream:
+            status = os.fstat(stream.fileno())
+            _check_folder(path.parent)
+            if status.st_uid != os.geteuid() or status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                raise UnsafeCache(f"{path} is not this user's own, or others may write it")
+            data = stream.read()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        log.warning("the %s %s cannot be read (%s); it is written anew", what, path, error)
+        return None
+    header, payload = data[: len(MAGIC) + 130], data[len(MAGIC) + 130 :]
+    expected = MAGIC + key + b"\n" + hashlib.sha256(payload).hexdigest().encode() + b"\n"
+    if header != expected:
+        return None  # another key (a file edited), another format, or a damaged entry
+    try:
+        return pickle.loads(payload)
+    except Exception as error:  # a damaged pickle can raise almost anything
+        log.warning("the %s %s is damaged (%s); it is written anew", what, path, error)
+        return None
+
+
+def _store(path: Path, key: bytes, entry: object) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _check_folder(path.parent)
+    import tempfile  # only to write
+
+    payload = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
+    header = MAGIC + key + b"\n" + hashlib.sha256(payload).hexdigest().encode() + b"\n"
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(header + payload)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

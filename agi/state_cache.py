@@ -136,15 +136,8 @@ def _load(path: Path, key: bytes, log: logging.Logger, what: str) -> object | No
 def _store(path: Path, key: bytes, entry: object) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     _check_folder(path.parent)
-    import tempfile  # only to write
+    from agi.atomic_file import replace_file  # only to write: it imports tempfile
 
     payload = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
     header = MAGIC + key + b"\n" + hashlib.sha256(payload).hexdigest().encode() + b"\n"
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(header + payload)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    replace_file(path, header + payload, mode=0o600)

@@ -16,7 +16,8 @@ the configured one); the servers listen on free ports of 127.0.0.1.
 
 Reported per round and server: calls completed per second, the peak number of calls held,
 p50/p99 of the time from a reply to the server's next command (and the slowest steps), CPU
-per call, RSS idle and at peak and per held call, and rows stored against calls placed;
+per call (the server's and its child processes'), RSS idle and at peak and per held call,
+and rows stored against calls placed;
 then the IVR's figures beside the do-nothing server's, with their ratio. `--profile N` runs
 the IVR under cProfile (benchmarks/profiled_serve.py) and prints its N functions of most
 thread CPU over every call; the profiler's own cost then swells the CPU figures.
@@ -85,10 +86,17 @@ def _status(pid: int) -> tuple[int, int]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process."""
-    with open(f"/proc/{pid}/stat") as stream:
-        fields = stream.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process and of the processes it started (a server may
+    hand work to a child of its own): the children it waited for, and those still running."""
+    try:
+        with open(f"/proc/{pid}/stat") as stream:
+            fields = stream.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/task/{pid}/children") as stream:
+            children = [int(child) for child in stream.read().split()]
+    except OSError:
+        return 0.0
+    ticks = sum(int(field) for field in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK") + sum(_cpu_seconds(child) for child in children)
 
 
 def _listen_overflows() -> int:

@@ -173,6 +173,8 @@ class SafeAgi(AGI):
       whether anyone reads it or not, a sixth of a call's protocol CPU. `get_result` here
       is pyst2's, parsing with its own expressions into its own exceptions, without that.
     - `get_full_variable` lets a hang-up through instead of returning "hangup".
+    - `execute` is pyst2's without its try around every command: a broken pipe is an
+      OSError, which the channel takes for a hang-up anyway.
 
     Not made safe, so not used: pyst2's `fastagi.py` (Python 2 only) and `record_file`
     (it drops the reply's `endpos` and `dtmf`; RECORD FILE goes through `execute`).
@@ -255,6 +257,11 @@ class SafeAgi(AGI):
     def test_hangup(self) -> None:
         if self._got_sighup or self._hangup_signalled():
             raise AGISIGHUPHangup("Received SIGHUP from Asterisk")
+
+    def execute(self, command: str, *args: object) -> dict[str, tuple[str, str]]:
+        self.test_hangup()
+        self.send_command(command, *args)
+        return self.get_result()
 
     def send_command(self, command: str, *args: object) -> None:
         """One command line: pyst2's quoted arguments as they are, bare ones quoted and

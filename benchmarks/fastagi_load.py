@@ -3,7 +3,7 @@ by a protocol-level fake Asterisk (tests/asterisk_peer.py), against `python -m a
 `benchmarks/reference_fastagi.py` in subprocesses, in the same run.
 
     .venv/bin/python benchmarks/fastagi_load.py [--calls 100 1000] [--key-delay 0.3 0.3]
-        [--ramp 3] [--database-url URL] [--max-calls N] [--no-reference]
+        [--ramp 3] [--database-url URL] [--max-calls N] [--no-reference] [--profile N]
 
 Each call is the seed's single-tariff submission `*2 102057522# 11638# 1`; the caller takes
 `--key-delay` seconds per key (spent before Asterisk answers the command that collects it),
@@ -16,8 +16,11 @@ the configured one); the servers listen on free ports of 127.0.0.1.
 
 Reported per round and server: calls completed per second, the peak number of calls held,
 p50/p99 of the time from a reply to the server's next command (and the slowest steps), CPU
-per call, RSS idle and at peak and per held call, and rows stored against calls placed;
-then the IVR's figures beside the do-nothing server's, with their ratio.
+per call (the server's and its child processes'), RSS idle and at peak and per held call,
+and rows stored against calls placed;
+then the IVR's figures beside the do-nothing server's, with their ratio. `--profile N` runs
+the IVR under cProfile (benchmarks/profiled_serve.py) and prints its N functions of most
+thread CPU over every call; the profiler's own cost then swells the CPU figures.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import pstats
 import resource
 import signal
 import sqlite3
@@ -82,10 +86,17 @@ def _status(pid: int) -> tuple[int, int]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process."""
-    with open(f"/proc/{pid}/stat") as stream:
-        fields = stream.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process and of the processes it started (a server may
+    hand work to a child of its own): the children it waited for, and those still running."""
+    try:
+        with open(f"/proc/{pid}/stat") as stream:
+            fields = stream.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/task/{pid}/children") as stream:
+            children = [int(child) for child in stream.read().split()]
+    except OSError:
+        return 0.0
+    ticks = sum(int(field) for field in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK") + sum(_cpu_seconds(child) for child in children)
 
 
 def _listen_overflows() -> int:
@@ -394,6 +405,9 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder")
     parser.add_argument("--no-reference", action="store_true", help="skip the do-nothing server")
     parser.add_argument("--keep", action="store_true", help="print the server log at the end")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="print the N costliest functions"
+    )
     args = parser.parse_args()
     key_delay = (args.key_delay[0], args.key_delay[1])
     limits = raise_file_limit()
@@ -406,6 +420,9 @@ def main() -> None:
         environment_vars = checkout_environment(Path(folder), url)
         log_path = Path(folder) / "serve.log"
         command = [sys.executable, "-m", "agi", "serve", "--port", str(port), "--status-port", "0"]
+        stats_file = Path(folder) / "calls.prof"
+        if args.profile:
+            command[1:3] = [str(ROOT / "benchmarks" / "profiled_serve.py"), str(stats_file)]
         if args.max_calls:
             command += ["--max-calls", str(args.max_calls)]
         server = start(command, environment_vars, log_path, port, folder)
@@ -481,6 +498,14 @@ def main() -> None:
             print(f"\nserver log: {len(text.splitlines())} lines, {len(problems)} warnings/errors")
             for line in (text.splitlines() if args.keep else problems)[:20]:
                 print(f"  {line}")
+            if args.profile and stats_file.exists():
+                print_profile(stats_file, args.profile)
+
+
+def print_profile(stats_file: Path, count: int) -> None:
+    stats = pstats.Stats(str(stats_file), stream=sys.stdout)
+    print("\nivr serve's call threads, thread CPU under cProfile (warm-up call included):")
+    stats.strip_dirs().sort_stats("tottime").print_stats(count)
 
 
 if __name__ == "__main__":

@@ -424,7 +424,7 @@ def test_a_usage_error_is_a_refused_command_and_the_next_reply_is_read():
 
 def test_every_bare_argument_pyst2_passes_is_quoted_and_escaped():
     chan, written = channel("200 result=0 endpos=1", "200 result=0", "200 result=1")
-    chan.prompts_dir = chan.prompts_dir / 'x" "1\nHANGUP'
+    chan.prompts_dir = f'{chan.prompts_dir}/x" "1\nHANGUP'
     chan.play([Prompt("a", "…")])
     chan.agi.wait_for_digit(1500)
     chan.agi.hangup()

@@ -48,6 +48,8 @@ from agi.speech.words import parse_yes_no
 
 log = logging.getLogger(__name__)
 
+DIGIT_KEYS = frozenset(DIGITS)
+
 
 class Ending(enum.StrEnum):
     HUNG_UP_BY_IVR = "ivr_hung_up"
@@ -229,7 +231,7 @@ class Dialog:
         spec = self.flow.actions[node.action]
         try:
             result = self.actions.run(node.action, dict(self.answers))
-            if result.outcome not in node.outcomes or not set(result.values) <= set(spec.sets):
+            if result.outcome not in node.outcomes or not result.values.keys() <= spec.sets.keys():
                 raise ValueError(f"action {node.action} answered {result!r}")
         except CallerHungUp:
             raise
@@ -286,7 +288,7 @@ class Dialog:
 
         request = self._request(
             node,
-            allowed=frozenset(DIGITS),
+            allowed=DIGIT_KEYS,
             max_digits=node.max_digits,
             terminator=node.terminator,
         )
@@ -296,7 +298,8 @@ class Dialog:
         self, node: AskingNode, *, allowed: frozenset[str], max_digits: int, terminator: str
     ) -> KeyRequest:
         defaults = self.flow.defaults
-        inter = getattr(node, "inter_digit_timeout", None) or defaults.inter_digit_timeout
+        own = node.inter_digit_timeout if isinstance(node, InputNode) else None
+        inter = own or defaults.inter_digit_timeout
         return KeyRequest(
             allowed=allowed,
             max_digits=max_digits,

@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 UNKNOWN_CALLER = {"", "unknown", "anonymous"}
+DEAD_PREFIX = f"{DEAD_CHANNEL} "
 ENV_NAME = re.compile(r"^agi_[a-z0-9_]+$")
 CALL_ID_LETTERS = 24
 READ_INTO = "IVR_KEYS"
@@ -83,10 +84,29 @@ def new_call_id() -> str:
     return "".join(letters)
 
 
+ALL_KEYS = "".join(sorted(DTMF_KEYS))
+"""The keys that interrupt a prompt played with barge-in."""
+
+
 @functools.lru_cache(maxsize=4096)
-def prompt_path(folder: PurePosixPath, prompt_id: str) -> str:
-    """Where Asterisk finds a prompt's recording: the same few paths for every call."""
-    return str(folder / prompt_id)
+def prompt_path(folder: str, prompt_id: str) -> str:
+    """Where Asterisk finds a prompt's recording: the same few paths for every call, kept
+    by the folder's text (a path object would be parsed again for each call's key)."""
+    return str(PurePosixPath(folder) / prompt_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def read_path(folder: str, prompt_id: str) -> str | None:
+    """A prompt's path as Read() takes it among its options, or None when the path holds
+    one of Read's separators."""
+    path = prompt_path(folder, prompt_id)
+    return None if any(mark in path for mark in READ_SEPARATORS) else path
+
+
+@functools.lru_cache(maxsize=256)
+def escape_keys(allowed: frozenset[str], terminator: str) -> str:
+    """The keys that interrupt the prompts of an answer: its keys and its terminator."""
+    return "".join(sorted(allowed | {terminator} - {""}))
 
 
 class _Trace:
@@ -127,7 +147,7 @@ class _Replies:
         if not line:
             raise AGIResultHangup("the AGI connection closed")
         self.last = line.rstrip("\r\n")
-        if self.last == HANGUP_LINE or self.last.startswith(f"{DEAD_CHANNEL} "):
+        if self.last == HANGUP_LINE or self.last.startswith(DEAD_PREFIX):
             raise AGIResultHangup(self.last)
         return line
 
@@ -152,6 +172,8 @@ class SafeAgi(AGI):
       whether anyone reads it or not, a sixth of a call's protocol CPU. `get_result` here
       is pyst2's, parsing with its own expressions into its own exceptions, without that.
     - `get_full_variable` lets a hang-up through instead of returning "hangup".
+    - `execute` is pyst2's without its try around every command: a broken pipe is an
+      OSError, which the channel takes for a hang-up anyway.
 
     Not made safe, so not used: pyst2's `fastagi.py` (Python 2 only) and `record_file`
     (it drops the reply's `endpos` and `dtmf`; RECORD FILE goes through `execute`).
@@ -181,7 +203,8 @@ class SafeAgi(AGI):
             if isinstance(line, bytes):
                 line = line.decode("utf-8", errors="replace")
             line = line.strip()
-            self.stderr.write(f"env {line}\n")
+            if self.stderr.enabled:
+                self.stderr.write(f"env {line}\n")
             if not line:
                 return
             name, _, value = line.partition(":")
@@ -234,6 +257,11 @@ class SafeAgi(AGI):
         if self._got_sighup or self._hangup_signalled():
             raise AGISIGHUPHangup("Received SIGHUP from Asterisk")
 
+    def execute(self, command: str, *args: object) -> dict[str, tuple[str, str]]:
+        self.test_hangup()
+        self.send_command(command, *args)
+        return self.get_result()
+
     def send_command(self, command: str, *args: object) -> None:
         """One command line: pyst2's quoted arguments as they are, bare ones quoted and
         escaped, an empty bare one (pyst2's "omitted") left out."""
@@ -275,7 +303,7 @@ class AsteriskChannel:
         self._timeouts: dict[str, float] = {}
         self._no_read = False
         self._reads = 0
-        self.prompts_dir = PurePosixPath(prompts_dir)
+        self.prompts_dir = prompts_dir
         self.spool = spool
         """Where answers by voice are recorded; None: this channel cannot listen."""
         self._call_id = new_call_id()
@@ -372,7 +400,7 @@ class AsteriskChannel:
     # --- the Channel -------------------------------------------------------------------
 
     def play(self, utterances: Sequence[Utterance], *, barge_in: bool = False) -> None:
-        escape = "".join(sorted(DTMF_KEYS)) if barge_in else ""
+        escape = ALL_KEYS if barge_in else ""
         for utterance in utterances:
             key = self._say(utterance, escape=escape)
             if key is not None:
@@ -403,7 +431,7 @@ class AsteriskChannel:
             first, self._typed_ahead = self._typed_ahead, None
             files = []
         elif files is None:
-            escape = "".join(sorted(request.allowed | {request.terminator} - {""}))
+            escape = escape_keys(request.allowed, request.terminator)
             first = self._first_key(utterances, escape)
             files = []
         digits = ""
@@ -420,7 +448,7 @@ class AsteriskChannel:
 
     def _key_by_key(self, request: KeyRequest, files: list[str], digits: str) -> Keys:
         """Without Read(): the prompt files with barge-in, then one WAIT FOR DIGIT per key."""
-        escape = "".join(sorted(request.allowed | {request.terminator} - {""}))
+        escape = escape_keys(request.allowed, request.terminator)
         first = None
         for path in files:
             first = self._agi(self.agi.stream_file, path, escape) or None
@@ -443,8 +471,8 @@ class AsteriskChannel:
         for utterance in utterances:
             if not isinstance(utterance, Prompt):
                 return None
-            path = prompt_path(self.prompts_dir, utterance.id)
-            if any(mark in path for mark in READ_SEPARATORS):
+            path = read_path(self.prompts_dir, utterance.id)
+            if path is None:
                 return None
             paths.append(path)
         return paths
@@ -502,7 +530,7 @@ class AsteriskChannel:
         """Play the prompts, then RECORD FILE into the spool folder until silence or the
         longest answer. Audio is recorded only once the prompts have ended, so none of their
         sound is in it; a key during the prompts or the recording makes this an `ask`."""
-        escape = "".join(sorted(keys.allowed | {keys.terminator} - {""}))
+        escape = escape_keys(keys.allowed, keys.terminator)
         first = self._first_key(utterances, escape)
         if first is None:
             recorded = self._record(escape, request)

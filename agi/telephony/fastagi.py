@@ -78,6 +78,8 @@ HAND_OVER_SECONDS = 15.0
 """After the drain time, how long calls get to reach their next command (a prompt or a key
 wait ending) and be handed over, before their connections are closed."""
 REPORT_EVERY_SECONDS = 10.0
+MAX_KNOWN_ADDRESSES = 1024
+"""Addresses whose allow-list answer is kept; past that the answers are forgotten."""
 DEFAULT_MAX_CALLS = 400
 """Calls one server holds at once by default: on 2 cores (benchmarks/fastagi_load.py) 400
 typing callers are answered within 0.1 s at the 99th percentile, every reading stored; at
@@ -148,15 +150,10 @@ class _Connection:
         self._wait_at_most(environment_seconds)
 
     def readline(self) -> str:
-        while True:
-            end = self._buffer.find(b"\n")
-            if end >= 0:
-                line = bytes(self._buffer[: end + 1])
-                del self._buffer[: end + 1]
-                if self._commands:
-                    self._replied_at = time.monotonic()
-                return line.decode("utf-8", errors="replace")
-            if len(self._buffer) > MAX_LINE:
+        buffer = self._buffer
+        end = buffer.find(b"\n")
+        while end < 0:
+            if len(buffer) > MAX_LINE:
                 raise ValueError(f"an AGI line longer than {MAX_LINE} bytes")
             remaining = self._deadline - time.monotonic()
             if remaining <= 0:
@@ -171,7 +168,13 @@ class _Connection:
                 raise TimeoutError("the other end did not answer in time") from None
             if not chunk:
                 return ""
-            self._buffer += chunk
+            buffer += chunk
+            end = buffer.find(b"\n", len(buffer) - len(chunk))
+        line = buffer[: end + 1].decode("utf-8", errors="replace")
+        del buffer[: end + 1]
+        if self._commands:
+            self._replied_at = time.monotonic()
+        return line
 
     def write(self, text: str) -> int:
         self._pending.append(text)
@@ -190,10 +193,10 @@ class _Connection:
             self.on_command(now - self._replied_at)
             self._replied_at = None
         self._commands += 1
-        self._send(data.encode())
+        self._send(data.encode(), now)
 
-    def _send(self, data: bytes) -> None:
-        self._deadline = time.monotonic() + self.reply_seconds
+    def _send(self, data: bytes, now: float | None = None) -> None:
+        self._deadline = (now or time.monotonic()) + self.reply_seconds
         if self._waits != self.reply_seconds:
             self._wait_at_most(self.reply_seconds)
         try:
@@ -284,6 +287,7 @@ class FastAgiServer:
         self.app = app
         self.options = options
         self.networks = [ipaddress.ip_network(net, strict=False) for net in options.allow]
+        self._known: dict[str, bool] = {}
         self.metrics = LineMetrics(
             endings=ENDINGS,
             refusals=(AT_MAX_CALLS, OUT_OF_FILES),
@@ -291,6 +295,8 @@ class FastAgiServer:
         )
         self.metrics.count_lockouts(lambda: app.readings().lockouts(utc_now()))
         self.flow = LiveFlow(app, options.state_dir or app.settings.state_dir, self.metrics)
+        self._prompts_dir = app.prompts_audio_dir
+        """Resolved once: every call names the same folder to Asterisk."""
         self.flow.start()
         level = logging.INFO if app.speech.available else logging.WARNING
         log.log(level, "%s", app.speech.status)
@@ -508,8 +514,16 @@ class FastAgiServer:
     # --- a call -------------------------------------------------------------------------
 
     def allowed(self, address: str) -> bool:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        return any(ip in network for network in self.networks)
+        """Whether `address` is in the allow-list; the answer is kept for the few Asterisks
+        that call again and again (at most MAX_KNOWN_ADDRESSES of them)."""
+        known = self._known.get(address)
+        if known is None:
+            ip = ipaddress.ip_address(address.split("%")[0])
+            known = any(ip in network for network in self.networks)
+            if len(self._known) >= MAX_KNOWN_ADDRESSES:
+                self._known.clear()
+            self._known[address] = known
+        return known
 
     def _serve_connection(self, connection: _Connection) -> None:
         try:
@@ -527,7 +541,7 @@ class FastAgiServer:
             channel = AsteriskChannel(
                 connection,
                 connection,
-                prompts_dir=self.app.prompts_audio_dir,
+                prompts_dir=self._prompts_dir,
                 debug=self.options.debug,
                 spool=self.app.spool if self.app.speech.available else None,
             )

@@ -17,7 +17,8 @@ the configured one); the servers listen on free ports of 127.0.0.1.
 Reported per round and server: calls completed per second, the peak number of calls held,
 p50/p99 of the time from a reply to the server's next command (and the slowest steps), CPU
 per call, RSS idle and at peak and per held call, and rows stored against calls placed;
-then the IVR's figures beside the do-nothing server's, with their ratio.
+then the IVR's figures beside the do-nothing server's, with their ratio, and the pauses of
+the server's garbage collections over the whole run (which `ivr serve` prints as it ends).
 """
 
 from __future__ import annotations
@@ -479,6 +480,9 @@ def main() -> None:
             text = log_path.read_text(errors="replace")
             problems = [line for line in text.splitlines() if "WARNING" in line or "ERROR" in line]
             print(f"\nserver log: {len(text.splitlines())} lines, {len(problems)} warnings/errors")
+            for line in text.splitlines():
+                if line.startswith("garbage collections:"):
+                    print(f"  the whole run's {line}")
             for line in (text.splitlines() if args.keep else problems)[:20]:
                 print(f"  {line}")
 

@@ -95,9 +95,10 @@ class Deadline:
 
 class SerialWrites:
     """One writer thread for a SQLite file: the calls hand their write transactions over and
-    wait for the answer; the writer takes all that wait (up to `GROUP`), runs each inside a
-    SAVEPOINT of its own (one that fails is rolled back alone and its caller gets its error),
-    and commits them with one COMMIT, before any of their callers is answered.
+    wait for the answer; the writer takes all that wait (up to `GROUP`), writes them together
+    or else each inside a SAVEPOINT of its own (one that fails is rolled back alone and its
+    caller gets its error), and commits them with one COMMIT, before any of their callers is
+    answered.
 
     SQLite lets one transaction write at a time, and writers meeting at its lock wait in its
     busy handler, which sleeps longer and longer between tries (up to 100 ms): under hundreds
@@ -130,8 +131,9 @@ class SerialWrites:
         (its own exception if it fails: nothing of it is stored).
 
         Writes of one group that all name the same `together` are first tried in one go:
-        `together(connection, items)` writes them all in a SAVEPOINT and returns their
-        results in order, or None (or raises) to have each written by its `work` instead.
+        `together(connection, items)` writes them all and returns their results in order;
+        it returns None before writing anything, or raises (the transaction is then rolled
+        back), to have each written by its `work` instead.
         """
         until = time.monotonic() + self.seconds if self.seconds else None
         write = _Write(work, together, item, until)
@@ -161,6 +163,7 @@ class SerialWrites:
     def _commit(self, group: list[_Write]) -> None:
         engine = self._engine()
         claimed: list[_Write] = []
+        one_by_one = False
         while True:
             try:
                 if engine is None:
@@ -173,12 +176,18 @@ class SerialWrites:
                             write.finish(error=StorageError("the caller stopped waiting"))
                     if not claimed:
                         return
-                    _run_claimed(connection, claimed)
+                    _run_claimed(connection, claimed, one_by_one)
                     if any(write.late(time.monotonic()) for write in claimed):
                         raise _Late
             except _Late:
                 group = claimed
                 continue
+            except _TogetherFailed:
+                group, one_by_one = claimed, True
+                continue
+            except _AloneFailed as failed:
+                claimed[0].finish(error=failed.error)
+                return
             except Exception as error:
                 for write in claimed or group:
                     failed = error
@@ -194,14 +203,22 @@ class SerialWrites:
             return
 
 
-def _run_claimed(connection: Connection, claimed: list[_Write]) -> None:
-    together = claimed[0].together if len(claimed) > 1 else None
-    if together is not None and all(write.together is together for write in claimed):
+def _run_claimed(connection: Connection, claimed: list[_Write], one_by_one: bool) -> None:
+    """The writes of a group in its transaction: one alone, as it is (its failure rolls the
+    transaction back); several, together when they can be, else each in a SAVEPOINT."""
+    if len(claimed) == 1:
+        (write,) = claimed
         try:
-            with connection.begin_nested():
-                values = together(connection, [write.item for write in claimed])
-        except Exception:
-            values = None
+            write.value, write.error = write.work(connection), None
+        except Exception as error:
+            raise _AloneFailed(error) from error
+        return
+    together = claimed[0].together
+    if not one_by_one and together and all(write.together is together for write in claimed):
+        try:
+            values = together(connection, [write.item for write in claimed])
+        except Exception as error:
+            raise _TogetherFailed from error
         if values is not None:
             for write, value in zip(claimed, values, strict=True):
                 write.value, write.error = value, None
@@ -213,6 +230,18 @@ def _run_claimed(connection: Connection, claimed: list[_Write]) -> None:
                 write.value = write.work(connection)
         except Exception as error:
             write.error = error
+
+
+class _AloneFailed(Exception):
+    """The one write of a group failed: the transaction is rolled back, its error goes back."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _TogetherFailed(Exception):
+    """Writing a group together failed: roll back, and write each in a SAVEPOINT instead."""
 
 
 class _Late(Exception):

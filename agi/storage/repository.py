@@ -353,8 +353,8 @@ def store(session: Session | Connection, submission: Submission) -> SubmitResult
 def store_many(connection: Connection, submissions: list[Submission]) -> list[SubmitResult] | None:
     """Store new submissions, in this order, with a statement or two for all of them: each
     meter's chain of them superseded one by the next, as one after another would leave it.
-    None (nothing written) when any of their sources submitted before or twice among them:
-    then each is stored on its own (`store`), replays and refusals included."""
+    None, before writing anything, when any of their sources submitted before or twice among
+    them: then each is stored on its own (`store`), replays and refusals included."""
     sources = {(s.channel, s.source_id) for s in submissions}
     if len(sources) < len(submissions):
         return None

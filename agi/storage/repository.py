@@ -353,19 +353,10 @@ def store(session: Session | Connection, submission: Submission) -> SubmitResult
 def store_many(connection: Connection, submissions: list[Submission]) -> list[SubmitResult] | None:
     """Store new submissions, in this order, with a statement or two for all of them: each
     meter's chain of them superseded one by the next, as one after another would leave it.
-    None, before writing anything, when any of their sources submitted before or twice among
-    them: then each is stored on its own (`store`), replays and refusals included."""
-    sources = {(s.channel, s.source_id) for s in submissions}
-    if len(sources) < len(submissions):
-        return None
-    found = connection.execute(
-        _SOURCES_SEEN,
-        {
-            "channels": sorted({s.channel for s in submissions}),
-            "sources": sorted({s.source_id for s in submissions}),
-        },
-    ).all()
-    if any((row.channel, row.source_id) in sources for row in found):
+    None, before writing anything, when a source comes twice among them; a source that
+    submitted the same meter before fails the source index (IntegrityError): then each is
+    stored on its own (`store`), replays and refusals included."""
+    if len({(s.channel, s.source_id) for s in submissions}) < len(submissions):
         return None
     rows: list[dict[str, object]] = []
     values: list[tuple[tuple[Zone, int], ...]] = []
@@ -533,11 +524,6 @@ _NEW_SUBMISSIONS = insert(_SUBMISSIONS).returning(_SUBMISSIONS.c.id, sort_by_par
 _NEW_READINGS = insert(_READINGS).returning(_READINGS.c.id)
 """A RETURNING clause makes SQLAlchemy write many rows in one statement (insertmanyvalues)
 rather than a statement per row."""
-_SOURCES_SEEN = select(_SUBMISSIONS.c.channel, _SUBMISSIONS.c.source_id).where(
-    _SUBMISSIONS.c.channel.in_(bindparam("channels", expanding=True)),
-    _SUBMISSIONS.c.source_id.in_(bindparam("sources", expanding=True)),
-)
-"""The sources among some that submitted anything (the source index: channel, then id)."""
 _SOURCE_SUBMISSIONS = (
     select(
         _SUBMISSIONS.c.id,

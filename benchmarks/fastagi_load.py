@@ -496,6 +496,9 @@ def main() -> None:
             text = log_path.read_text(errors="replace")
             problems = [line for line in text.splitlines() if "WARNING" in line or "ERROR" in line]
             print(f"\nserver log: {len(text.splitlines())} lines, {len(problems)} warnings/errors")
+            for line in text.splitlines():
+                if line.startswith("garbage collections:"):
+                    print(f"  the whole run's {line}")
             for line in (text.splitlines() if args.keep else problems)[:20]:
                 print(f"  {line}")
             if args.profile and stats_file.exists():

@@ -11,6 +11,7 @@ import click
 from agi.application import Application
 from agi.audio import library
 from agi.cli.common import is_loopback, main, settings_or_exit
+from agi.collector import steady_collector
 from agi.problems import ProblemsFound
 from agi.settings import shipped, state_home
 from agi.telephony.call_log import CallEnd, wait_for_end
@@ -94,6 +95,7 @@ def serve(
         raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: server.stop())
+    pauses = steady_collector()
     click.echo(app.speech.status, err=True)
     status = (
         f"; status on http://{options.status_host}:{server.status.port}" if server.status else ""
@@ -105,6 +107,7 @@ def serve(
     )
     server.serve()
     app.record_writer.flush()
+    click.echo(pauses.summary(), err=True)
 
 
 CALL_EXIT = {

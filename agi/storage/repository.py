@@ -6,6 +6,7 @@ rest of the code sees domain values (`agi.readings.rules`), never rows.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from agi.readings.rules import (
     Zone,
     zones_for,
 )
-from agi.storage.database import reader, reporting_failures, schema_problem
+from agi.storage.database import reader, reporting_failures, schema_problem, serial_writes
 from agi.storage.models import (
     ContractPhoneRow,
     ContractRow,
@@ -220,8 +221,18 @@ class Repository:
         The same submission again from the same source (a replay) stores nothing; another
         submission from that source is refused with `SourceReused`. A new source supersedes
         the current submission of the same meter and period.
+
+        A SQLite file's submissions go to its writer thread (`SerialWrites`), which stores
+        those that wait together (`store_many`) with one COMMIT.
         """
         try:
+            writes = serial_writes(self.engine)
+            if writes is not None:
+                return writes.run(
+                    functools.partial(store, submission=submission),
+                    together=store_many,
+                    item=submission,
+                )
             with self.engine.begin() as connection:
                 return store(connection, submission)
         except IntegrityError:
@@ -322,17 +333,7 @@ def store(session: Session | Connection, submission: Submission) -> SubmitResult
             {"meter": meter.meter_id, "of_period": submission.period, "at": received_at},
         )
         submission_id = session.execute(
-            _NEW_SUBMISSION,
-            {
-                "meter_id": meter.meter_id,
-                "period": submission.period,
-                "channel": submission.channel,
-                "source_id": submission.source_id,
-                "correlation_id": submission.correlation_id,
-                "caller": submission.caller,
-                "received_at": received_at,
-                "superseded_at": None,
-            },
+            _NEW_SUBMISSION, _submission_row(submission, meter.meter_id)
         ).scalar_one()
         session.execute(
             _NEW_READING,
@@ -347,6 +348,62 @@ def store(session: Session | Connection, submission: Submission) -> SubmitResult
             ],
         )
     return SubmitResult(stored=True)
+
+
+def store_many(connection: Connection, submissions: list[Submission]) -> list[SubmitResult] | None:
+    """Store new submissions, in this order, with a statement or two for all of them: each
+    meter's chain of them superseded one by the next, as one after another would leave it.
+    None, before writing anything, when a source comes twice among them; a source that
+    submitted the same meter before fails the source index (IntegrityError): then each is
+    stored on its own (`store`), replays and refusals included."""
+    if len({(s.channel, s.source_id) for s in submissions}) < len(submissions):
+        return None
+    rows: list[dict[str, object]] = []
+    values: list[tuple[tuple[Zone, int], ...]] = []
+    last: dict[tuple[int, str], int] = {}
+    first: dict[tuple[int, str], datetime] = {}
+    for submission in submissions:
+        for meter in submission.meters:
+            chain = (meter.meter_id, submission.period)
+            if chain in last:
+                rows[last[chain]]["superseded_at"] = submission.received_at
+            first.setdefault(chain, submission.received_at)
+            last[chain] = len(rows)
+            rows.append(_submission_row(submission, meter.meter_id))
+            values.append(meter.values)
+    connection.execute(
+        _SUPERSEDE,
+        [{"meter": meter, "of_period": period, "at": at} for (meter, period), at in first.items()],
+    )
+    ids = connection.execute(_NEW_SUBMISSIONS, rows).scalars().all()
+    connection.execute(
+        _NEW_READINGS,
+        [
+            {
+                "submission_id": submission_id,
+                "zone": zone.value,
+                "position": position,
+                "value": value,
+            }
+            for submission_id, zones in zip(ids, values, strict=True)
+            for position, (zone, value) in enumerate(zones, 1)
+        ],
+    )
+    return [SubmitResult(stored=True)] * len(submissions)
+
+
+def _submission_row(submission: Submission, meter_id: int) -> dict[str, object]:
+    """The row of one meter of a submission, current until a later one supersedes it."""
+    return {
+        "meter_id": meter_id,
+        "period": submission.period,
+        "channel": submission.channel,
+        "source_id": submission.source_id,
+        "correlation_id": submission.correlation_id,
+        "caller": submission.caller,
+        "received_at": submission.received_at,
+        "superseded_at": None,
+    }
 
 
 def _locks_rows(session: Session | Connection) -> bool:
@@ -463,6 +520,10 @@ _SUPERSEDE = (
 )
 _NEW_SUBMISSION = insert(_SUBMISSIONS).returning(_SUBMISSIONS.c.id)
 _NEW_READING = insert(_READINGS)
+_NEW_SUBMISSIONS = insert(_SUBMISSIONS).returning(_SUBMISSIONS.c.id, sort_by_parameter_order=True)
+_NEW_READINGS = insert(_READINGS).returning(_READINGS.c.id)
+"""A RETURNING clause makes SQLAlchemy write many rows in one statement (insertmanyvalues)
+rather than a statement per row."""
 _SOURCE_SUBMISSIONS = (
     select(
         _SUBMISSIONS.c.id,

@@ -1,0 +1,176 @@
+"""A SQLite file's submissions go through one writer thread: the ones that wait for it are
+written together, one COMMIT for the group, and each still stores once, atomically, in the
+order it came, or fails alone.
+
+To make a group, another connection holds SQLite's write lock while the submissions queue.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+
+from agi.readings.rules import Resource, Submission
+from agi.storage.database import StorageError, connect, serial_writes
+from agi.storage.repository import Repository, SourceReused, SubmitResult
+from tests.support import demo_database
+from tests.test_storage import AT, PERIOD, count_readings, meter_of, readings, submission
+
+
+@pytest.fixture
+def writer(tmp_path: Path) -> Iterator[tuple[Repository, Path]]:
+    """A repository on a demo SQLite file, as `ivr serve` opens it."""
+    path = tmp_path / "writes.db"
+    demo_database(f"sqlite:///{path}").engine.dispose()
+    repo = Repository(connect(f"sqlite:///{path}", timeout_seconds=10))
+    yield repo, path
+    repo.engine.dispose()
+
+
+def queued_behind_a_lock(
+    repo: Repository, path: Path, submissions: list[Submission], hold: float = 0.5
+) -> list[SubmitResult | BaseException]:
+    """Submit each from a thread of its own while another connection holds the write lock,
+    one after another; then let go. The outcome of each, in order."""
+    lock = sqlite3.connect(path, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    outcomes: list[SubmitResult | BaseException] = [RuntimeError("no outcome")] * len(submissions)
+
+    def submit(number: int) -> None:
+        try:
+            outcomes[number] = repo.submit(submissions[number])
+        except Exception as error:
+            outcomes[number] = error
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(len(submissions))]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.02)
+    time.sleep(hold)
+    lock.execute("COMMIT")
+    lock.close()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
+
+
+def calls(meter_id: int, count: int, first_value: int = 11700) -> list[Submission]:
+    return [
+        submission(
+            readings(meter_id, first_value + n),
+            source_id=f"call-{n}",
+            at=AT.replace(second=n),
+        )
+        for n in range(count)
+    ]
+
+
+def test_a_group_of_calls_for_one_meter_leaves_the_chain_one_after_another_would(
+    writer: tuple[Repository, Path],
+) -> None:
+    repo, path = writer
+    meter = meter_of(repo, "102057522")
+    earlier = submission(readings(meter.id, 11650), source_id="earlier", at=AT.replace(minute=0))
+    assert repo.submit(earlier).stored
+
+    commits: list[object] = []
+    event.listen(repo.engine, "commit", commits.append)
+
+    outcomes = queued_behind_a_lock(repo, path, calls(meter.id, 12))
+
+    assert outcomes == [SubmitResult(stored=True)] * 12
+    assert len(commits) == 2, "the first alone, then the eleven that waited behind it"
+    rows = repo.history(meter.id, PERIOD)
+    assert [row.source_id for row in rows] == ["earlier", *(f"call-{n}" for n in range(12))]
+    assert [row.readings[0].value for row in rows] == [11650, *(11700 + n for n in range(12))]
+    superseded = [row.superseded_at for row in rows]
+    assert superseded == [row.received_at for row in rows[1:]] + [None]
+    assert count_readings(repo) == 13
+
+
+@pytest.mark.parametrize(
+    ("odd_one", "outcome"),
+    [
+        ("a meter that does not exist", StorageError),
+        ("the same call again", SubmitResult(stored=False)),
+        ("another reading under the same call id", SourceReused),
+    ],
+)
+def test_a_group_with_an_odd_submission_stores_the_others_each_once(
+    writer: tuple[Repository, Path], odd_one: str, outcome: object
+) -> None:
+    repo, path = writer
+    meter = meter_of(repo, "102057522")
+    group = calls(meter.id, 6)
+    odd = {
+        "a meter that does not exist": submission(readings(999_999, 1), source_id="ghost"),
+        "the same call again": group[2],
+        "another reading under the same call id": submission(
+            readings(meter.id, 1), source_id=group[2].source_id, at=group[2].received_at
+        ),
+    }[odd_one]
+
+    outcomes = queued_behind_a_lock(repo, path, [*group[:4], odd, *group[4:]])
+
+    assert [o for n, o in enumerate(outcomes) if n != 4] == [SubmitResult(stored=True)] * 6
+    if isinstance(outcome, type):
+        assert isinstance(outcomes[4], outcome), outcomes[4]
+    else:
+        assert outcomes[4] == outcome
+    rows = repo.history(meter.id, PERIOD)
+    assert [row.source_id for row in rows] == [f"call-{n}" for n in range(6)]
+    assert [row.readings[0].value for row in rows] == [11700 + n for n in range(6)]
+    assert sum(row.superseded_at is None for row in rows) == 1
+
+
+def test_a_two_meter_contract_in_a_group_is_stored_whole(
+    writer: tuple[Repository, Path],
+) -> None:
+    repo, path = writer
+    electricity = meter_of(repo, "102057522")
+    hot, cold = (
+        meter_of(repo, "123859", Resource.HOT_WATER),
+        meter_of(repo, "176354", Resource.COLD_WATER),
+    )
+    both = submission(readings(hot.id, 25), readings(cold.id, 45), source_id="water")
+
+    outcomes = queued_behind_a_lock(repo, path, [*calls(electricity.id, 3), both])
+
+    assert outcomes == [SubmitResult(stored=True)] * 4
+    assert [(r.resource, r.value) for r in repo.export(PERIOD)] == [
+        ("cold_water", 45),
+        ("electricity", 11702),
+        ("hot_water", 25),
+    ]
+
+
+def test_a_caller_who_stopped_waiting_finds_nothing_stored_later(tmp_path: Path) -> None:
+    """The writer waits for a lock longer than the callers do: each is told within its
+    seconds, and none of their readings is written once the lock is free."""
+    path = tmp_path / "late.db"
+    demo_database(f"sqlite:///{path}").engine.dispose()
+    repo = Repository(connect(f"sqlite:///{path}", timeout_seconds=1))
+    meter = meter_of(repo, "102057522")
+    started = time.monotonic()
+
+    outcomes = queued_behind_a_lock(repo, path, calls(meter.id, 3), hold=1.5)
+
+    assert all(isinstance(o, StorageError) for o in outcomes), outcomes
+    assert time.monotonic() - started < 3.5
+    time.sleep(0.5)
+    assert repo.history(meter.id, PERIOD) == []
+    repo.engine.dispose()
+
+
+def test_an_in_memory_database_has_no_writer_and_stores_all_the_same() -> None:
+    repo = demo_database("sqlite://")
+    assert serial_writes(repo.engine) is None
+    meter = meter_of(repo, "102057522")
+    assert repo.submit(calls(meter.id, 1)[0]).stored
+    repo.engine.dispose()

@@ -3,7 +3,8 @@
 The per-call AGI script would otherwise read and check its settings and its flow on every
 call. An entry is keyed by what it was made from (the caller's key: the bytes of the files,
 the code that checked them, the versions); an entry that is damaged, of another key or of
-another format is ignored and written anew.
+another format is ignored and written anew, and so is one that others may write (by a
+file of this user's own, when the folder is safe).
 
 Loading a pickle runs code, so an entry is loaded only from a file this user owns that no
 one else may write, in a folder that users outside its owner and group cannot write into (as
@@ -44,11 +45,7 @@ def cached(
     """The entry in `path` when it has `key` and `accept` takes it, otherwise `make()` (whose
     exceptions go through, and are not cached), written there. `what` names the cache in
     the warnings `log` is given."""
-    try:
-        entry = _load(path, key, log, what)
-    except UnsafeCache as unsafe:
-        log.warning("the %s is not used: %s", what, unsafe)
-        return make()
+    entry = load(path, key, log, what)
     if entry is not None and accept(entry):
         return entry  # type: ignore[return-value]
     made = make()
@@ -57,7 +54,9 @@ def cached(
 
 
 def load(path: Path, key: bytes, log: logging.Logger, what: str) -> object | None:
-    """The entry in `path` when it has `key`, or None (an unsafe cache is logged)."""
+    """The entry in `path` when it has `key`, or None. An entry others may write is not
+    used (and logged): `store` replaces it with a file of this user's own, unless the
+    folder itself is unsafe."""
     try:
         return _load(path, key, log, what)
     except UnsafeCache as unsafe:

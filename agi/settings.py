@@ -42,7 +42,7 @@ from agi.constraints import After, Constraint
 from agi.problems import Place, Problem, ProblemsFound, did_you_mean, explain
 from agi.readings.callers import DEFAULT_REGION, GuessLimits, is_region
 from agi.readings.rules import AcceptanceWindow, ConsumptionPolicy, Resource, parse_accept_days
-from agi.state_cache import key_of, load, store
+from agi.state_cache import cached, key_of
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -544,20 +544,16 @@ def load_cached_settings() -> Settings:
     variables, the folder relative paths are relative to, the defaults' folders and the code
     that checks them, and taken from there, unread, while all of that stays the same."""
     files = config_files()
-    try:
-        key = _cache_key(files)
-    except OSError:
-        return _load({}, files)  # an unreadable file: the check says so
     folder = _likely_state_folder(files)
-    entry = load(folder / CACHE_FILE, key, log, CACHE)
-    if isinstance(entry, Settings):
-        return entry
-    settings = _load({}, files)
-    # Kept only where it is looked for, and only when the files did not change while they
-    # were checked: an entry must be of the files its key describes.
-    if settings.state_dir == folder and _cache_key(files) == key:
-        store(folder / CACHE_FILE, key, settings, log, CACHE)
-    return settings
+    return cached(
+        folder / CACHE_FILE,
+        lambda: _cache_key(files),
+        lambda: _load({}, files),
+        lambda entry: isinstance(entry, Settings),
+        log,
+        CACHE,
+        keep=lambda settings: settings.state_dir == folder,  # kept where it is looked for
+    )
 
 
 def _load(given: dict[str, Any], files: list[Path] | None = None) -> Settings:

@@ -15,6 +15,7 @@ cannot be written costs the check, never the call.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import logging
@@ -36,20 +37,29 @@ class UnsafeCache(Exception):
 
 def cached(
     path: Path,
-    key: bytes,
+    key: Callable[[], bytes],
     make: Callable[[], T],
     accept: Callable[[object], bool],
     log: logging.Logger,
     what: str,
+    keep: Callable[[T], bool] = lambda _made: True,
 ) -> T:
-    """The entry in `path` when it has `key` and `accept` takes it, otherwise `make()` (whose
-    exceptions go through, and are not cached), written there. `what` names the cache in
-    the warnings `log` is given."""
-    entry = load(path, key, log, what)
+    """The entry in `path` when it has the `key()` of now and `accept` takes it, otherwise
+    `make()` (whose exceptions go through, and are not cached), written there when `keep`
+    takes it and `key()` is still the same after it: `make` reads the files again, and an
+    entry must be of the files its key describes. `what` names the cache in the warnings
+    `log` is given."""
+    try:
+        before = key()
+    except OSError:
+        return make()  # a missing or unreadable file: `make` says so in its own words
+    entry = load(path, before, log, what)
     if entry is not None and accept(entry):
         return entry  # type: ignore[return-value]
     made = make()
-    store(path, key, made, log, what)
+    with contextlib.suppress(OSError):
+        if keep(made) and key() == before:
+            store(path, before, made, log, what)
     return made
 
 

@@ -177,3 +177,20 @@ def test_an_entry_others_may_write_is_not_loaded_and_is_replaced_by_one_of_ours(
     assert reader.reads == 1
     assert "the flow cache is not used: " in caplog.text
     assert entry.stat().st_mode & 0o077 == 0
+
+
+def test_a_flow_edited_while_it_is_read_is_not_kept(app):
+    """The key is made from one reading of the files and `read` reads them again: an entry
+    is kept only if the files still have the key's bytes after it."""
+    path = app.settings.flow_path
+    original = path.read_text()
+    reader = Reader(app)
+
+    def read_while_edited() -> Menu:
+        edit_flow(app)
+        return reader()
+
+    assert menu_of(app, read_while_edited)[0].nodes["greeting"].say[0].ref == "tone_mode"
+    path.write_text(original)
+    assert menu_of(app, reader)[0].nodes["greeting"].say[0].ref == "welcome"
+    assert reader.reads == 2

@@ -195,15 +195,15 @@ def test_a_file_changed_while_it_is_checked_is_not_kept(
     entry is kept only if the files still have the key's bytes after the check."""
     path = state.parent / "ivr.yaml"
     original = path.read_text()
-    look_up = settings_module.load
+    check = settings_module._load
 
-    def load_while_edited(*args: object) -> object:
+    def check_while_edited(*args: object) -> Settings:
         path.write_text(original.replace("20-24", "19-24"))
-        return look_up(*args)
+        return check(*args)
 
-    monkeypatch.setattr(settings_module, "load", load_while_edited)
+    monkeypatch.setattr(settings_module, "_load", check_while_edited)
     assert load_cached_settings().accept_days == "19-24"
-    monkeypatch.setattr(settings_module, "load", look_up)
+    monkeypatch.setattr(settings_module, "_load", check)
     path.write_text(original)
     assert load_cached_settings().accept_days == "20-24"
 

@@ -82,10 +82,10 @@ def explain(detail: Any, label: str) -> tuple[str, str]:
     ctx = detail.get("ctx", {})
     if kind == "missing":
         return "missing-key", f"{label} must be given"
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
+        return "unknown-key", f"{label} is not a setting here"  # a model's; a dataclass's
     if given is None:
         return "wrong-value", f"{label} is empty: write its value after the colon"
-    if kind == "extra_forbidden":
-        return "unknown-key", f"{label} is not a setting here"
     if kind in ("int_parsing", "int_from_float", "int_type"):
         return "wrong-value", f"{label} must be a whole number, not '{given}'"
     if kind in ("float_parsing", "float_type"):

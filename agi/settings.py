@@ -29,6 +29,8 @@ import logging
 import os
 import re
 import stat
+import sys
+import typing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import MISSING, Field, dataclass, field, fields
 from datetime import timedelta
@@ -40,7 +42,7 @@ from agi.constraints import After, Constraint
 from agi.problems import Place, Problem, ProblemsFound, did_you_mean, explain
 from agi.readings.callers import DEFAULT_REGION, GuessLimits, is_region
 from agi.readings.rules import AcceptanceWindow, ConsumptionPolicy, Resource, parse_accept_days
-from agi.state_cache import key_of, load, store
+from agi.state_cache import cached, key_of
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -425,7 +427,10 @@ class Settings:
     def model_copy(self, *, update: dict[str, Any] | None = None) -> Settings:
         """A copy with `update` (not checked again); what is computed from the settings (the
         window, the limits) is computed afresh from the copy, never carried over from this
-        one."""
+        one. A name that is no setting is a KeyError."""
+        unknown = sorted(set(update or {}) - FIELDS.keys())
+        if unknown:
+            raise KeyError(f"{unknown[0]!r} is not a setting{did_you_mean(unknown[0], FIELDS)}")
         copied = copy.copy(self)
         copied.__dict__.update(update or {})
         for name in COMPUTED:
@@ -481,10 +486,18 @@ PATH_SETTINGS = frozenset(
     }
 )
 """The settings that name a file or folder: relative to the file that writes them."""
-SECRET_SETTINGS = frozenset(
-    name for name, setting in FIELDS.items() if "Secret" in str(setting.type)
-)
-"""The settings a file may hold only if no one but the service can read it."""
+
+
+@functools.cache
+def secret_settings() -> frozenset[str]:
+    """The settings a file may hold only if no one but the service can read it: those of
+    type `Secret` (found when a file is checked: reading the annotations takes a while)."""
+
+    def holds_secret(annotation: Any) -> bool:
+        return annotation is Secret or any(map(holds_secret, typing.get_args(annotation)))
+
+    hints = typing.get_type_hints(Settings, include_extras=True)
+    return frozenset(name for name in FIELDS if holds_secret(hints[name]))
 
 
 def local_fastagi_server(port: int = 4573) -> str:
@@ -531,17 +544,16 @@ def load_cached_settings() -> Settings:
     variables, the folder relative paths are relative to, the defaults' folders and the code
     that checks them, and taken from there, unread, while all of that stays the same."""
     files = config_files()
-    try:
-        key = _cache_key(files)
-    except OSError:
-        return _load({}, files)  # a missing or unreadable file: the check says so
     folder = _likely_state_folder(files)
-    entry = load(folder / CACHE_FILE, key, log, CACHE) if folder else None
-    if isinstance(entry, Settings):
-        return entry
-    settings = _load({}, files)
-    store(settings.state_dir / CACHE_FILE, key, settings, log, CACHE)
-    return settings
+    return cached(
+        folder / CACHE_FILE,
+        lambda: _cache_key(files),
+        lambda: _load({}, files),
+        lambda entry: isinstance(entry, Settings),
+        log,
+        CACHE,
+        keep=lambda settings: settings.state_dir == folder,  # kept where it is looked for
+    )
 
 
 def _load(given: dict[str, Any], files: list[Path] | None = None) -> Settings:
@@ -567,7 +579,12 @@ CODE = (
 """The modules that read and check the settings and define their values, relative to the
 folder of the `agi` package: a change in any of them makes every entry miss."""
 _STATE_DIR_LINE = re.compile(
-    r"^state_dir:[ \t]*(?P<folder>[^\s#'\"{\[][^#]*?)[ \t]*(?:#.*)?$", re.M
+    r"^state_dir:[ \t]*"
+    r"(?:\"(?P<double>[^\"\\\n]*)\""
+    r"|'(?P<single>(?:[^'\n]|'')*)'"
+    r"|(?P<plain>[^\s#'\"{\[&*!|>%@`][^#\n]*?))"
+    r"[ \t]*(?:#.*)?$",
+    re.M,
 )
 
 
@@ -576,9 +593,12 @@ def _cache_key(files: list[Path]) -> bytes:
     secret in them may not allow), the IVR_* variables and what the defaults depend on."""
     parts = []
     for path in files:
-        with open(path, "rb") as stream:
-            readable = os.fstat(stream.fileno()).st_mode & stat.S_IROTH
-            parts += [str(path).encode(), b"%d" % bool(readable), stream.read()]
+        try:
+            with open(path, "rb") as stream:
+                readable = os.fstat(stream.fileno()).st_mode & stat.S_IROTH
+                parts += [str(path).encode(), b"%d" % bool(readable), stream.read()]
+        except FileNotFoundError:  # the checkout's config/ivr.yaml need not exist
+            parts += [str(path).encode(), b"(missing)"]
     variables = sorted(item for item in os.environ.items() if item[0].upper().startswith("IVR_"))
     parts += [repr(variables).encode(), repr(_defaults_basis()).encode()]
     return key_of(parts, PACKAGE.parent, CODE)
@@ -586,21 +606,32 @@ def _cache_key(files: list[Path]) -> bytes:
 
 def _defaults_basis() -> tuple[object, ...]:
     """What the defaults and the checks of relative paths depend on besides the code."""
-    return (Path.cwd(), state_home(), CHECKOUT, (PACKAGE / "shipped").exists())
+    return (
+        Path.cwd(),
+        state_home(),
+        str(PACKAGE),
+        sys.prefix,
+        CHECKOUT,
+        (PACKAGE / "shipped").exists(),
+    )
 
 
-def _likely_state_folder(files: list[Path]) -> Path | None:
+def _likely_state_folder(files: list[Path]) -> Path:
     """The state folder the settings name, found without reading them as YAML: where their
-    cache is looked for. A guess only (an entry is used only under its key): when the files
-    write the folder in another form, the settings are checked on each call."""
+    cache is looked for, and kept only if the checked settings name that folder too. When
+    the files write it in a form this misses (a block scalar, an escape), the settings are
+    checked on each call."""
     named = {key.upper(): value for key, value in os.environ.items()}.get("IVR_STATE_DIR")
     if named is not None:
-        return Path(named).absolute() if named.strip() else None
+        return Path(named).absolute()  # as `_absolute` reads it: empty is the current folder
     folder = state_home() / "state"
     for path in files:
         with contextlib.suppress(OSError, UnicodeDecodeError):
             for line in _STATE_DIR_LINE.finditer(path.read_text(encoding="utf-8")):
-                folder = path.parent / line["folder"]
+                single = line["single"]
+                written = line["double"] if single is None else single.replace("''", "'")
+                written = line["plain"] if written is None else written
+                folder = path.parent / written if written.strip() else Path(written)
     return folder.absolute()
 
 
@@ -659,7 +690,7 @@ def _file_problems(path: Path) -> list[Problem]:
     known = FIELDS
     readable = path.stat().st_mode & stat.S_IROTH
     for name in document.data:
-        if name in SECRET_SETTINGS and readable:
+        if name in secret_settings() and readable:
             problems.append(
                 Problem(
                     path,

@@ -3,7 +3,8 @@
 The per-call AGI script would otherwise read and check its settings and its flow on every
 call. An entry is keyed by what it was made from (the caller's key: the bytes of the files,
 the code that checked them, the versions); an entry that is damaged, of another key or of
-another format is ignored and written anew.
+another format is ignored and written anew, and so is one that others may write (by a
+file of this user's own, when the folder is safe).
 
 Loading a pickle runs code, so an entry is loaded only from a file this user owns that no
 one else may write, in a folder that users outside its owner and group cannot write into (as
@@ -14,6 +15,7 @@ cannot be written costs the check, never the call.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import logging
@@ -35,29 +37,36 @@ class UnsafeCache(Exception):
 
 def cached(
     path: Path,
-    key: bytes,
+    key: Callable[[], bytes],
     make: Callable[[], T],
     accept: Callable[[object], bool],
     log: logging.Logger,
     what: str,
+    keep: Callable[[T], bool] = lambda _made: True,
 ) -> T:
-    """The entry in `path` when it has `key` and `accept` takes it, otherwise `make()` (whose
-    exceptions go through, and are not cached), written there. `what` names the cache in
-    the warnings `log` is given."""
+    """The entry in `path` when it has the `key()` of now and `accept` takes it, otherwise
+    `make()` (whose exceptions go through, and are not cached), written there when `keep`
+    takes it and `key()` is still the same after it: `make` reads the files again, and an
+    entry must be of the files its key describes. `what` names the cache in the warnings
+    `log` is given."""
     try:
-        entry = _load(path, key, log, what)
-    except UnsafeCache as unsafe:
-        log.warning("the %s is not used: %s", what, unsafe)
-        return make()
+        before = key()
+    except OSError:
+        return make()  # a missing or unreadable file: `make` says so in its own words
+    entry = load(path, before, log, what)
     if entry is not None and accept(entry):
         return entry  # type: ignore[return-value]
     made = make()
-    store(path, key, made, log, what)
+    with contextlib.suppress(OSError):
+        if keep(made) and key() == before:
+            store(path, before, made, log, what)
     return made
 
 
 def load(path: Path, key: bytes, log: logging.Logger, what: str) -> object | None:
-    """The entry in `path` when it has `key`, or None (an unsafe cache is logged)."""
+    """The entry in `path` when it has `key`, or None. An entry others may write is not
+    used (and logged): `store` replaces it with a file of this user's own, unless the
+    folder itself is unsafe."""
     try:
         return _load(path, key, log, what)
     except UnsafeCache as unsafe:

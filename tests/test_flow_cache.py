@@ -145,19 +145,13 @@ def _open_folder(app: Application) -> None:
     os.chmod(app.settings.state_dir, 0o777)
 
 
-def _entry_others_may_write(app: Application) -> None:
-    menu_of(app, Reader(app))
-    os.chmod(app.settings.state_dir / CACHE_FILE, 0o666)
-
-
 @pytest.mark.parametrize(
     ("prepare", "warning"),
     [
         (_make_folder_a_file, "cannot be written"),
         (_open_folder, "anyone can write into"),
-        (_entry_others_may_write, "the flow cache is not used: "),
     ],
-    ids=["state folder unwritable", "folder open to all", "entry open to all"],
+    ids=["state folder unwritable", "folder open to all"],
 )
 def test_an_unusable_or_unsafe_cache_costs_the_parse_and_is_logged(
     app, caplog, prepare: Callable[[Application], None], warning
@@ -170,3 +164,33 @@ def test_an_unusable_or_unsafe_cache_costs_the_parse_and_is_logged(
         assert flow.start == "greeting"
     assert reader.reads == 2
     assert warning in caplog.text
+
+
+def test_an_entry_others_may_write_is_not_loaded_and_is_replaced_by_one_of_ours(app, caplog):
+    menu_of(app, Reader(app))
+    entry = app.settings.state_dir / CACHE_FILE
+    os.chmod(entry, 0o666)
+    reader = Reader(app)
+    caplog.set_level(logging.WARNING, logger="agi.dialog.flow_cache")
+    for _ in range(2):
+        assert menu_of(app, reader)[0].start == "greeting"
+    assert reader.reads == 1
+    assert "the flow cache is not used: " in caplog.text
+    assert entry.stat().st_mode & 0o077 == 0
+
+
+def test_a_flow_edited_while_it_is_read_is_not_kept(app):
+    """The key is made from one reading of the files and `read` reads them again: an entry
+    is kept only if the files still have the key's bytes after it."""
+    path = app.settings.flow_path
+    original = path.read_text()
+    reader = Reader(app)
+
+    def read_while_edited() -> Menu:
+        edit_flow(app)
+        return reader()
+
+    assert menu_of(app, read_while_edited)[0].nodes["greeting"].say[0].ref == "tone_mode"
+    path.write_text(original)
+    assert menu_of(app, reader)[0].nodes["greeting"].say[0].ref == "welcome"
+    assert reader.reads == 2

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from agi.cli import main
-from agi.problems import ProblemsFound
-from agi.settings import Settings, load_settings
+from agi.problems import ProblemsFound, explain
+from agi.settings import Settings, load_settings, secret_settings
 
 GOOD = """\
 database_url: sqlite:///var/test.db
@@ -291,3 +291,36 @@ def test_a_copy_computes_the_window_and_limits_from_its_own_values():
     assert (copied.window.first_day, copied.window.last_day) == (1, 5)
     assert copied.guess_limits.unknown_per_caller == 2
     assert settings.window.first_day == 18
+
+
+def test_a_copy_refuses_a_name_that_is_no_setting():
+    with pytest.raises(KeyError, match="'tts_sped' is not a setting \\(did you mean 'tts_speed'"):
+        Settings().model_copy(update={"tts_sped": 170})
+
+
+def test_a_given_name_that_is_no_setting_is_said_to_be_unknown(settings_file: Path) -> None:
+    """pydantic calls an extra key of a dataclass an unexpected keyword argument."""
+    settings_file.write_text(GOOD)
+    with pytest.raises(ProblemsFound) as found:
+        load_settings(tts_sped=170)
+    (problem,) = found.value.problems
+    assert (problem.rule, problem.message) == ("unknown-key", "'tts_sped' is not a setting here")
+
+
+@pytest.mark.parametrize("kind", ["extra_forbidden", "unexpected_keyword_argument"])
+@pytest.mark.parametrize("given", [170, None], ids=["a value", "empty"])
+def test_an_extra_key_is_unknown_whatever_it_holds(kind: str, given: object) -> None:
+    detail = {"type": kind, "loc": ("tts_sped",), "input": given, "msg": "extra"}
+    assert explain(detail, "'tts_sped'") == ("unknown-key", "'tts_sped' is not a setting here")
+
+
+def test_the_secrets_are_the_settings_of_type_secret():
+    assert secret_settings() == {
+        "console_secret",
+        "kannel_secret",
+        "viber_token",
+        "webhook_secret",
+        "whatsapp_app_secret",
+        "whatsapp_token",
+        "whatsapp_verify_token",
+    }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -115,17 +116,96 @@ def test_a_change_checks_the_settings_again(
     assert checks.count == 1  # the new entry
 
 
-def test_a_state_folder_written_in_another_form_is_found_by_the_check(
+@pytest.mark.parametrize(
+    ("line", "folder"),
+    [
+        ('state_dir: "{state}"', "{state}"),
+        ("state_dir: '{state}'  # quoted", "{state}"),
+        ("state_dir: state", "{state}"),
+        ('state_dir: ""', "{cwd}"),
+    ],
+    ids=["double quotes", "single quotes", "relative to the file", "empty: current folder"],
+)
+def test_a_state_folder_the_file_names_keeps_the_cache(
+    state: Path, monkeypatch: pytest.MonkeyPatch, line: str, folder: str
+):
+    (state.parent / "ivr.yaml").write_text(line.format(state=state) + "\naccept_days: 20-24\n")
+    expected = Path(folder.format(state=state, cwd=Path.cwd()))
+    checks = Checks(monkeypatch)
+    for _ in range(2):
+        assert load_cached_settings().state_dir == expected
+    assert checks.count == 1
+    assert (expected / CACHE_FILE).exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "folder"),
+    [("{state}", "{state}"), ("", "{cwd}")],
+    ids=["a folder", "empty: current folder"],
+)
+def test_a_state_folder_a_variable_names_keeps_the_cache(
+    state: Path, monkeypatch: pytest.MonkeyPatch, value: str, folder: str
+):
+    monkeypatch.setenv("IVR_STATE_DIR", value.format(state=state))
+    expected = Path(folder.format(state=state, cwd=Path.cwd()))
+    checks = Checks(monkeypatch)
+    for _ in range(2):
+        assert load_cached_settings().state_dir == expected
+    assert checks.count == 1
+
+
+def test_a_state_folder_written_in_another_form_costs_the_check_and_keeps_nothing(
     state: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """Where the cache is looked for is read from the file without YAML; a form that
-    reading misses costs the check on each call, never the right settings."""
-    (state.parent / "ivr.yaml").write_text(f'state_dir: "{state}"\naccept_days: 20-24\n')
+    reading misses costs the check on each call, never the right settings, and no entry
+    (holding the secrets) is written where it is never looked for."""
+    (state.parent / "ivr.yaml").write_text(f"state_dir: >-\n  {state}\naccept_days: 20-24\n")
     checks = Checks(monkeypatch)
     for _ in range(2):
         assert load_cached_settings().state_dir == state
     assert checks.count == 2
-    assert (state / CACHE_FILE).exists()
+    assert not (state / CACHE_FILE).exists()
+
+
+def test_a_checkout_without_a_settings_file_keeps_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """No IVR_CONFIG, no /etc/ivr/ivr.yaml, no config/ivr.yaml in the checkout."""
+    for name in list(os.environ):
+        if name.startswith("IVR_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setattr(settings_module, "CHECKOUT", tmp_path)
+    monkeypatch.setattr(settings_module, "SYSTEM_CONFIG", tmp_path / "etc" / "ivr.yaml")
+    monkeypatch.chdir(tmp_path)
+    checks = Checks(monkeypatch)
+    for _ in range(2):
+        assert load_cached_settings().state_dir == tmp_path / "var" / "state"
+    assert checks.count == 1
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "ivr.yaml").write_text("accept_days: 19-24\n")
+    assert load_cached_settings().accept_days == "19-24"
+    assert checks.count == 2
+
+
+def test_a_file_changed_while_it_is_checked_is_not_kept(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The key is made from one reading of the files and the check reads them again: an
+    entry is kept only if the files still have the key's bytes after the check."""
+    path = state.parent / "ivr.yaml"
+    original = path.read_text()
+    check = settings_module._load
+
+    def check_while_edited(*args: object) -> Settings:
+        path.write_text(original.replace("20-24", "19-24"))
+        return check(*args)
+
+    monkeypatch.setattr(settings_module, "_load", check_while_edited)
+    assert load_cached_settings().accept_days == "19-24"
+    monkeypatch.setattr(settings_module, "_load", check)
+    path.write_text(original)
+    assert load_cached_settings().accept_days == "20-24"
 
 
 def test_a_secret_in_a_file_others_can_read_is_refused_after_it_was_cached(state: Path):
@@ -146,7 +226,7 @@ def test_settings_with_a_mistake_are_reported_on_every_call_and_never_kept(state
     assert not (state / CACHE_FILE).exists()
 
 
-def test_an_entry_others_may_write_is_not_used(
+def test_an_entry_others_may_write_is_not_used_and_is_replaced(
     state: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):
     load_cached_settings()
@@ -156,6 +236,49 @@ def test_an_entry_others_may_write_is_not_used(
     assert load_cached_settings().accept_days == "20-24"
     assert checks.count == 1
     assert "the settings cache is not used: " in caplog.text
+    assert (state / CACHE_FILE).stat().st_mode & 0o077 == 0  # replaced by one of ours
+    load_cached_settings()
+    assert checks.count == 1
+
+
+@pytest.fixture
+def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Path]:
+    """Installs a copy of the code that checks settings in a folder of `tmp_path` (it takes
+    the place of the `agi` package): settings without a file, in one state folder."""
+    for name in list(os.environ):
+        if name.startswith("IVR_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("IVR_CONFIG", "")
+    monkeypatch.setenv("IVR_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setattr(settings_module, "CHECKOUT", None)
+
+    def install(copy: str) -> Path:
+        package = tmp_path / copy / "agi"
+        for name in settings_module.CODE:
+            (package.parent / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(ROOT / name, package.parent / name)
+        (package / "shipped").mkdir(exist_ok=True)
+        monkeypatch.setattr(settings_module, "PACKAGE", package)
+        return package
+
+    return install
+
+
+def test_two_installed_copies_keep_entries_of_their_own(installed: Callable[[str], Path]):
+    """Two copies of the same code in two places (two virtual environments) whose settings
+    name one state folder: each has the defaults of its own place."""
+    for copy in ("one", "two"):
+        package = installed(copy)
+        assert load_cached_settings().flow_path == package / "shipped" / "ivr_flows.yaml"
+
+
+def test_another_environment_has_another_key(
+    installed: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+):
+    installed("one")
+    key = settings_module._cache_key([])
+    monkeypatch.setattr(sys, "prefix", sys.prefix + "-another")
+    assert settings_module._cache_key([]) != key
 
 
 WARM_START = """\

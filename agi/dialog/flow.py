@@ -22,7 +22,7 @@ VARIABLE_NAME = NODE_NAME
 SAY_KINDS = {"number": "number", "digits": "digits", "prompt": "prompt_of"}
 
 
-model = dataclass(frozen=True, slots=True, kw_only=True)
+flow_part = dataclass(frozen=True, slots=True, kw_only=True)
 """How every part of a flow is declared."""
 
 
@@ -33,7 +33,7 @@ class Model:
     __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
 
 
-@model
+@flow_part
 class SayItem(Model):
     """One thing to say: a prompt id, or a variable said as a number, digits or a prompt."""
 
@@ -66,7 +66,7 @@ Seconds = Annotated[float, Constraint(gt=0, le=60)]
 Attempts = Annotated[int, Constraint(ge=1, le=10)]
 
 
-@model
+@flow_part
 class Defaults(Model):
     timeout: Seconds = 5
     inter_digit_timeout: Seconds = 3
@@ -82,14 +82,14 @@ class Defaults(Model):
     """Whole seconds of silence that end an answer by voice."""
 
 
-@model
+@flow_part
 class Limits(Model):
     call_seconds: Annotated[int, Constraint(ge=30, le=3600)] = 600
     steps: Annotated[int, Constraint(ge=10, le=10_000)] = 300
     then: str | None = None
 
 
-@model
+@flow_part
 class Option(Model):
     next: str
     set: dict[str, str] = field(default_factory=dict)
@@ -99,7 +99,7 @@ def _option(value: Any) -> Any:
     return {"next": value} if isinstance(value, str) else value
 
 
-@model
+@flow_part
 class Asking(Model):
     """Settings shared by the nodes that wait for keys."""
 
@@ -117,20 +117,20 @@ class Asking(Model):
     """Said before asking again when an answer by voice was heard but not understood."""
 
 
-@model
+@flow_part
 class PlayNode(Model):
     type: Literal["play"]
     say: Say
     next: str
 
 
-@model
+@flow_part
 class MenuNode(Asking):
     type: Literal["menu"]
     options: dict[str, Annotated[Option, Before(_option)]]
 
 
-@model
+@flow_part
 class InputNode(Asking):
     type: Literal["input"]
     into: str
@@ -141,7 +141,7 @@ class InputNode(Asking):
     next: str
 
 
-@model
+@flow_part
 class ConfirmNode(Asking):
     type: Literal["confirm"]
     confirm_key: str = "1"
@@ -150,7 +150,7 @@ class ConfirmNode(Asking):
     on_reenter: str
 
 
-@model
+@flow_part
 class VoiceNode(Model):
     """From here on, nodes with `voice_say` listen to the caller's voice (keys still work);
     without a speech model the call goes to `unavailable` instead."""
@@ -161,21 +161,21 @@ class VoiceNode(Model):
     unavailable: str
 
 
-@model
+@flow_part
 class ActionNode(Model):
     type: Literal["action"]
     action: str
     outcomes: dict[str, str]
 
 
-@model
+@flow_part
 class TransferNode(Model):
     type: Literal["transfer"]
     say: Say = field(default_factory=list)
     to: str
 
 
-@model
+@flow_part
 class HangupNode(Model):
     type: Literal["hangup"]
     say: Say = field(default_factory=list)
@@ -208,6 +208,7 @@ TOP_LEVEL_KEYS = frozenset({"version", "start", "defaults", "limits", "nodes"})
 
 
 def field_names(part: type[Model]) -> frozenset[str]:
+    """The keys a part of a flow declares: those a file may write in it."""
     return frozenset(each.name for each in fields(part))  # type: ignore[arg-type]
 
 

@@ -46,15 +46,15 @@ def cached_menu(
 ) -> Menu:
     """The flow and catalog of these files: the cache's entry when it is theirs, otherwise
     `read()` (whose ProblemsFound goes through, and is not cached), written to the cache."""
-    try:
+
+    def key() -> bytes:
         parts = [
             part
             for path in (flow_path, prompts_path)
             for part in (str(path).encode(), path.read_bytes())
         ]
-    except OSError:
-        return read()  # a missing or unreadable file: `read` says so in its own words
-    key = key_of(parts, PACKAGE, CODE)
+        return key_of(parts, PACKAGE, CODE)
+
     return cached(folder / CACHE_FILE, key, read, _is_menu, log, "flow cache")
 
 

@@ -6,6 +6,7 @@ before anything is raised, so an editor fixes the file in one go.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import deque
 from collections.abc import Iterator
@@ -244,15 +245,10 @@ def _unknown_keys(
             )
 
 
-_VALIDATORS: dict[type[Model], TypeAdapter[Any]] = {}
-"""pydantic's validator of each part of a flow, built when a file first needs it."""
-
-
-def _validated(cls: type[M], raw: Any) -> M:
-    validator = _VALIDATORS.get(cls)
-    if validator is None:
-        validator = _VALIDATORS[cls] = TypeAdapter(cls)
-    return validator.validate_python(raw)
+@functools.cache
+def _validator(cls: type[M]) -> TypeAdapter[M]:
+    """pydantic's validator of a part of a flow, built when a file first needs it."""
+    return TypeAdapter(cls)
 
 
 def _model(cls: type[M], raw: Any, path: tuple[Any, ...], what: str, report: _Report) -> M | None:
@@ -260,7 +256,7 @@ def _model(cls: type[M], raw: Any, path: tuple[Any, ...], what: str, report: _Re
         names = field_names(cls)
         raw = {key: value for key, value in raw.items() if key in names}
     try:
-        return _validated(cls, raw)
+        return _validator(cls).validate_python(raw)
     except ValidationError as error:
         for detail in error.errors():
             loc = tuple(detail["loc"])

@@ -362,8 +362,10 @@ def test_the_installed_secret_is_the_one_the_records_use(tmp_path):
     [
         (b"", 0o600, "is empty: delete it to make one"),
         (b"a secret of the installation\n", 0o644, "anyone on this server can read"),
+        (b"a secret of the installation\n", 0o660, "others on this server can change"),
+        (b"a secret of the installation\n", 0o602, "others on this server can change"),
     ],
-    ids=["empty", "anyone may read it"],
+    ids=["empty", "anyone may read it", "its group may change it", "anyone may change it"],
 )
 def test_a_secret_that_cannot_be_used_is_refused_with_words(tmp_path, content, mode, said):
     secret = tmp_path / SECRET_FILE

@@ -296,7 +296,8 @@ class FastAgiServer:
         self.metrics.count_lockouts(lambda: app.readings().lockouts(utc_now()))
         self.flow = LiveFlow(app, options.state_dir or app.settings.state_dir, self.metrics)
         self._prompts_dir = app.prompts_audio_dir
-        """Resolved once: every call names the same folder to Asterisk."""
+        """Resolved once: every call names the same folder to Asterisk, and a symlink
+        repointed later is followed after a restart."""
         self.flow.start()
         level = logging.INFO if app.speech.available else logging.WARNING
         log.log(level, "%s", app.speech.status)

@@ -196,7 +196,9 @@ class _Connection:
         self._send(data.encode(), now)
 
     def _send(self, data: bytes, now: float | None = None) -> None:
-        self._deadline = (now or time.monotonic()) + self.reply_seconds
+        if now is None:
+            now = time.monotonic()
+        self._deadline = now + self.reply_seconds
         if self._waits != self.reply_seconds:
             self._wait_at_most(self.reply_seconds)
         try:

@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
+_STATUS = Path("/proc/self/status")
+
 
 def replace_file(path: Path, content: bytes | str, *, mode: int | None = None) -> None:
     """Write `content` (text as UTF-8) beside `path`, then rename it over `path`. The file
@@ -38,6 +40,8 @@ def _written_beside(path: Path, content: bytes | str, mode: int) -> Path:
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())  # on disk before its name is: a crash leaves no empty file
         os.chmod(temporary, mode)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -49,6 +53,21 @@ def _kept_mode(path: Path) -> int:
     try:
         return path.stat().st_mode & 0o7777
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~read_umask()
+
+
+def read_umask() -> int:
+    """The process's umask, read without setting it: `os.umask` sets one to read it, and
+    another thread's file made in that moment would get none."""
+    try:
+        with _STATUS.open() as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return _UMASK_AT_IMPORT
+
+
+_UMASK_AT_IMPORT = os.umask(0o077)  # where the kernel does not say it: read before threads start
+os.umask(_UMASK_AT_IMPORT)

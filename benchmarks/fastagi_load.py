@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import pstats
 import resource
@@ -87,16 +88,26 @@ def _status(pid: int) -> tuple[int, int]:
 
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and of the processes it started (a server may
-    hand work to a child of its own): the children it waited for, and those still running."""
+    hand work to a child of its own): the children it waited for, and those still running,
+    started by any of its threads. Without /proc's children files (a kernel without
+    CONFIG_PROC_CHILDREN) the running children are not counted; the process itself is."""
     try:
         with open(f"/proc/{pid}/stat") as stream:
             fields = stream.read().rsplit(")", 1)[1].split()
-        with open(f"/proc/{pid}/task/{pid}/children") as stream:
-            children = [int(child) for child in stream.read().split()]
     except OSError:
         return 0.0
     ticks = sum(int(field) for field in fields[11:15])
-    return ticks / os.sysconf("SC_CLK_TCK") + sum(_cpu_seconds(child) for child in children)
+    return ticks / os.sysconf("SC_CLK_TCK") + sum(_cpu_seconds(child) for child in _children(pid))
+
+
+def _children(pid: int) -> set[int]:
+    """The running children of a process: each thread's (/proc lists them by the thread
+    that started them)."""
+    children: set[int] = set()
+    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):  # the thread ended meanwhile
+            children.update(int(child) for child in listing.read_text().split())
+    return children
 
 
 def _listen_overflows() -> int:

@@ -104,9 +104,10 @@ def demo_repository(repository: Repository) -> Repository:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=database_url,
+        state_dir=tmp_path / "state",
         flow_path=ROOT / "ivr_flows.yaml",
         prompts_path=ROOT / "prompts" / "ru.yaml",
     )
@@ -120,11 +121,9 @@ def app(settings: Settings, demo_repository: Repository) -> Application:
 
 
 @pytest.fixture
-def always_open(app: Application, tmp_path: Path) -> Application:
-    """The application taking readings on any day, keeping its state in `tmp_path`."""
-    app.settings = app.settings.model_copy(
-        update={"accept_days": "1-31", "state_dir": tmp_path / "state"}
-    )
+def always_open(app: Application) -> Application:
+    """The application taking readings on any day."""
+    app.settings = app.settings.model_copy(update={"accept_days": "1-31"})
     return app
 
 
@@ -143,8 +142,10 @@ def editable(always_open: Application, tmp_path: Path) -> Application:
 def cli(
     database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Callable[..., Result]:
-    """`ivr ...` against the test database; a config/ivr.yaml in the checkout is ignored."""
+    """`ivr ...` against the test database, keeping its state in `tmp_path`; a
+    config/ivr.yaml in the checkout is ignored."""
     monkeypatch.setenv("IVR_DATABASE_URL", database_url)
+    monkeypatch.setenv("IVR_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("IVR_CONFIG", "")
     runner = CliRunner()
 

@@ -306,6 +306,42 @@ def test_every_sign_of_a_hangup_is_one_exception(replies):
         chan.play([Number(1)])  # and nothing is sent on a dead channel
 
 
+class BrokenPipe(io.StringIO):
+    """A socket whose caller's side has gone: `broken` (write or flush) raises EPIPE."""
+
+    def __init__(self, broken: str) -> None:
+        super().__init__()
+        self.broken = broken
+        self.attempts = 0
+
+    def write(self, text: str) -> int:
+        self.attempts += 1
+        if self.broken == "write":
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text)
+
+    def flush(self) -> None:
+        if self.broken == "flush" and self.getvalue():
+            self.attempts += 1
+            raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize("broken", ["write", "flush"])
+def test_a_broken_pipe_is_a_hang_up_and_the_next_command_is_not_sent(broken):
+    writer = BrokenPipe(broken)
+    chan = AsteriskChannel(
+        io.StringIO(ENV + "200 result=0\n"), writer, prompts_dir="/srv/ivr/prompts/ru"
+    )
+    with pytest.raises(CallerHungUp, match="Broken pipe"):
+        chan.play([Number(1)])
+    attempts = writer.attempts
+    started = time.monotonic()
+    with pytest.raises(CallerHungUp):
+        chan.ask([Prompt("a", "…")], DIGITS)
+    assert time.monotonic() - started < 1
+    assert writer.attempts == attempts
+
+
 def test_sighup_stops_the_next_command_before_it_is_sent():
     chan, written = channel("200 result=0", hangup_signalled=lambda: True)
     with pytest.raises(CallerHungUp):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from agi import atomic_file
 from agi.atomic_file import create_file, replace_file
 
 
@@ -73,3 +74,35 @@ def test_a_created_file_is_the_first_writers_and_never_replaced(tmp_path):
         create_file(path, "second\n", mode=0o644)
     assert (path.read_text(), mode_of(path)) == ("first\n", 0o600)
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
+def test_the_umask_is_read_without_being_changed(tmp_path, monkeypatch):
+    """A new file gets the process's umask; reading it never sets one, which would leave
+    another thread's file of that moment without any."""
+    kept = os.umask(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", lambda mask: pytest.fail(f"the umask was set to {mask:o}"))
+        replace_file(tmp_path / "file", b"x")
+    finally:
+        monkeypatch.undo()
+        os.umask(kept)
+    assert mode_of(tmp_path / "file") == 0o640
+
+
+def test_without_proc_the_umask_is_the_one_at_import(tmp_path, monkeypatch):
+    monkeypatch.setattr(atomic_file, "_STATUS", tmp_path / "no-proc")
+    assert atomic_file.read_umask() == atomic_file._UMASK_AT_IMPORT
+
+
+@pytest.mark.parametrize("write", [replace_file, create_file], ids=["replaced", "created"])
+def test_the_content_is_on_disk_before_the_file_has_its_name(tmp_path, monkeypatch, write):
+    path, synced = tmp_path / "file", []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append((os.fstat(fd).st_size, path.exists()))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    write(path, b"secret\n", mode=0o600)
+    assert synced == [(7, False)]

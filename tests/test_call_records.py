@@ -280,8 +280,7 @@ CONVERSATIONS = {
 
 
 @pytest.mark.parametrize("case", CONVERSATIONS.values(), ids=CONVERSATIONS.keys())
-def test_the_record_of_each_way_a_text_conversation_ends(app, case, tmp_path):
-    app.settings = app.settings.model_copy(update={"state_dir": tmp_path / "state"})
+def test_the_record_of_each_way_a_text_conversation_ends(app, case):
     dialog = text_dialog_for(app.settings, app.repository)
     for number, message in enumerate(case.messages):
         dialog.answer(
@@ -363,8 +362,10 @@ def test_the_installed_secret_is_the_one_the_records_use(tmp_path):
     [
         (b"", 0o600, "is empty: delete it to make one"),
         (b"a secret of the installation\n", 0o644, "anyone on this server can read"),
+        (b"a secret of the installation\n", 0o660, "others on this server can change"),
+        (b"a secret of the installation\n", 0o602, "others on this server can change"),
     ],
-    ids=["empty", "anyone may read it"],
+    ids=["empty", "anyone may read it", "its group may change it", "anyone may change it"],
 )
 def test_a_secret_that_cannot_be_used_is_refused_with_words(tmp_path, content, mode, said):
     secret = tmp_path / SECRET_FILE
@@ -376,8 +377,7 @@ def test_a_secret_that_cannot_be_used_is_refused_with_words(tmp_path, content, m
         caller_keys(tmp_path)
 
 
-def test_a_conversation_goes_on_in_another_process_of_the_installation(app, tmp_path):
-    app.settings = app.settings.model_copy(update={"state_dir": tmp_path / "state"})
+def test_a_conversation_goes_on_in_another_process_of_the_installation(app):
     first, second = (text_dialog_for(app.settings, app.repository) for _ in range(2))
     first.answer(IncomingMessage(TextChannel.SMS, SENDER, "m1", "ПС 123859"), at=IN_WINDOW)
     second.answer(IncomingMessage(TextChannel.SMS, SENDER, "m2", "45055 23186"), at=IN_WINDOW)

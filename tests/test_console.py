@@ -362,6 +362,33 @@ def test_a_database_that_does_not_answer_is_said_with_503(tmp_path: Path) -> Non
     assert "The database does not answer" in answer.text
 
 
+def test_a_sign_out_the_database_refuses_still_ends_this_browsers_session(
+    tmp_path: Path,
+) -> None:
+    app = console_application(tmp_path)
+    with running_console(app) as console:
+        client = signed_in_client(console)
+        copied = client.cookie
+        token = csrf_of(client.get("/menu").text)
+        with app.repository.engine.begin() as connection:
+            connection.exec_driver_sql(
+                "create trigger refuse_sign_out before update on staff_accounts "
+                "begin select raise(abort, 'the disk is full'); end"
+            )
+        answer = client.post("/logout", data={"csrf": token})
+        page = client.get("/menu")
+        thief = console.client()
+        thief.cookie = copied
+        stolen = thief.get("/menu")
+    assert answer.status_code == 503
+    assert "Your other sessions were not ended" in answer.text
+    assert "still signed in in other browsers" in answer.text
+    assert 'id="who"' not in answer.text
+    assert client.cookie != copied
+    assert (page.status_code, page.headers["location"]) == (303, "/login?next=%2Fmenu")
+    assert stolen.status_code == 200, "the page says the other sessions still count"
+
+
 def test_static_files_are_served_while_the_database_does_not_answer(tmp_path: Path) -> None:
     app = console_application(tmp_path)
     with running_console(app) as console:

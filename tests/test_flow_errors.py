@@ -319,3 +319,38 @@ def test_a_folder_in_place_of_the_catalog_is_a_problem(tmp_path: Path) -> None:
         load_catalog(tmp_path)
     (problem,) = raised.value.problems
     assert (problem.file, problem.rule) == (tmp_path, "unreadable-file")
+
+
+@pytest.mark.parametrize(
+    ("key", "refused"),
+    [
+        ("greeting", False),
+        ("zone_2", False),
+        ('"greeting\\n"', True),
+        ('"\\ngreeting"', True),
+        ("Greeting", True),
+        ("2nd_try", True),
+        ("zone-day", True),
+    ],
+    ids=[
+        "letters",
+        "digits and _",
+        "a newline after",
+        "a newline before",
+        "capital",
+        "digit first",
+        "dash",
+    ],
+)
+def test_a_prompt_id_is_small_latin_letters_digits_and_underscores(
+    tmp_path: Path, key: str, refused: bool
+) -> None:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(f'{key}: "Текст"\n', encoding="utf-8")
+    if not refused:
+        assert load_catalog(path).texts == {key: "Текст"}
+        return
+    with pytest.raises(ProblemsFound) as raised:
+        load_catalog(path)
+    (problem,) = raised.value.problems
+    assert (problem.line, problem.rule) == (1, "prompt-id")

@@ -21,7 +21,10 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from agi.application import Application
 from agi.readings.rules import Contract, Meter, MeterReadings, Register, Resource, Submission, Zone
+from agi.records.record import End
+from agi.storage.call_records import CallRecords
 from agi.storage.database import (
     StorageError,
     alembic_config,
@@ -31,7 +34,8 @@ from agi.storage.database import (
 )
 from agi.storage.models import Base, ReadingRow, SubmissionRow
 from agi.storage.repository import MeterRecord, Repository, SourceReused, SubmitResult
-from tests.conftest import BILLING_IMPORTED
+from agi.text.dialog import IncomingMessage, TextChannel, text_dialog_for
+from tests.conftest import BILLING_IMPORTED, IN_WINDOW
 
 PERIOD = "2026-11"
 AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -610,10 +614,30 @@ def test_db_upgrade_twice_is_harmless(
         assert "is up to date" in result.output
 
     with demo_repository.engine.connect() as connection:
-        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0009"
+        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0010"
     assert [r.value for r in demo_repository.export(PERIOD)] == [11638]
     assert len(demo_repository.find_contracts("123859", PERIOD)) == 2
     assert schema_differences(database_url) == []
+
+
+def test_the_upgrade_forgets_the_callers_keys_kept_before_it(app: Application) -> None:
+    """Keys made before the installation's secret are plain digests of the numbers: they go,
+    and a conversation that waited for its sender goes on in a record of its own."""
+    dialog = text_dialog_for(app.settings, app.repository)
+    sender = "+79127654321"
+    dialog.answer(IncomingMessage(TextChannel.SMS, sender, "m1", "ПС 123859"), at=IN_WINDOW)
+    engine = app.repository.engine
+    command.downgrade(alembic_config(engine), "0009")
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0010"
+    dialog.answer(IncomingMessage(TextChannel.SMS, sender, "m2", "45055 23186"), at=IN_WINDOW)
+    day = timedelta(days=1)
+    found = CallRecords(engine).between(IN_WINDOW - day, IN_WINDOW + day)
+    before, after = sorted(found, key=lambda record: record.source_id)
+    assert (before.source_id, before.end, before.caller_key) == ("m1", End.WAITING, None)
+    assert (after.source_id, after.end) == ("m2", End.ACCEPTED)
+    assert after.caller_key is not None
 
 
 def test_billing_corrects_a_confirmed_typo_by_importing_after_it(

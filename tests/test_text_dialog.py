@@ -644,14 +644,17 @@ def test_logs_mask_the_sender_and_the_contract(
 @pytest.fixture(scope="module")
 def shared_dialog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TextDialog]:
     """One SQLite database for every example hypothesis makes (a new one each would be slow)."""
-    url = f"sqlite:///{Path(tmp_path_factory.mktemp('text')) / 'ivr.db'}"
+    folder = Path(tmp_path_factory.mktemp("text"))
+    url = f"sqlite:///{folder / 'ivr.db'}"
     engine = connect(url)
     upgrade(engine)
     repository = Repository(engine)
     billing.seed_demo(repository)
     # the examples refuse many readings of the demo contracts: no lockout may answer for them
     unlimited = {"max_refused_readings_per_contract": 10**9}
-    yield text_dialog_for(Settings(database_url=url, **unlimited), repository)
+    yield text_dialog_for(
+        Settings(database_url=url, state_dir=folder / "state", **unlimited), repository
+    )
     engine.dispose()
 
 

@@ -158,7 +158,7 @@ class FlowEditor:
                 return Saved(Saving.STALE, check, on_file)
             if text_digest(text) == on_file.digest:
                 return Saved(Saving.UNCHANGED, check, on_file)
-            replace_file(self.path, text.encode("utf-8"))
+            replace_file(self.path, text)
             version = self.versions.add(text, editor, restored_from=restored_from)
         return Saved(Saving.SAVED, check, version)
 

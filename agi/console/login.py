@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -11,8 +12,10 @@ from fastapi.responses import RedirectResponse, Response
 from agi.console.access import Form, Login, Refused
 from agi.console.passwords import hash_password, needs_new_hash, password_matches, waste_time
 from agi.console.site import Console, Page
+from agi.storage.database import StorageError
 
 HOME = "/menu"
+log = logging.getLogger(__name__)
 
 
 def login_url(request: Request) -> str:
@@ -91,10 +94,23 @@ def routes(console: Console) -> APIRouter:
 
     @router.post("/logout")
     def sign_out(request: Request, form: Form) -> Response:
-        """Every session of the account ends, in every browser (a copied cookie too)."""
-        if request.state.staff is not None:
-            console.accounts.sign_out(request.state.staff.name)
+        """Every session of the account ends, in every browser (a copied cookie too); this
+        browser's ends even when the database does not answer."""
+        staff = request.state.staff
         request.state.session = request.state.session.signed_out()
+        request.state.staff = None
+        if staff is not None:
+            try:
+                console.accounts.sign_out(staff.name)
+            except StorageError:
+                log.exception("the console could not end the sessions of an account")
+                raise Refused(
+                    503,
+                    "Your other sessions were not ended",
+                    "You are signed out in this browser, but the database does not answer, "
+                    "so the account is still signed in in other browsers. Sign in and out "
+                    "again in a minute.",
+                ) from None
         return RedirectResponse("/login", status_code=303)
 
     return router

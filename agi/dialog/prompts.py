@@ -12,7 +12,7 @@ from pathlib import Path
 
 from agi.problems import Problem, ProblemsFound, unreadable
 
-PROMPT_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+PROMPT_ID = re.compile(r"\A[a-z][a-z0-9_]*\Z")
 
 
 @dataclass(frozen=True)

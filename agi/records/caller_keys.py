@@ -23,10 +23,11 @@ SECRET_FILE = "caller-keys.secret"
 
 
 class CallerSecretError(Exception):
-    pass
+    """The callers' secret cannot be read, made or trusted; the text says what to do."""
 
 
 def new_secret() -> str:
+    """The text of a new secret: 32 random bytes, URL-safe, on one line."""
     return secrets.token_urlsafe(32) + "\n"
 
 
@@ -62,10 +63,16 @@ def caller_keys(state_dir: Path) -> CallerKeys:
 def _read(path: Path) -> bytes:
     try:
         with path.open("rb") as stream:
-            if os.fstat(stream.fileno()).st_mode & stat.S_IROTH:
+            mode = os.fstat(stream.fileno()).st_mode
+            if mode & stat.S_IROTH:
                 raise CallerSecretError(
                     f"anyone on this server can read the callers' secret {path}: "
                     f"chmod 640 {path} and chgrp ivr {path}"
+                )
+            if mode & (stat.S_IWGRP | stat.S_IWOTH):
+                raise CallerSecretError(
+                    f"others on this server can change the callers' secret {path} (to one "
+                    f"they know): chmod 640 {path} and chgrp ivr {path}"
                 )
             secret = stream.read().strip()
     except FileNotFoundError:

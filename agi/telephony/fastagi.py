@@ -196,7 +196,9 @@ class _Connection:
         self._send(data.encode(), now)
 
     def _send(self, data: bytes, now: float | None = None) -> None:
-        self._deadline = (now or time.monotonic()) + self.reply_seconds
+        if now is None:
+            now = time.monotonic()
+        self._deadline = now + self.reply_seconds
         if self._waits != self.reply_seconds:
             self._wait_at_most(self.reply_seconds)
         try:
@@ -296,7 +298,8 @@ class FastAgiServer:
         self.metrics.count_lockouts(lambda: app.readings().lockouts(utc_now()))
         self.flow = LiveFlow(app, options.state_dir or app.settings.state_dir, self.metrics)
         self._prompts_dir = app.prompts_audio_dir
-        """Resolved once: every call names the same folder to Asterisk."""
+        """Resolved once: every call names the same folder to Asterisk, and a symlink
+        repointed later is followed after a restart."""
         self.flow.start()
         level = logging.INFO if app.speech.available else logging.WARNING
         log.log(level, "%s", app.speech.status)

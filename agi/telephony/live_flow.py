@@ -221,7 +221,7 @@ class LiveFlow:
             self.saved_dir.mkdir(parents=True, exist_ok=True)
             replace_file(self.saved_dir / SAVED_FLOW, flow)
             replace_file(self.saved_dir / SAVED_PROMPTS, prompts)
-            replace_file(self.saved_dir / SAVED_FACTS, json.dumps(facts, indent=2).encode())
+            replace_file(self.saved_dir / SAVED_FACTS, json.dumps(facts, indent=2))
         except OSError as error:
             log.warning(
                 "cannot keep a copy of the good flow in %s (%s): a server started while the "

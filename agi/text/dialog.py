@@ -211,14 +211,14 @@ class TextDialog:
         *,
         expiry: timedelta,
         records: CallRecords | None = None,
-        caller_keys: CallerKeys | None = None,
+        keys: CallerKeys | None = None,
     ) -> None:
         self.readings = readings
         self.conversations = conversations
         self.expiry = expiry
         self.records = records
         """Where each conversation's record is kept; None: no records."""
-        self.caller_keys = caller_keys
+        self.keys = keys
         """What the records find a sender's conversation by; None: no records."""
 
     def answer(self, message: IncomingMessage, *, at: datetime | None = None) -> Answer:
@@ -255,7 +255,7 @@ class TextDialog:
     ) -> Callable[..., None] | None:
         """What adds this message to the record of the sender's conversation, in the
         transaction that records the message; None without records."""
-        records, keys = self.records, self.caller_keys
+        records, keys = self.records, self.keys
         if records is None or keys is None:
             return None
         key = keys.of(message.channel, message.sender)
@@ -494,7 +494,7 @@ def text_dialog_for(
         Conversations(repository.engine),
         expiry=timedelta(minutes=settings.conversation_expiry_minutes),
         records=records,
-        caller_keys=None if records is None else caller_keys(settings.state_dir),
+        keys=None if records is None else caller_keys(settings.state_dir),
     )
 
 

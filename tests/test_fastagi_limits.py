@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from agi.settings import setting_default
 from tests.agi_replies import environment
 from tests.asterisk_peer import play_call
 from tests.real_line import Server, fastagi_server
@@ -153,6 +154,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+FIXED_THREADS = 10 + 2 * setting_default("database_pool_size")
+"""A server's threads besides its calls': the main, accepting, status and records threads, the
+SQLite writer, and the database workers of its two engines (as many as a pool's connections
+each, started as the calls' first look-ups need them)."""
+
+
 def test_the_open_files_limit_caps_the_calls_and_the_rest_get_busy(tmp_path):
     with (
         serve_process(tmp_path, "--max-calls", "5000", open_files=256) as server,
@@ -165,10 +172,12 @@ def test_the_open_files_limit_caps_the_calls_and_the_rest_get_busy(tmp_path):
         for number, sock in enumerate(holders):
             sock.sendall(environment(f"held-{number}", "1").encode())
         assert [read_line(sock, 10) for sock in holders] == [CLAIM] * room
+        holding = threads_of(server.process.pid)
+        assert holding <= room + FIXED_THREADS
         with connect(server.port) as extra:
             extra.sendall(environment("extra", "1").encode())
             assert read_line(extra, 2) == BUSY
-        assert threads_of(server.process.pid) <= room + 10
+        assert threads_of(server.process.pid) <= holding
         for sock in holders:
             sock.sendall(b"HANGUP\n")
         open_.close()

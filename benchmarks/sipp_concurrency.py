@@ -27,6 +27,11 @@ and SIPp's.
 A level passes when SIPp counts N successful calls and none failed, and every contract of
 the level holds exactly one submission this period, from its own caller, with its reading
 (Repository.history): the rows stored are counted against the calls placed.
+A failed level also says what the key collections of each call without its row heard
+(Asterisk's `User entered`, by the collection's first prompt) and where it went; and every
+level how long the line took from one key collection to the call's next, beside the 400 ms
+between keys typed ahead (SIPp's `play_dtmf`): res_agi drops a key that comes while no
+command waits for it, so a line slower than that loses the `2` of `*2`.
 The run stops once every line has failed a level (not with `--keep-going`) and says what
 failed: SIPp's errors, Asterisk's warnings, the server's log. Asterisk and the server are
 stopped on the way out, also on failure or Ctrl-C.
@@ -47,8 +52,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
-from dataclasses import dataclass, replace
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -74,6 +79,11 @@ RISE = 158
 """Each call's reading over its meter's previous one: the seed call's 11638 over 11480, well
 within what the meter's average consumption (150) allows."""
 FALLBACK = "app_verbose.c: IVR FastAGI server unavailable - running the AGI script"
+TYPED_AHEAD_MS = 400
+"""How far apart SIPp's `play_dtmf` sends the keys of one group (a 200 ms tone, 200 ms
+between): a key typed ahead is lost when the line takes longer to start the next key
+collection, for res_agi drops the keys that come while no command waits for them."""
+LOG_LINE = re.compile(r"^\[(\S+ \S+)\] \w+\[\d+\]\[(C-\w+)\] \S+: (.*)$", re.MULTILINE)
 BENIGN = ("No SIP authenticator registered", "does not exist in any format")
 """Asterisk warnings of every call here: no SIP auth on the test line, and no recordings in
 prompts/ru (the IVR skips a prompt without audio)."""
@@ -242,6 +252,10 @@ class Level:
     """How the server's key collections ended (timeout: keys that never came)."""
     cpu: dict[str, float]
     """CPU seconds per process during the level."""
+    heard: Counter[str] = field(default_factory=Counter)
+    """What the key collections of each call without its row heard, in Asterisk's log."""
+    turnarounds: list[float] = field(default_factory=list)
+    """Seconds from the end of each key collection to the start of the call's next one."""
 
     @property
     def passed(self) -> bool:
@@ -315,6 +329,52 @@ def sipp_problems(text: str) -> Counter[str]:
         if event and "The following events occurred" not in event:
             problems[event[:200]] += 1
     return problems
+
+
+@dataclass
+class Collections:
+    """One channel's key collections in Asterisk's log: each Read's first prompt and what
+    it heard (`User entered`), and the end of the call."""
+
+    steps: list[str] = field(default_factory=list)
+    turnarounds: list[float] = field(default_factory=list)
+    ended: str = ""
+    _entered: float | None = None
+
+    def read(self, at: float, prompts: str) -> None:
+        self.steps.append((prompts.split("&")[0].rsplit("/", 1)[-1] or "-") + ":")
+        if self._entered is not None:
+            self.turnarounds.append(at - self._entered)
+            self._entered = None
+
+    def entered(self, at: float, keys: str) -> None:
+        self.steps.append(keys)
+        self._entered = at
+
+
+def key_collections(text: str) -> dict[str, Collections]:
+    """Every channel's key collections, from Asterisk's verbose log (app_read's lines)."""
+    channels: dict[str, Collections] = defaultdict(Collections)
+    for match in LOG_LINE.finditer(text):
+        stamp, channel, message = match.groups()
+        at = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").timestamp()
+        if read := re.search(r"Executing Application: \(Read\) Options: \(\w+,([^,]*),", message):
+            channels[channel].read(at, read.group(1))
+        elif entered := re.search(r"User entered (?:'([^']*)'|(nothing))", message):
+            channels[channel].entered(at, entered.group(1) or "nothing")
+        elif ended := re.search(r"ended: outcome=(\S*) transfer=(\S*)", message):
+            channels[channel].ended = "stored" if ended.group(1) == "accepted" else ended.group(2)
+    return channels
+
+
+def heard_without_rows(channels: dict[str, Collections]) -> Counter[str]:
+    """What the collections of the calls not stored heard, counted (digit runs shortened)."""
+    heard: Counter[str] = Counter()
+    for calls in channels.values():
+        if calls.ended != "stored":
+            steps = " ".join(re.sub(r"\d{3,}", "…", step) for step in calls.steps)
+            heard[f"{steps} -> {calls.ended or 'no end logged'}"] += 1
+    return heard
 
 
 def cpu_seconds(pid: int | None) -> float:
@@ -394,6 +454,7 @@ def run_level(
     asterisk_text = log_tail(asterisk_log, asterisk_start)
     server_text = log_tail(server_log, server_start)
     errors = "".join(p.read_text(errors="replace") for p in work.glob("*errors.log"))
+    channels = key_collections(asterisk_text)
     if keep:
         keep.mkdir(parents=True, exist_ok=True)
         (keep / f"asterisk-{calls}.log").write_text(asterisk_text)
@@ -414,6 +475,8 @@ def run_level(
         outcomes=Counter(re.findall(r"ended=(\S+ accepted=\S+)", server_text)),
         key_endings=Counter(re.findall(r"keys=\S* ending=(\S+)", server_text)),
         cpu=cpu,
+        heard=heard_without_rows(channels),
+        turnarounds=sorted(t for calls in channels.values() for t in calls.turnarounds),
     )
 
 
@@ -488,10 +551,19 @@ def report(level: Level) -> None:
         f"{name} {used:.1f} s ({used / level.seconds:.0%})" for name, used in level.cpu.items()
     )
     print(f"        CPU during the level: {cpu}; load average after {os.getloadavg()[0]:.1f}")
+    if turns := level.turnarounds:
+        late = sum(t * 1000 > TYPED_AHEAD_MS for t in turns)
+        print(
+            f"        from a key collection to the next: median {turns[len(turns) // 2] * 1000:.0f}"
+            f" ms, 90% {turns[int(len(turns) * 0.9)] * 1000:.0f} ms, max {turns[-1] * 1000:.0f} ms;"
+            f" {late} of {len(turns)} over the {TYPED_AHEAD_MS} ms between keys typed ahead"
+        )
     if not level.passed:
         outcomes = ", ".join(f"{n} {o}" for o, n in level.outcomes.most_common())
         endings = ", ".join(f"{n} {e}" for e, n in level.key_endings.most_common())
         print(f"        server: calls {outcomes}; key collections ended by {endings}")
+        for heard, count in level.heard.most_common(5):
+            print(f"        heard x{count}: {heard}")
     benign = sum(n for m, n in level.asterisk_problems.items() if any(b in m for b in BENIGN))
     other = [(m, n) for m, n in level.asterisk_problems.items() if not any(b in m for b in BENIGN)]
     if other or benign:
@@ -533,9 +605,9 @@ def main() -> None:
         "--sipp-nice",
         type=int,
         default=-10,
-        help="SIPp's niceness: ahead of the line by default, so that its keys go out on time "
-        "(a starved SIPp sends a key's RFC 4733 events late, and Asterisk hears it twice); on "
-        "a real line the callers' phones are not on this machine",
+        help="SIPp's niceness: ahead of the line by default, so that the callers' keys go out "
+        "on their time whatever the line's load; on a real line the callers' phones are not "
+        "on this machine",
     )
     parser.add_argument(
         "--keep-logs", type=Path, help="copy each level's Asterisk, server and SIPp logs here"

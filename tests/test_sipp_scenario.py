@@ -4,7 +4,10 @@ benchmarks/sipp_concurrency.py."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +54,62 @@ def test_the_injection_file_gives_each_call_its_line_in_order(tmp_path):
 def test_an_injected_value_is_digits_only(tmp_path, value):
     with pytest.raises(ValueError, match="injection fields are digits"):
         injection_file(tmp_path / "calls.csv", [("79130000001", value)])
+
+
+def _benchmark():
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "sipp_concurrency.py"
+    spec = importlib.util.spec_from_file_location("sipp_concurrency", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _asterisk_line(at: str, channel: str, message: str) -> str:
+    return f"[2026-12-01 18:28:{at}] VERBOSE[22175][{channel}] app_read.c: {message}"
+
+
+def _read(at: str, channel: str, prompts: str) -> str:
+    options = f"Options: (IVR_KEYS1,{prompts},1,t())"
+    return _asterisk_line(at, channel, f"AGI Script Executing Application: (Read) {options}")
+
+
+def _ended(at: str, channel: str, outcome: str, transfer: str) -> str:
+    return _asterisk_line(
+        at, channel, f"IVR call 1-1@127.0.0.1 ended: outcome={outcome} transfer={transfer} by="
+    )
+
+
+KEPT_2 = [
+    _read("53.680", "C-01", "/p/tone_mode"),
+    _asterisk_line("56.290", "C-01", "User entered '*'"),
+    _read("56.330", "C-01", "/p/main_menu"),
+    _asterisk_line("57.084", "C-01", "User entered '2'"),
+    _ended("59.000", "C-01", "accepted", ""),
+]
+LOST_2 = [
+    _read("53.680", "C-02", "/p/tone_mode"),
+    _asterisk_line("56.290", "C-02", "User entered '*'"),
+    _read("56.990", "C-02", "/p/main_menu"),
+    _asterisk_line("57.500", "C-02", "User entered '4'"),
+    _read("57.600", "C-02", "/p/wrong_key&/p/main_menu"),
+    _asterisk_line("58.000", "C-02", "User entered '0'"),
+    _ended("59.000", "C-02", "", "operator"),
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "heard", "turnarounds"),
+    [
+        (KEPT_2, {}, [0.04]),
+        (LOST_2, {"tone_mode: * main_menu: 4 wrong_key: 0 -> operator": 1}, [0.7, 0.1]),
+        (LOST_2[:3], {"tone_mode: * main_menu: -> no end logged": 1}, [0.7]),
+    ],
+)
+def test_the_benchmark_tells_what_each_key_collection_heard(lines, heard, turnarounds):
+    benchmark = _benchmark()
+    channels = benchmark.key_collections("\n".join(lines) + "\n")
+    assert benchmark.heard_without_rows(channels) == heard
+    found = [t for calls in channels.values() for t in calls.turnarounds]
+    assert found == pytest.approx(turnarounds, abs=0.002)

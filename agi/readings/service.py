@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from agi.readings.callers import DEFAULT_REGION, Guesser, GuessLimits, Limit, guesser, phone_number
@@ -58,6 +59,15 @@ class LockedOut(Exception):
     def __init__(self, limit: Limit) -> None:
         super().__init__(f"locked out: {limit.value}")
         self.limit = limit
+
+
+@dataclass(frozen=True)
+class Found:
+    """The contracts of a number a caller gave, and the contract number's failed attempts
+    as they were counted before the look-up (below its limit: it was not locked out)."""
+
+    contracts: list[Contract]
+    refused: int
 
 
 class ReadingsService:
@@ -134,6 +144,10 @@ class ReadingsService:
         """The contracts of `number` for a caller who typed or sent it. An unknown number
         counts towards the caller's limit; LockedOut when the caller has reached it (before
         anything is looked up), or the contract its own."""
+        return self.find(number, moment, by=by).contracts
+
+    def find(self, number: str, moment: datetime, *, by: Guesser) -> Found:
+        """`lookup`, with the contract number's count of failed attempts it read."""
         since = moment - self.limits.window
         counted = self.attempts.counts_of([(by.limit, by.key), (Limit.CONTRACT, number)], since)
         if self.limits.reached(by.limit, counted[by.limit, by.key]):
@@ -141,15 +155,33 @@ class ReadingsService:
         contracts = self.contracts(number, moment)
         if not contracts:
             self._count_failure(by.limit, by.key, moment)
-            return []
-        if self.limits.reached(Limit.CONTRACT, counted[Limit.CONTRACT, number]):
+            return Found([], 0)
+        refused = counted[Limit.CONTRACT, number]
+        if self.limits.reached(Limit.CONTRACT, refused):
             raise LockedOut(Limit.CONTRACT)
-        return contracts
+        return Found(contracts, refused)
 
-    def check(self, contract: Contract, step: ZoneStep, text: str, *, moment: datetime) -> Verdict:
+    def check(
+        self,
+        contract: Contract,
+        step: ZoneStep,
+        text: str,
+        *,
+        moment: datetime,
+        refused: int | None = None,
+    ) -> Verdict:
         """Check the value a customer gave for one zone. A refused value counts towards the
-        contract's limit; LockedOut when the contract has reached it."""
-        self._refuse_if_locked(Limit.CONTRACT, contract.number, moment)
+        contract's limit; LockedOut when the contract has reached it.
+
+        `refused`: the contract's failed attempts as the look-up just before counted them
+        (`find`); they are then not counted again before the value is checked. A lockout
+        others reached in between still stops this value if it is refused (the count taken
+        as its failure is added decides), and the submission in any case (it counts
+        afresh)."""
+        if refused is None:
+            self._refuse_if_locked(Limit.CONTRACT, contract.number, moment)
+        elif self.limits.reached(Limit.CONTRACT, refused):
+            raise LockedOut(Limit.CONTRACT)
         verdict = check_value(
             text,
             resource=contract.resource,

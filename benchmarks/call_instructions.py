@@ -113,6 +113,10 @@ def stub_storage(app) -> None:
     contracts = repository.find_contracts("102057522", period)
     phones = repository.contracts_of_phone(CALLER)
     repository.find_contracts = lambda _number, _period: contracts
+    repository.find_contracts_counting = lambda _number, _period, keys, _since: (
+        contracts,
+        [0] * len(keys),
+    )
     repository.contracts_of_phone = lambda _phone: phones
     repository.submit = lambda _submission: SubmitResult(stored=True)
     attempts.count = lambda _limit, _key, *, since: 0

@@ -142,21 +142,27 @@ class ReadingsService:
 
     def lookup(self, number: str, moment: datetime, *, by: Guesser) -> list[Contract]:
         """The contracts of `number` for a caller who typed or sent it. An unknown number
-        counts towards the caller's limit; LockedOut when the caller has reached it (before
-        anything is looked up), or the contract its own."""
+        counts towards the caller's limit; LockedOut when the caller has reached it (nothing
+        of the number is then used: its counts and its contracts are read together), or the
+        contract its own."""
         return self.find(number, moment, by=by).contracts
 
     def find(self, number: str, moment: datetime, *, by: Guesser) -> Found:
         """`lookup`, with the contract number's count of failed attempts it read."""
         since = moment - self.limits.window
-        counted = self.attempts.counts_of([(by.limit, by.key), (Limit.CONTRACT, number)], since)
-        if self.limits.reached(by.limit, counted[by.limit, by.key]):
+        keys = [(by.limit, by.key), (Limit.CONTRACT, number)]
+        if len(number) > MAX_CONTRACT:
+            found, counted = [], [self.attempts.counts_of(keys, since)[keys[0]], 0]
+        else:
+            period = self.window.period(moment)
+            found, counted = self.repository.find_contracts_counting(number, period, keys, since)
+        guessed, refused = counted
+        if self.limits.reached(by.limit, guessed):
             raise LockedOut(by.limit)
-        contracts = self.contracts(number, moment)
+        contracts = [c for c in found if c.meters]
         if not contracts:
             self._count_failure(by.limit, by.key, moment)
             return Found([], 0)
-        refused = counted[Limit.CONTRACT, number]
         if self.limits.reached(Limit.CONTRACT, refused):
             raise LockedOut(Limit.CONTRACT)
         return Found(contracts, refused)

@@ -11,10 +11,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, Row, bindparam, exists, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from agi.readings.callers import Limit
 from agi.readings.rules import (
     Contract,
     Meter,
@@ -24,6 +36,7 @@ from agi.readings.rules import (
     Zone,
     zones_for,
 )
+from agi.storage.attempts import failures_of, keys_given
 from agi.storage.database import reader, reporting_failures, schema_problem, serial_writes
 from agi.storage.models import (
     ContractPhoneRow,
@@ -120,6 +133,26 @@ class Repository:
                 else []
             )
         return _contracts(rows, latest)
+
+    @reporting_failures
+    def find_contracts_counting(
+        self, number: str, period: str, keys: Sequence[tuple[Limit, str]], since: datetime
+    ) -> tuple[list[Contract], list[int]]:
+        """`find_contracts`, and the failed attempts since `since` of each of `keys`, read
+        in its first statement (a contract look-up asks the guessing limits first)."""
+        with self._read_engine.connect() as connection:
+            rows = connection.execute(
+                _counted_tree(len(keys)), {"number": number, **keys_given(keys, since)}
+            ).all()
+            failures = [rows[0]._mapping[f"failures{n}"] or 0 for n in range(len(keys))]
+            rows = [row for row in rows if row.contract_id is not None]
+            meter_ids = sorted({row.meter_id for row in rows if row.meter_id is not None})
+            latest = (
+                connection.execute(_LATEST_ACCEPTED, {"meters": meter_ids, "period": period}).all()
+                if meter_ids
+                else []
+            )
+        return _contracts(rows, latest), failures
 
     @reporting_failures
     def import_meters(self, records: Iterable[MeterRecord], *, at: datetime | None = None) -> int:
@@ -466,6 +499,29 @@ _CONTRACT_TREE = (
     .order_by(_CONTRACTS.c.id, _METERS.c.position, _METERS.c.id, _REGISTERS.c.position)
 )
 """A contract number's contracts, meters and registers, one row per register."""
+
+
+@functools.cache
+def _counted_tree(keys: int):
+    """`_CONTRACT_TREE` beside the failed attempts of `keys` keys (`failures_of`): one row
+    with no contract when the number has none."""
+    tree = (
+        _CONTRACT_TREE.order_by(None)
+        .add_columns(
+            _METERS.c.position.label("meter_position"),
+            _REGISTERS.c.position.label("register_position"),
+        )
+        .subquery("tree")
+    )
+    failures = failures_of(keys)
+    return (
+        select(failures, tree)
+        .select_from(failures.outerjoin(tree, true()))
+        .order_by(
+            tree.c.contract_id, tree.c.meter_position, tree.c.meter_id, tree.c.register_position
+        )
+    )
+
 
 _CALLER_CONTRACTS = (
     select(_CONTRACTS.c.number)

@@ -131,14 +131,13 @@ class ReadingsService:
     def caller_contracts(self, caller: str | None, moment: datetime) -> list[str]:
         """The contract numbers billing knows the caller's number (E.164) for, to offer them
         by their last four digits; none for a call without a number, or from a caller who is
-        locked out for guessing. The lockout is counted only for a number billing knows:
-        for any other the answer is none either way."""
+        locked out for guessing (the contracts and the count are read together)."""
         if caller is None:
             return []
-        numbers = self.repository.contracts_of_phone(caller)
-        if numbers and self.locked(Limit.CALLER, caller, moment):
-            return []
-        return numbers
+        numbers, failures = self.repository.contracts_of_phone_counting(
+            caller, (Limit.CALLER, caller), moment - self.limits.window
+        )
+        return [] if self.limits.reached(Limit.CALLER, failures) else numbers
 
     def lookup(self, number: str, moment: datetime, *, by: Guesser) -> list[Contract]:
         """The contracts of `number` for a caller who typed or sent it. An unknown number

@@ -180,6 +180,18 @@ class Repository:
             return list(connection.scalars(_CALLER_CONTRACTS, {"phone": phone}))
 
     @reporting_failures
+    def contracts_of_phone_counting(
+        self, phone: str, key: tuple[Limit, str], since: datetime
+    ) -> tuple[list[str], int]:
+        """`contracts_of_phone`, and the failed attempts of `key` since `since`, in one
+        statement (the contracts are offered only to a caller who is not locked out)."""
+        with self._read_engine.connect() as connection:
+            rows = connection.execute(
+                _COUNTED_CALLER_CONTRACTS, {"phone": phone, **keys_given([key], since)}
+            ).all()
+        return [row.number for row in rows if row.number is not None], rows[0].failures0 or 0
+
+    @reporting_failures
     def meter_records(self) -> list[MeterRecord]:
         """Every meter as billing described it, phone numbers included, for the contracts
         file (billing's own values, not the readings submitted since)."""
@@ -534,6 +546,16 @@ _CALLER_CONTRACTS = (
     .order_by(_CONTRACTS.c.number)
 )
 """The numbers of the contracts with meters billing knows a phone number for."""
+
+_CALLER_FAILURES = failures_of(1)
+_CALLER_NUMBERS = _CALLER_CONTRACTS.order_by(None).subquery("numbers")
+_COUNTED_CALLER_CONTRACTS = (
+    select(_CALLER_FAILURES, _CALLER_NUMBERS)
+    .select_from(_CALLER_FAILURES.outerjoin(_CALLER_NUMBERS, true()))
+    .order_by(_CALLER_NUMBERS.c.number)
+)
+"""`_CALLER_CONTRACTS` beside one key's failed attempts: one row without a number when
+billing knows the phone for none."""
 
 _EARLIER = _SUBMISSIONS.alias("earlier")
 _LATEST_ACCEPTED = (

@@ -119,7 +119,7 @@ def stub_storage(app) -> None:
     )
     repository.contracts_of_phone = lambda _phone: phones
     repository.contracts_of_phone_counting = lambda _phone, _key, _since: (phones, 0)
-    repository.submit = lambda _submission: SubmitResult(stored=True)
+    repository.submit = lambda _submission, _guard=None: SubmitResult(stored=True)
     attempts.count = lambda _limit, _key, *, since: 0
     attempts.counts_of = lambda keys, _since: dict.fromkeys(keys, 0)
 

@@ -362,10 +362,11 @@ class CallActions:
                 caller=self.caller,
                 moment=self.now(),
                 correlation_id=self.correlation_id,
+                refused_by_submit=True,
             )
             if submission is None:
                 return ActionResult("closed")
-            submitted = self.readings.submit(submission)
+            submitted = self.readings.submit(submission, contract)
         except IncompleteSubmission:
             log.error("call=%s submit before every zone was kept", printable(self.source_id))
             return ActionResult("failed")

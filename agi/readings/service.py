@@ -30,7 +30,7 @@ from agi.readings.rules import (
 from agi.redact import mask_digits, printable
 from agi.settings import Settings
 from agi.storage.attempts import Attempts
-from agi.storage.repository import Repository, SourceReused
+from agi.storage.repository import Guard, GuardReached, Repository, SourceReused
 
 log = logging.getLogger(__name__)
 
@@ -250,13 +250,16 @@ class ReadingsService:
         caller: str | None,
         moment: datetime,
         correlation_id: str | None = None,
+        refused_by_submit: bool = False,
     ) -> Submission | None:
         """The submission of the checked values of every zone of `contract`, ready to store;
         None when the window is closed at `moment`. IncompleteSubmission when a zone has no
-        value; LockedOut when the contract is locked out."""
+        value; LockedOut when the contract is locked out (with `refused_by_submit`, not
+        counted here: `submit` counts in the transaction that stores it)."""
         if not self.window.is_open(moment):
             return None
-        self._refuse_if_locked(Limit.CONTRACT, contract.number, moment)
+        if not refused_by_submit:
+            self._refuse_if_locked(Limit.CONTRACT, contract.number, moment)
         submission = submission_of(
             contract,
             values,
@@ -271,11 +274,20 @@ class ReadingsService:
             raise IncompleteSubmission("a submission needs a value for every zone")
         return submission
 
-    def submit(self, submission: Submission) -> Submitted:
-        """Store a submission (`submission()` made it); ACCEPTED only once its rows are
-        committed, or were, by this very submission before (a replay)."""
+    def submit(self, submission: Submission, contract: Contract) -> Submitted:
+        """Store a submission (`submission()` made it) of `contract`; ACCEPTED only once its
+        rows are committed, or were, by this very submission before (a replay). LockedOut,
+        with nothing stored, when the contract is locked out, counted in the transaction
+        that would store it."""
+        guard = Guard(
+            (Limit.CONTRACT, contract.number),
+            submission.received_at - self.limits.window,
+            self.limits.allowed(Limit.CONTRACT),
+        )
         try:
-            result = self.repository.submit(submission)
+            result = self.repository.submit(submission, guard)
+        except GuardReached as reached:
+            raise LockedOut(reached.guard.key[0]) from None
         except SourceReused:
             log.warning(
                 "source=%s: this id already submitted other readings; refused",

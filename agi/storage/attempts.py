@@ -11,7 +11,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, Subquery, and_, bindparam, delete, func, or_, select
+from sqlalchemy import Engine, Select, Subquery, and_, bindparam, delete, func, or_, select
 from sqlalchemy.orm import sessionmaker
 
 from agi.readings.callers import Limit
@@ -41,7 +41,7 @@ class Attempts:
         wanted = list(dict.fromkeys(keys))
         found = dict.fromkeys(wanted, 0)
         with self._read_engine.connect() as connection:
-            rows = connection.execute(_counts_of(len(wanted)), keys_given(wanted, since)).all()
+            rows = connection.execute(counts_of_keys(len(wanted)), keys_given(wanted, since)).all()
         for kind, key, count in rows:
             found[Limit(kind), key] = count
         return found
@@ -116,7 +116,7 @@ def failures_of(keys: int) -> Subquery:
 
 
 def keys_given(keys: Sequence[tuple[Limit, str]], since: datetime) -> dict[str, object]:
-    """The parameters of `failures_of(len(keys))` or `_counts_of(len(keys))`."""
+    """The parameters of `failures_of(len(keys))` or `counts_of_keys(len(keys))`."""
     given: dict[str, object] = {"since": since}
     for number, (limit, key) in enumerate(keys):
         given |= {f"kind{number}": limit.value, f"key{number}": key}
@@ -124,7 +124,7 @@ def keys_given(keys: Sequence[tuple[Limit, str]], since: datetime) -> dict[str, 
 
 
 @functools.cache
-def _counts_of(keys: int):
+def counts_of_keys(keys: int) -> Select:
     """The failed attempts of `keys` keys (`kind0`, `key0` …) since `since`, by key: built
     once for each number of keys, as every contract look-up asks."""
     return (

@@ -36,7 +36,7 @@ from agi.readings.rules import (
     Zone,
     zones_for,
 )
-from agi.storage.attempts import failures_of, keys_given
+from agi.storage.attempts import counts_of_keys, failures_of, keys_given
 from agi.storage.database import reader, reporting_failures, schema_problem, serial_writes
 from agi.storage.models import (
     ContractPhoneRow,
@@ -52,6 +52,24 @@ from agi.storage.models import (
 class SubmitResult:
     stored: bool
     """False when this source had already submitted exactly this: nothing was written twice."""
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A guessing limit a submission is refused by inside its own transaction: `allowed`
+    failed attempts of `key` since `since`."""
+
+    key: tuple[Limit, str]
+    since: datetime
+    allowed: int
+
+
+class GuardReached(Exception):
+    """The submission's `Guard` had reached its limit when it was to be stored: nothing is."""
+
+    def __init__(self, guard: Guard) -> None:
+        super().__init__(f"locked out: {guard.key[0].value}")
+        self.guard = guard
 
 
 class SourceReused(Exception):
@@ -260,12 +278,15 @@ class Repository:
     # --- submissions --------------------------------------------------------------------
 
     @reporting_failures
-    def submit(self, submission: Submission) -> SubmitResult:
+    def submit(self, submission: Submission, guard: Guard | None = None) -> SubmitResult:
         """Store every meter of a submission in one transaction, once per source.
 
         The same submission again from the same source (a replay) stores nothing; another
         submission from that source is refused with `SourceReused`. A new source supersedes
         the current submission of the same meter and period.
+
+        With a `guard`, GuardReached when its count of failed attempts, read in the
+        transaction, has reached its limit: nothing is stored.
 
         A SQLite file's submissions go to its writer thread (`SerialWrites`), which stores
         those that wait together (`store_many`) with one COMMIT.
@@ -274,12 +295,12 @@ class Repository:
             writes = serial_writes(self.engine)
             if writes is not None:
                 return writes.run(
-                    functools.partial(store, submission=submission),
+                    functools.partial(store, submission=submission, guard=guard),
                     together=store_many,
-                    item=submission,
+                    item=(submission, guard),
                 )
             with self.engine.begin() as connection:
-                return store(connection, submission)
+                return store(connection, submission, guard)
         except IntegrityError:
             with self._read_engine.connect() as connection:
                 if _replayed(connection, submission):
@@ -359,13 +380,18 @@ class Repository:
             ]
 
 
-def store(session: Session | Connection, submission: Submission) -> SubmitResult:
+def store(
+    session: Session | Connection, submission: Submission, guard: Guard | None = None
+) -> SubmitResult:
     """Store a submission in the transaction of `session` (or of a connection): the meters
     are locked first (on SQLite the whole database is, from BEGIN), so that of two
     submissions for one meter exactly one ends up current.
     A replay stores nothing; a different submission from the same source raises
     `SourceReused`. Core statements built once, no objects: one row per meter, one per
-    zone."""
+    zone. With a `guard`, GuardReached when its limit is reached, before anything is
+    written."""
+    if guard is not None and _failures(session, [guard]) >= guard.allowed:
+        raise GuardReached(guard)
     if _locks_rows(session):
         meter_ids = sorted(meter.meter_id for meter in submission.meters)
         session.execute(_LOCK_METERS, {"meters": meter_ids})
@@ -395,13 +421,21 @@ def store(session: Session | Connection, submission: Submission) -> SubmitResult
     return SubmitResult(stored=True)
 
 
-def store_many(connection: Connection, submissions: list[Submission]) -> list[SubmitResult] | None:
+def store_many(
+    connection: Connection, items: list[tuple[Submission, Guard | None]]
+) -> list[SubmitResult] | None:
     """Store new submissions, in this order, with a statement or two for all of them: each
     meter's chain of them superseded one by the next, as one after another would leave it.
-    None, before writing anything, when a source comes twice among them; a source that
-    submitted the same meter before fails the source index (IntegrityError): then each is
-    stored on its own (`store`), replays and refusals included."""
+    None, before writing anything, when a source comes twice among them, or when a guard
+    may have reached its limit (their failed attempts counted in one statement, since the
+    earliest `since` of them: never fewer than each one's own); a source that submitted the
+    same meter before fails the source index (IntegrityError): then each is stored on its
+    own (`store`), replays and refusals included."""
+    submissions = [submission for submission, _ in items]
     if len({(s.channel, s.source_id) for s in submissions}) < len(submissions):
+        return None
+    guards = [guard for _, guard in items if guard is not None]
+    if guards and _failures(connection, guards) >= min(guard.allowed for guard in guards):
         return None
     rows: list[dict[str, object]] = []
     values: list[tuple[tuple[Zone, int], ...]] = []
@@ -435,6 +469,14 @@ def store_many(connection: Connection, submissions: list[Submission]) -> list[Su
         ],
     )
     return [SubmitResult(stored=True)] * len(submissions)
+
+
+def _failures(session: Session | Connection, guards: list[Guard]) -> int:
+    """The most failed attempts any key of `guards` has since the earliest `since`."""
+    keys = list(dict.fromkeys(guard.key for guard in guards))
+    since = min(guard.since for guard in guards)
+    counted = session.execute(counts_of_keys(len(keys)), keys_given(keys, since)).all()
+    return max((count for _, _, count in counted), default=0)
 
 
 def _submission_row(submission: Submission, meter_id: int) -> dict[str, object]:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from agi.application import Application
 from agi.dialog.engine import Ending
+from agi.dialog.simulator import KeypadChannel
 from agi.readings.callers import Limit
 from agi.storage.models import GuessAttemptRow, SubmissionRow
 from agi.text.dialog import LOCKED, TextDialog, text_dialog_for
@@ -31,6 +32,7 @@ THREE_UNKNOWN = "*2 999991# . 999992# . 999993#"
 """One call's three tries (then the flow's own limit sends it to the operator)."""
 TWO_UNKNOWN = "*2 999994# . 999995#"
 ASK_READING = "Введите показания"
+NOT_STORED = "Не удалось сохранить показания"
 
 
 def guesses(app: Application) -> int:
@@ -62,6 +64,38 @@ def test_a_caller_who_guessed_five_numbers_goes_straight_to_the_operator(
     assert not any(ASK_READING in line for line in channel.transcript)
     assert rows(app) == 0
     assert guesses(app) == 5  # what is refused unread is not counted again
+
+
+LOCKED_MEANWHILE = {
+    "after its contract was found": ["*2 102057522#", "11638#", "1"],
+    "after its reading was checked": ["*2 102057522# 11638#", "1"],
+}
+
+
+@pytest.mark.parametrize("typed", LOCKED_MEANWHILE.values(), ids=LOCKED_MEANWHILE.keys())
+def test_a_contract_others_lock_out_during_a_call_is_refused_at_the_submission(
+    app: Application, typed: list[str]
+) -> None:
+    """The call's first value is checked against the count its look-up read; the submission
+    counts again, in the transaction that would store it."""
+    keys = iter(typed)
+    attempts = app.readings().attempts
+
+    def others_refused_ten_readings_after_the_first_keys() -> str | None:
+        given = next(keys, None)
+        if given == typed[1]:
+            for _ in range(10):
+                attempts.add(Limit.CONTRACT, "102057522", at=IN_WINDOW, window=timedelta(hours=1))
+        return given
+
+    channel = KeypadChannel(
+        "meanwhile", CALLER, more_keys=others_refused_ten_readings_after_the_first_keys
+    )
+    outcome = app.answer(channel, now=lambda: IN_WINDOW)
+
+    assert not outcome.accepted
+    assert said_in_order(channel.transcript, ["Вы ввели", NOT_STORED]) == []
+    assert rows(app) == 0
 
 
 def test_another_caller_is_not_locked_out(app: Application) -> None:

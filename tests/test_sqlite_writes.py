@@ -11,14 +11,17 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import event
 
+from agi.readings.callers import Limit
 from agi.readings.rules import Resource, Submission
+from agi.storage.attempts import Attempts
 from agi.storage.database import StorageError, connect, serial_writes
-from agi.storage.repository import Repository, SourceReused, SubmitResult
+from agi.storage.repository import Guard, GuardReached, Repository, SourceReused, SubmitResult
 from tests.support import demo_database
 from tests.test_storage import AT, PERIOD, count_readings, meter_of, readings, submission
 
@@ -34,17 +37,22 @@ def writer(tmp_path: Path) -> Iterator[tuple[Repository, Path]]:
 
 
 def queued_behind_a_lock(
-    repo: Repository, path: Path, submissions: list[Submission], hold: float = 0.5
+    repo: Repository,
+    path: Path,
+    submissions: list[Submission],
+    hold: float = 0.5,
+    guards: list[Guard | None] | None = None,
 ) -> list[SubmitResult | BaseException]:
-    """Submit each from a thread of its own while another connection holds the write lock,
-    one after another; then let go. The outcome of each, in order."""
+    """Submit each (with its guard) from a thread of its own while another connection holds
+    the write lock, one after another; then let go. The outcome of each, in order."""
+    given = guards or [None] * len(submissions)
     lock = sqlite3.connect(path, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")
     outcomes: list[SubmitResult | BaseException] = [RuntimeError("no outcome")] * len(submissions)
 
     def submit(number: int) -> None:
         try:
-            outcomes[number] = repo.submit(submissions[number])
+            outcomes[number] = repo.submit(submissions[number], given[number])
         except Exception as error:
             outcomes[number] = error
 
@@ -127,6 +135,30 @@ def test_a_group_with_an_odd_submission_stores_the_others_each_once(
     assert [row.source_id for row in rows] == [f"call-{n}" for n in range(6)]
     assert [row.readings[0].value for row in rows] == [11700 + n for n in range(6)]
     assert sum(row.superseded_at is None for row in rows) == 1
+
+
+@pytest.mark.parametrize("locked", [False, True], ids=["none locked", "one locked"])
+def test_a_group_counts_its_guards_once_and_refuses_only_the_locked_one(
+    writer: tuple[Repository, Path], locked: bool
+) -> None:
+    repo, path = writer
+    meter = meter_of(repo, "102057522")
+    since = AT - timedelta(hours=1)
+    for _ in range(3):
+        Attempts(repo.engine).add(Limit.CONTRACT, "elsewhere", at=AT, window=timedelta(hours=1))
+    guards: list[Guard | None] = [Guard((Limit.CONTRACT, "102057522"), since, 10)] * 6
+    guards[4] = Guard((Limit.CONTRACT, "elsewhere"), since, 3 if locked else 4)
+    commits: list[object] = []
+    event.listen(repo.engine, "commit", commits.append)
+
+    outcomes = queued_behind_a_lock(repo, path, calls(meter.id, 6), guards=guards)
+
+    stored = [n for n in range(6) if n != 4 or not locked]
+    assert [outcomes[n] for n in stored] == [SubmitResult(stored=True)] * len(stored)
+    assert isinstance(outcomes[4], GuardReached) == locked
+    assert len(commits) == 2, "the first alone, then those that waited behind it"
+    rows = repo.history(meter.id, PERIOD)
+    assert [row.source_id for row in rows] == [f"call-{n}" for n in stored]
 
 
 def test_a_two_meter_contract_in_a_group_is_stored_whole(

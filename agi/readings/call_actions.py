@@ -204,6 +204,9 @@ class CallActions:
         self.now = now or readings.now
         self.caller_contracts: list[str] = []
         self.contracts: list[Contract] = []
+        self.refused: int | None = None
+        """The contract's failed attempts as its look-up counted them, until the first value
+        checked after it (`ReadingsService.check`)."""
         self.contract: Contract | None = None
         self.steps: list[ZoneStep] = []
         self.position = -1
@@ -260,14 +263,16 @@ class CallActions:
         number = answers.get("contract", "")
         self.contract = None
         self.contracts = []
+        self.refused = None
         try:
-            self.contracts = self.readings.lookup(number, self.now(), by=self.guesser)
+            found = self.readings.find(number, self.now(), by=self.guesser)
         except LockedOut as locked:
             log.info("call=%s locked out (%s)", printable(self.source_id), locked.limit)
             self.refusals.append(LOCKED_OUT)
             return ActionResult("locked")
         except StorageError as error:
             raise ActionUnavailable(str(error)) from error
+        self.contracts, self.refused = found.contracts, found.refused
         log.info(
             "call=%s contract=%s found=%d",
             printable(self.source_id),
@@ -313,9 +318,10 @@ class CallActions:
 
     def check_reading(self, answers: Answers) -> ActionResult:
         step = self._current()
+        refused, self.refused = self.refused, None
         try:
             verdict = self.readings.check(
-                self._contract(), step, answers.get("value", ""), moment=self.now()
+                self._contract(), step, answers.get("value", ""), moment=self.now(), refused=refused
             )
         except LockedOut as locked:
             self.pending = None
@@ -356,10 +362,11 @@ class CallActions:
                 caller=self.caller,
                 moment=self.now(),
                 correlation_id=self.correlation_id,
+                refused_by_submit=True,
             )
             if submission is None:
                 return ActionResult("closed")
-            submitted = self.readings.submit(submission)
+            submitted = self.readings.submit(submission, contract)
         except IncompleteSubmission:
             log.error("call=%s submit before every zone was kept", printable(self.source_id))
             return ActionResult("failed")

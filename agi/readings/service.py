@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from agi.readings.callers import DEFAULT_REGION, Guesser, GuessLimits, Limit, guesser, phone_number
@@ -29,7 +30,7 @@ from agi.readings.rules import (
 from agi.redact import mask_digits, printable
 from agi.settings import Settings
 from agi.storage.attempts import Attempts
-from agi.storage.repository import Repository, SourceReused
+from agi.storage.repository import Guard, GuardReached, Repository, SourceReused
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,15 @@ class LockedOut(Exception):
     def __init__(self, limit: Limit) -> None:
         super().__init__(f"locked out: {limit.value}")
         self.limit = limit
+
+
+@dataclass(frozen=True)
+class Found:
+    """The contracts of a number a caller gave, and the contract number's failed attempts
+    as they were counted before the look-up (below its limit: it was not locked out)."""
+
+    contracts: list[Contract]
+    refused: int
 
 
 class ReadingsService:
@@ -121,35 +131,62 @@ class ReadingsService:
     def caller_contracts(self, caller: str | None, moment: datetime) -> list[str]:
         """The contract numbers billing knows the caller's number (E.164) for, to offer them
         by their last four digits; none for a call without a number, or from a caller who is
-        locked out for guessing. The lockout is counted only for a number billing knows:
-        for any other the answer is none either way."""
+        locked out for guessing (the contracts and the count are read together)."""
         if caller is None:
             return []
-        numbers = self.repository.contracts_of_phone(caller)
-        if numbers and self.locked(Limit.CALLER, caller, moment):
-            return []
-        return numbers
+        numbers, failures = self.repository.contracts_of_phone_counting(
+            caller, (Limit.CALLER, caller), moment - self.limits.window
+        )
+        return [] if self.limits.reached(Limit.CALLER, failures) else numbers
 
     def lookup(self, number: str, moment: datetime, *, by: Guesser) -> list[Contract]:
         """The contracts of `number` for a caller who typed or sent it. An unknown number
-        counts towards the caller's limit; LockedOut when the caller has reached it (before
-        anything is looked up), or the contract its own."""
+        counts towards the caller's limit; LockedOut when the caller has reached it (nothing
+        of the number is then used: its counts and its contracts are read together), or the
+        contract its own."""
+        return self.find(number, moment, by=by).contracts
+
+    def find(self, number: str, moment: datetime, *, by: Guesser) -> Found:
+        """`lookup`, with the contract number's count of failed attempts it read."""
         since = moment - self.limits.window
-        counted = self.attempts.counts_of([(by.limit, by.key), (Limit.CONTRACT, number)], since)
-        if self.limits.reached(by.limit, counted[by.limit, by.key]):
+        keys = [(by.limit, by.key), (Limit.CONTRACT, number)]
+        if len(number) > MAX_CONTRACT:
+            found, counted = [], [self.attempts.counts_of(keys, since)[keys[0]], 0]
+        else:
+            period = self.window.period(moment)
+            found, counted = self.repository.find_contracts_counting(number, period, keys, since)
+        guessed, refused = counted
+        if self.limits.reached(by.limit, guessed):
             raise LockedOut(by.limit)
-        contracts = self.contracts(number, moment)
+        contracts = [c for c in found if c.meters]
         if not contracts:
             self._count_failure(by.limit, by.key, moment)
-            return []
-        if self.limits.reached(Limit.CONTRACT, counted[Limit.CONTRACT, number]):
+            return Found([], 0)
+        if self.limits.reached(Limit.CONTRACT, refused):
             raise LockedOut(Limit.CONTRACT)
-        return contracts
+        return Found(contracts, refused)
 
-    def check(self, contract: Contract, step: ZoneStep, text: str, *, moment: datetime) -> Verdict:
+    def check(
+        self,
+        contract: Contract,
+        step: ZoneStep,
+        text: str,
+        *,
+        moment: datetime,
+        refused: int | None = None,
+    ) -> Verdict:
         """Check the value a customer gave for one zone. A refused value counts towards the
-        contract's limit; LockedOut when the contract has reached it."""
-        self._refuse_if_locked(Limit.CONTRACT, contract.number, moment)
+        contract's limit; LockedOut when the contract has reached it.
+
+        `refused`: the contract's failed attempts as the look-up just before counted them
+        (`find`); they are then not counted again before the value is checked. A lockout
+        others reached in between still stops this value if it is refused (the count taken
+        as its failure is added decides), and the submission in any case (it counts
+        afresh)."""
+        if refused is None:
+            self._refuse_if_locked(Limit.CONTRACT, contract.number, moment)
+        elif self.limits.reached(Limit.CONTRACT, refused):
+            raise LockedOut(Limit.CONTRACT)
         verdict = check_value(
             text,
             resource=contract.resource,
@@ -213,13 +250,16 @@ class ReadingsService:
         caller: str | None,
         moment: datetime,
         correlation_id: str | None = None,
+        refused_by_submit: bool = False,
     ) -> Submission | None:
         """The submission of the checked values of every zone of `contract`, ready to store;
         None when the window is closed at `moment`. IncompleteSubmission when a zone has no
-        value; LockedOut when the contract is locked out."""
+        value; LockedOut when the contract is locked out (with `refused_by_submit`, not
+        counted here: `submit` counts in the transaction that stores it)."""
         if not self.window.is_open(moment):
             return None
-        self._refuse_if_locked(Limit.CONTRACT, contract.number, moment)
+        if not refused_by_submit:
+            self._refuse_if_locked(Limit.CONTRACT, contract.number, moment)
         submission = submission_of(
             contract,
             values,
@@ -234,11 +274,20 @@ class ReadingsService:
             raise IncompleteSubmission("a submission needs a value for every zone")
         return submission
 
-    def submit(self, submission: Submission) -> Submitted:
-        """Store a submission (`submission()` made it); ACCEPTED only once its rows are
-        committed, or were, by this very submission before (a replay)."""
+    def submit(self, submission: Submission, contract: Contract) -> Submitted:
+        """Store a submission (`submission()` made it) of `contract`; ACCEPTED only once its
+        rows are committed, or were, by this very submission before (a replay). LockedOut,
+        with nothing stored, when the contract is locked out, counted in the transaction
+        that would store it."""
+        guard = Guard(
+            (Limit.CONTRACT, contract.number),
+            submission.received_at - self.limits.window,
+            self.limits.allowed(Limit.CONTRACT),
+        )
         try:
-            result = self.repository.submit(submission)
+            result = self.repository.submit(submission, guard)
+        except GuardReached as reached:
+            raise LockedOut(reached.guard.key[0]) from None
         except SourceReused:
             log.warning(
                 "source=%s: this id already submitted other readings; refused",

@@ -8,10 +8,10 @@ by itself as they age. Rows older than the window are deleted as new ones are ad
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, bindparam, delete, func, or_, select
+from sqlalchemy import Engine, Select, Subquery, and_, bindparam, delete, func, or_, select
 from sqlalchemy.orm import sessionmaker
 
 from agi.readings.callers import Limit
@@ -40,11 +40,8 @@ class Attempts:
         """Failed attempts since `since` of each of `keys`, in one query."""
         wanted = list(dict.fromkeys(keys))
         found = dict.fromkeys(wanted, 0)
-        given: dict[str, object] = {"since": since}
-        for number, (limit, key) in enumerate(wanted):
-            given |= {f"kind{number}": limit.value, f"key{number}": key}
         with self._read_engine.connect() as connection:
-            rows = connection.execute(_counts_of(len(wanted)), given).all()
+            rows = connection.execute(counts_of_keys(len(wanted)), keys_given(wanted, since)).all()
         for kind, key, count in rows:
             found[Limit(kind), key] = count
         return found
@@ -100,7 +97,34 @@ reading and every failed attempt."""
 
 
 @functools.cache
-def _counts_of(keys: int):
+def failures_of(keys: int) -> Subquery:
+    """One row: the failed attempts since `since` of each of `keys` keys (`kind0`, `key0` …),
+    as columns `failures0` …, for a statement that reads them beside what they guard."""
+    return select(
+        *(
+            select(func.count())
+            .where(
+                GuessAttemptRow.limit_kind == bindparam(f"kind{number}"),
+                GuessAttemptRow.key == bindparam(f"key{number}"),
+                GuessAttemptRow.at > bindparam("since"),
+            )
+            .scalar_subquery()
+            .label(f"failures{number}")
+            for number in range(keys)
+        )
+    ).subquery("failures")
+
+
+def keys_given(keys: Sequence[tuple[Limit, str]], since: datetime) -> dict[str, object]:
+    """The parameters of `failures_of(len(keys))` or `counts_of_keys(len(keys))`."""
+    given: dict[str, object] = {"since": since}
+    for number, (limit, key) in enumerate(keys):
+        given |= {f"kind{number}": limit.value, f"key{number}": key}
+    return given
+
+
+@functools.cache
+def counts_of_keys(keys: int) -> Select:
     """The failed attempts of `keys` keys (`kind0`, `key0` …) since `since`, by key: built
     once for each number of keys, as every contract look-up asks."""
     return (

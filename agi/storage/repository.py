@@ -11,10 +11,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, Row, bindparam, exists, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from agi.readings.callers import Limit
 from agi.readings.rules import (
     Contract,
     Meter,
@@ -24,6 +36,7 @@ from agi.readings.rules import (
     Zone,
     zones_for,
 )
+from agi.storage.attempts import counts_of_keys, failures_of, keys_given
 from agi.storage.database import reader, reporting_failures, schema_problem, serial_writes
 from agi.storage.models import (
     ContractPhoneRow,
@@ -39,6 +52,24 @@ from agi.storage.models import (
 class SubmitResult:
     stored: bool
     """False when this source had already submitted exactly this: nothing was written twice."""
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A guessing limit a submission is refused by inside its own transaction: `allowed`
+    failed attempts of `key` since `since`."""
+
+    key: tuple[Limit, str]
+    since: datetime
+    allowed: int
+
+
+class GuardReached(Exception):
+    """The submission's `Guard` had reached its limit when it was to be stored: nothing is."""
+
+    def __init__(self, guard: Guard) -> None:
+        super().__init__(f"locked out: {guard.key[0].value}")
+        self.guard = guard
 
 
 class SourceReused(Exception):
@@ -122,6 +153,26 @@ class Repository:
         return _contracts(rows, latest)
 
     @reporting_failures
+    def find_contracts_counting(
+        self, number: str, period: str, keys: Sequence[tuple[Limit, str]], since: datetime
+    ) -> tuple[list[Contract], list[int]]:
+        """`find_contracts`, and the failed attempts since `since` of each of `keys`, read
+        in its first statement (a contract look-up asks the guessing limits first)."""
+        with self._read_engine.connect() as connection:
+            rows = connection.execute(
+                _counted_tree(len(keys)), {"number": number, **keys_given(keys, since)}
+            ).all()
+            failures = [rows[0]._mapping[f"failures{n}"] or 0 for n in range(len(keys))]
+            rows = [row for row in rows if row.contract_id is not None]
+            meter_ids = sorted({row.meter_id for row in rows if row.meter_id is not None})
+            latest = (
+                connection.execute(_LATEST_ACCEPTED, {"meters": meter_ids, "period": period}).all()
+                if meter_ids
+                else []
+            )
+        return _contracts(rows, latest), failures
+
+    @reporting_failures
     def import_meters(self, records: Iterable[MeterRecord], *, at: datetime | None = None) -> int:
         """Create or update contracts and meters from billing, all in one transaction."""
         imported_at = at or datetime.now(UTC)
@@ -145,6 +196,18 @@ class Repository:
         meters, in order (a statement built once: every call with a caller number asks)."""
         with self._read_engine.connect() as connection:
             return list(connection.scalars(_CALLER_CONTRACTS, {"phone": phone}))
+
+    @reporting_failures
+    def contracts_of_phone_counting(
+        self, phone: str, key: tuple[Limit, str], since: datetime
+    ) -> tuple[list[str], int]:
+        """`contracts_of_phone`, and the failed attempts of `key` since `since`, in one
+        statement (the contracts are offered only to a caller who is not locked out)."""
+        with self._read_engine.connect() as connection:
+            rows = connection.execute(
+                _COUNTED_CALLER_CONTRACTS, {"phone": phone, **keys_given([key], since)}
+            ).all()
+        return [row.number for row in rows if row.number is not None], rows[0].failures0 or 0
 
     @reporting_failures
     def meter_records(self) -> list[MeterRecord]:
@@ -215,12 +278,15 @@ class Repository:
     # --- submissions --------------------------------------------------------------------
 
     @reporting_failures
-    def submit(self, submission: Submission) -> SubmitResult:
+    def submit(self, submission: Submission, guard: Guard | None = None) -> SubmitResult:
         """Store every meter of a submission in one transaction, once per source.
 
         The same submission again from the same source (a replay) stores nothing; another
         submission from that source is refused with `SourceReused`. A new source supersedes
         the current submission of the same meter and period.
+
+        With a `guard`, GuardReached when its count of failed attempts, read in the
+        transaction, has reached its limit: nothing is stored.
 
         A SQLite file's submissions go to its writer thread (`SerialWrites`), which stores
         those that wait together (`store_many`) with one COMMIT.
@@ -229,12 +295,12 @@ class Repository:
             writes = serial_writes(self.engine)
             if writes is not None:
                 return writes.run(
-                    functools.partial(store, submission=submission),
+                    functools.partial(store, submission=submission, guard=guard),
                     together=store_many,
-                    item=submission,
+                    item=(submission, guard),
                 )
             with self.engine.begin() as connection:
-                return store(connection, submission)
+                return store(connection, submission, guard)
         except IntegrityError:
             with self._read_engine.connect() as connection:
                 if _replayed(connection, submission):
@@ -314,13 +380,18 @@ class Repository:
             ]
 
 
-def store(session: Session | Connection, submission: Submission) -> SubmitResult:
+def store(
+    session: Session | Connection, submission: Submission, guard: Guard | None = None
+) -> SubmitResult:
     """Store a submission in the transaction of `session` (or of a connection): the meters
     are locked first (on SQLite the whole database is, from BEGIN), so that of two
     submissions for one meter exactly one ends up current.
     A replay stores nothing; a different submission from the same source raises
     `SourceReused`. Core statements built once, no objects: one row per meter, one per
-    zone."""
+    zone. With a `guard`, GuardReached when its limit is reached, before anything is
+    written."""
+    if guard is not None and _failures(session, [guard]) >= guard.allowed:
+        raise GuardReached(guard)
     if _locks_rows(session):
         meter_ids = sorted(meter.meter_id for meter in submission.meters)
         session.execute(_LOCK_METERS, {"meters": meter_ids})
@@ -350,13 +421,21 @@ def store(session: Session | Connection, submission: Submission) -> SubmitResult
     return SubmitResult(stored=True)
 
 
-def store_many(connection: Connection, submissions: list[Submission]) -> list[SubmitResult] | None:
+def store_many(
+    connection: Connection, items: list[tuple[Submission, Guard | None]]
+) -> list[SubmitResult] | None:
     """Store new submissions, in this order, with a statement or two for all of them: each
     meter's chain of them superseded one by the next, as one after another would leave it.
-    None, before writing anything, when a source comes twice among them; a source that
-    submitted the same meter before fails the source index (IntegrityError): then each is
-    stored on its own (`store`), replays and refusals included."""
+    None, before writing anything, when a source comes twice among them, or when a guard
+    may have reached its limit (their failed attempts counted in one statement, since the
+    earliest `since` of them: never fewer than each one's own); a source that submitted the
+    same meter before fails the source index (IntegrityError): then each is stored on its
+    own (`store`), replays and refusals included."""
+    submissions = [submission for submission, _ in items]
     if len({(s.channel, s.source_id) for s in submissions}) < len(submissions):
+        return None
+    guards = [guard for _, guard in items if guard is not None]
+    if guards and _failures(connection, guards) >= min(guard.allowed for guard in guards):
         return None
     rows: list[dict[str, object]] = []
     values: list[tuple[tuple[Zone, int], ...]] = []
@@ -390,6 +469,14 @@ def store_many(connection: Connection, submissions: list[Submission]) -> list[Su
         ],
     )
     return [SubmitResult(stored=True)] * len(submissions)
+
+
+def _failures(session: Session | Connection, guards: list[Guard]) -> int:
+    """The most failed attempts any key of `guards` has since the earliest `since`."""
+    keys = list(dict.fromkeys(guard.key for guard in guards))
+    since = min(guard.since for guard in guards)
+    counted = session.execute(counts_of_keys(len(keys)), keys_given(keys, since)).all()
+    return max((count for _, _, count in counted), default=0)
 
 
 def _submission_row(submission: Submission, meter_id: int) -> dict[str, object]:
@@ -467,6 +554,29 @@ _CONTRACT_TREE = (
 )
 """A contract number's contracts, meters and registers, one row per register."""
 
+
+@functools.cache
+def _counted_tree(keys: int):
+    """`_CONTRACT_TREE` beside the failed attempts of `keys` keys (`failures_of`): one row
+    with no contract when the number has none."""
+    tree = (
+        _CONTRACT_TREE.order_by(None)
+        .add_columns(
+            _METERS.c.position.label("meter_position"),
+            _REGISTERS.c.position.label("register_position"),
+        )
+        .subquery("tree")
+    )
+    failures = failures_of(keys)
+    return (
+        select(failures, tree)
+        .select_from(failures.outerjoin(tree, true()))
+        .order_by(
+            tree.c.contract_id, tree.c.meter_position, tree.c.meter_id, tree.c.register_position
+        )
+    )
+
+
 _CALLER_CONTRACTS = (
     select(_CONTRACTS.c.number)
     .join(_PHONES, _PHONES.c.contract_id == _CONTRACTS.c.id)
@@ -478,6 +588,16 @@ _CALLER_CONTRACTS = (
     .order_by(_CONTRACTS.c.number)
 )
 """The numbers of the contracts with meters billing knows a phone number for."""
+
+_CALLER_FAILURES = failures_of(1)
+_CALLER_NUMBERS = _CALLER_CONTRACTS.order_by(None).subquery("numbers")
+_COUNTED_CALLER_CONTRACTS = (
+    select(_CALLER_FAILURES, _CALLER_NUMBERS)
+    .select_from(_CALLER_FAILURES.outerjoin(_CALLER_NUMBERS, true()))
+    .order_by(_CALLER_NUMBERS.c.number)
+)
+"""`_CALLER_CONTRACTS` beside one key's failed attempts: one row without a number when
+billing knows the phone for none."""
 
 _EARLIER = _SUBMISSIONS.alias("earlier")
 _LATEST_ACCEPTED = (

@@ -21,6 +21,7 @@ from tests.console_browser import (
     open_page,
     running_console,
     sign_in,
+    submit_and_wait,
     whole_page_screenshot,
 )
 from tests.console_client import SUPERVISOR, signed_in_client
@@ -142,7 +143,7 @@ def test_the_report_page_in_the_browser(browser, reporting) -> None:
     assert "Why readings were refused" in charts.get_attribute("textContent")
     whole_page_screenshot(browser, "reports")
     browser.find_element(By.ID, "contract-number").send_keys(LOOKED_UP)
-    browser.find_element(By.ID, "look-up").click()
+    submit_and_wait(browser, By.ID, "look-up")
     table = browser.find_element(By.ID, "history")
     assert "**********06" in table.text
     whole_page_screenshot(browser, "contract")

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +139,18 @@ def listening(port: int) -> bool:
         return False
 
 
+def await_listening(
+    process: subprocess.Popen, port: int, name: str, seconds: float, output: Callable[[], str]
+) -> None:
+    """Wait until `process` listens on `port` of 127.0.0.1; fail with `output()` if it ends
+    first, or when it has not listened within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not listening(port):
+        assert process.poll() is None, output()
+        assert time.monotonic() < deadline, f"{name} did not listen within {seconds:g} s"
+        time.sleep(0.05)
+
+
 @contextmanager
 def private_nginx(site: Path, prefix: Path, port: int) -> Iterator[None]:
     """Debian's nginx in a private prefix, serving `site` (a file for nginx's http block)
@@ -162,11 +174,7 @@ def private_nginx(site: Path, prefix: Path, port: int) -> Iterator[None]:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 10
-        while not listening(port):
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline, "nginx did not listen within 10 s"
-            time.sleep(0.05)
+        await_listening(process, port, "nginx", 10, lambda: process.stderr.read())
         yield
     finally:
         process.terminate()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 
 import httpx
@@ -17,7 +16,7 @@ from agi.cli import main
 from agi.console.passwords import password_matches
 from agi.storage.accounts import Accounts
 from agi.storage.database import alembic_config, connect
-from tests.real_line import listening
+from tests.real_line import await_listening
 from tests.support import ROOT, checkout_environment, demo_database, free_port
 
 PASSWORD = "a long enough password"
@@ -169,11 +168,7 @@ def test_ivr_console_serves_on_loopback_with_its_cookie(tmp_path, options, secur
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while not listening(port):
-            assert process.poll() is None, process.stderr.read()
-            assert time.monotonic() < deadline, "ivr console did not listen within 30 s"
-            time.sleep(0.1)
+        await_listening(process, port, "ivr console", 30, lambda: process.stderr.read())
         answer = httpx.get(f"http://127.0.0.1:{port}/login", timeout=10)
     finally:
         process.terminate()

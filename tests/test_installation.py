@@ -31,7 +31,7 @@ from agi.storage.repository import Repository
 from agi.text.webhook import SECRET_HEADER
 from tests.own_postgres import MISSING as MISSING_POSTGRES
 from tests.own_postgres import own_postgres
-from tests.real_line import NGINX, hold_calls, listening, private_nginx
+from tests.real_line import NGINX, await_listening, hold_calls, listening, private_nginx
 from tests.support import ROOT, demo_database, free_port
 from tests.test_nginx import REQUIRED as NGINX_REQUIRED
 from tests.test_real_calls import MISSING, PERIOD, REQUIRED
@@ -115,11 +115,8 @@ class Staged:
             stderr=subprocess.STDOUT,
             cwd="/",
         )
-        deadline = time.monotonic() + 30
-        while not listening(4573):
-            assert self.server.poll() is None, (self.root / "serve.log").read_text()
-            assert time.monotonic() < deadline, "ivr serve did not start"
-            time.sleep(0.2)
+        log_text = (self.root / "serve.log").read_text
+        await_listening(self.server, 4573, "ivr serve", 30, log_text)
 
     def stop_server(self) -> None:
         if self.server is not None and self.server.poll() is None:
@@ -333,10 +330,7 @@ def test_a_message_through_the_installed_nginx_site_and_the_web_unit(staged: Sta
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 30
-        while not listening(8080):
-            assert server.poll() is None and time.monotonic() < deadline, "ivr web did not start"
-            time.sleep(0.2)
+        await_listening(server, 8080, "ivr web", 30, lambda: "ivr web ended")
         with private_nginx(site, staged.root / "nginx-prefix", int(listen.rsplit(":", 1)[1])):
             answer = httpx.post(
                 f"http://{listen}/messages",

@@ -144,13 +144,7 @@ class Repository:
         """
         with self._read_engine.connect() as connection:
             rows = connection.execute(_CONTRACT_TREE, {"number": number}).all()
-            meter_ids = sorted({row.meter_id for row in rows if row.meter_id is not None})
-            latest = (
-                connection.execute(_LATEST_ACCEPTED, {"meters": meter_ids, "period": period}).all()
-                if meter_ids
-                else []
-            )
-        return _contracts(rows, latest)
+            return _with_latest(connection, rows, period)
 
     @reporting_failures
     def find_contracts_counting(
@@ -164,13 +158,7 @@ class Repository:
             ).all()
             failures = [rows[0]._mapping[f"failures{n}"] or 0 for n in range(len(keys))]
             rows = [row for row in rows if row.contract_id is not None]
-            meter_ids = sorted({row.meter_id for row in rows if row.meter_id is not None})
-            latest = (
-                connection.execute(_LATEST_ACCEPTED, {"meters": meter_ids, "period": period}).all()
-                if meter_ids
-                else []
-            )
-        return _contracts(rows, latest), failures
+            return _with_latest(connection, rows, period), failures
 
     @reporting_failures
     def import_meters(self, records: Iterable[MeterRecord], *, at: datetime | None = None) -> int:
@@ -406,18 +394,7 @@ def store(
         submission_id = session.execute(
             _NEW_SUBMISSION, _submission_row(submission, meter.meter_id)
         ).scalar_one()
-        session.execute(
-            _NEW_READING,
-            [
-                {
-                    "submission_id": submission_id,
-                    "zone": zone.value,
-                    "position": position,
-                    "value": value,
-                }
-                for position, (zone, value) in enumerate(meter.values, 1)
-            ],
-        )
+        session.execute(_NEW_READING, _reading_rows(submission_id, meter.values))
     return SubmitResult(stored=True)
 
 
@@ -458,14 +435,9 @@ def store_many(
     connection.execute(
         _NEW_READINGS,
         [
-            {
-                "submission_id": submission_id,
-                "zone": zone.value,
-                "position": position,
-                "value": value,
-            }
+            row
             for submission_id, zones in zip(ids, values, strict=True)
-            for position, (zone, value) in enumerate(zones, 1)
+            for row in _reading_rows(submission_id, zones)
         ],
     )
     return [SubmitResult(stored=True)] * len(submissions)
@@ -491,6 +463,16 @@ def _submission_row(submission: Submission, meter_id: int) -> dict[str, object]:
         "received_at": submission.received_at,
         "superseded_at": None,
     }
+
+
+def _reading_rows(
+    submission_id: int, values: Sequence[tuple[Zone, int]]
+) -> list[dict[str, object]]:
+    """The rows of a submission's readings, zone by zone in the order given."""
+    return [
+        {"submission_id": submission_id, "zone": zone.value, "position": position, "value": value}
+        for position, (zone, value) in enumerate(values, 1)
+    ]
 
 
 def _locks_rows(session: Session | Connection) -> bool:
@@ -662,6 +644,18 @@ _SOURCE_SUBMISSIONS = (
     .order_by(_SUBMISSIONS.c.id, _READINGS.c.position)
 )
 """What a source submitted for some meters: a replay must repeat it exactly."""
+
+
+def _with_latest(connection: Connection, rows: Sequence[Row], period: str) -> list[Contract]:
+    """The contracts of a look-up's rows, with their meters' latest accepted readings read
+    on the same connection."""
+    meter_ids = sorted({row.meter_id for row in rows if row.meter_id is not None})
+    latest = (
+        connection.execute(_LATEST_ACCEPTED, {"meters": meter_ids, "period": period}).all()
+        if meter_ids
+        else []
+    )
+    return _contracts(rows, latest)
 
 
 def _contracts(rows: Sequence[Row], latest: Sequence[Row]) -> list[Contract]:

@@ -112,16 +112,13 @@ def stub_storage(app) -> None:
     period = service.window.period(service.now())
     contracts = repository.find_contracts("102057522", period)
     phones = repository.contracts_of_phone(CALLER)
-    repository.find_contracts = lambda _number, _period: contracts
     repository.find_contracts_counting = lambda _number, _period, keys, _since: (
         contracts,
         [0] * len(keys),
     )
-    repository.contracts_of_phone = lambda _phone: phones
     repository.contracts_of_phone_counting = lambda _phone, _key, _since: (phones, 0)
     repository.submit = lambda _submission, _guard=None: SubmitResult(stored=True)
     attempts.count = lambda _limit, _key, *, since: 0
-    attempts.counts_of = lambda keys, _since: dict.fromkeys(keys, 0)
 
 
 def instructions(calls: int, database_url: str | None) -> tuple[int, int]:

@@ -151,7 +151,7 @@ class ReadingsService:
         since = moment - self.limits.window
         keys = [(by.limit, by.key), (Limit.CONTRACT, number)]
         if len(number) > MAX_CONTRACT:
-            found, counted = [], [self.attempts.counts_of(keys, since)[keys[0]], 0]
+            found, counted = [], [self.attempts.count(by.limit, by.key, since=since), 0]
         else:
             period = self.window.period(moment)
             found, counted = self.repository.find_contracts_counting(number, period, keys, since)

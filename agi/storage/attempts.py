@@ -8,7 +8,7 @@ by itself as they age. Rows older than the window are deleted as new ones are ad
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Select, Subquery, and_, bindparam, delete, func, or_, select
@@ -32,19 +32,6 @@ class Attempts:
         with self._read_engine.connect() as connection:
             found = connection.scalar(_COUNT, {"kind": limit.value, "key": key, "since": since})
             return found or 0
-
-    @reporting_failures
-    def counts_of(
-        self, keys: Iterable[tuple[Limit, str]], since: datetime
-    ) -> dict[tuple[Limit, str], int]:
-        """Failed attempts since `since` of each of `keys`, in one query."""
-        wanted = list(dict.fromkeys(keys))
-        found = dict.fromkeys(wanted, 0)
-        with self._read_engine.connect() as connection:
-            rows = connection.execute(counts_of_keys(len(wanted)), keys_given(wanted, since)).all()
-        for kind, key, count in rows:
-            found[Limit(kind), key] = count
-        return found
 
     @reporting_failures
     def add(self, limit: Limit, key: str, *, at: datetime, window: timedelta) -> int:

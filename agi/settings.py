@@ -359,8 +359,8 @@ class Settings:
     agi_reply_seconds: Annotated[float, Constraint(ge=5, le=3600)] = 60.0
     """How long Asterisk may take to answer one command whole: the longest prompt, key wait
     or answer by voice."""
-    fastagi_servers: Annotated[list[str], After(lambda value: check_fastagi_servers(value))] = (
-        field(default_factory=lambda: [local_fastagi_server()])
+    fastagi_servers: Annotated[list[str], After(check_fastagi_servers)] = field(
+        default_factory=lambda: [local_fastagi_server()]
     )
     """The FastAGI servers the dialplan tries in order before the AGI script (`agi://host:
     port/readings`, or `hagi://domain/readings` for DNS SRV); `ivr install` and `ivr asterisk
@@ -687,7 +687,6 @@ def _file_problems(path: Path) -> list[Problem]:
             *problems,
             Problem(path, 1, "settings-shape", "the settings file lists settings as  name: value"),
         ]
-    known = FIELDS
     readable = path.stat().st_mode & stat.S_IROTH
     for name in document.data:
         if name in secret_settings() and readable:
@@ -701,13 +700,13 @@ def _file_problems(path: Path) -> list[Problem]:
                     f"{ENV_PREFIX}{name.upper()})",
                 )
             )
-        if name not in known:
+        if name not in FIELDS:
             problems.append(
                 Problem(
                     path,
                     document.line_of((name,)),
                     "unknown-key",
-                    f"'{name}' is not a setting{did_you_mean(name, known)}; fix its name or "
+                    f"'{name}' is not a setting{did_you_mean(name, FIELDS)}; fix its name or "
                     "delete the line (config/ivr.example.yaml lists every setting)",
                 )
             )

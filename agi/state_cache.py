@@ -16,6 +16,7 @@ cannot be written costs the check, never the call.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import logging
@@ -99,6 +100,7 @@ def key_of(parts: Iterable[bytes], code: Path, modules: Iterable[str]) -> bytes:
     return digest.hexdigest().encode()
 
 
+@functools.cache
 def checker_version() -> bytes:
     """pydantic's version, which decides what passes the checks, read from its file:
     importing pydantic is what an entry saves."""

@@ -190,9 +190,15 @@ loadgroup` (scripts/test) all of a module's tests run on one worker. The other m
 tests, real calls included, spread over the workers."""
 
 
+WHEEL_BUILDERS = frozenset({"test_install", "test_installation"})
+"""Modules that build a wheel of this checkout, which setuptools does in its build/ folder:
+they share one worker, so that two builds never write that folder at once."""
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         module = item.module.__name__.rpartition(".")[2] if item.module else ""
         if module in ONE_WORKER_MODULES:
-            item.add_marker(pytest.mark.xdist_group(module))
+            group = "wheel-builders" if module in WHEEL_BUILDERS else module
+            item.add_marker(pytest.mark.xdist_group(group))

@@ -69,11 +69,29 @@ def _read(arguments: str, script: list[Any], variables: dict[str, str]) -> str |
     return "200 result=0"
 
 
+def _get_data(count: int, script: list[Any]) -> str | None:
+    """Asterisk's GET DATA: keys from the script until the count, `#` (not among the keys)
+    or a timeout (`.`, marked `(timeout)`); None when the caller hangs up first."""
+    typed = ""
+    while True:
+        if not script:
+            return None
+        key = script.pop(0)
+        if not isinstance(key, str) or key == ".":
+            return f"200 result={typed} (timeout)"
+        if key == "#":
+            return f"200 result={typed}"
+        typed += key
+        if len(typed) >= count:
+            return f"200 result={typed}"
+
+
 def reply(command: str, script: list[Any], variables: dict[str, str]) -> str | None:
     """Asterisk's answer to one command; None when the caller hangs up instead (the script
     ran out while the IVR waits). Prompts end without interruption; WAIT FOR DIGIT takes the
-    script's next item; RECORD FILE writes the words said into the file Asterisk would
-    record (as text, for a test recogniser to read); SET VARIABLE is kept in `variables`."""
+    script's next item, GET DATA and Read() the keys up to their count; RECORD FILE writes
+    the words said into the file Asterisk would record (as text, for a test recogniser to
+    read); SET VARIABLE is kept in `variables`."""
     if command.startswith(("STREAM FILE", "SAY ")):
         return "200 result=0 endpos=8000"
     if command.startswith("WAIT FOR DIGIT"):
@@ -85,6 +103,8 @@ def reply(command: str, script: list[Any], variables: dict[str, str]) -> str | N
         )
     if command.startswith('EXEC "Read"'):
         return _read(shlex.split(command)[2], script, variables)
+    if command.startswith("GET DATA"):
+        return _get_data(int(shlex.split(command)[4]), script)
     if command.startswith("GET FULL VARIABLE"):
         expression = shlex.split(command)[3]
         value = re.sub(r"\$\{([A-Z0-9_]+)\}", lambda m: variables.get(m[1], ""), expression)

@@ -18,6 +18,8 @@ from agi.dialog.simulator import parse_script
 from tests.agi_replies import environment, reply
 
 ACCEPTED_PROMPT = "readings_accepted"
+KEY_COMMANDS = ("WAIT FOR DIGIT", "GET DATA", 'EXEC "Read"')
+"""The commands that wait for the caller's keys."""
 
 
 @dataclass
@@ -102,7 +104,7 @@ async def play_call(
             before = len(remaining)
             answer = reply(command, remaining, call.variables)
             keys = before - len(remaining)
-            if command.startswith(("WAIT FOR DIGIT", 'EXEC "Read"')) and key_delay[1] > 0:
+            if command.startswith(KEY_COMMANDS) and key_delay[1] > 0:
                 # the caller's time per key, spent before Asterisk answers
                 await asyncio.sleep(sum(random.uniform(*key_delay) for _ in range(keys)))
             if command.startswith("HANGUP"):

@@ -166,11 +166,10 @@ def read(files: str, count: int = 12, terminator: str = "#", n: int = 1) -> str:
             ("7", KeyStop.TERMINATOR),
             [*TIMEOUTS, read("/srv/ivr/prompts/ru/a"), READ_BACK],
         ),
-        (  # a number is said first, with barge-in; Read then waits with no prompt
+        (  # a number is said first, with barge-in; the prompt after it is Read's
             [Number(11638), Prompt("confirm", "…")],
             [
                 "200 result=0",
-                "200 result=0 endpos=100",
                 "200 result=1",
                 "200 result=1",
                 "200 result=0",
@@ -180,9 +179,8 @@ def read(files: str, count: int = 12, terminator: str = "#", n: int = 1) -> str:
             ("", KeyStop.TIMEOUT),
             [
                 'SAY NUMBER "11638" "#0123456789"',
-                'STREAM FILE "/srv/ivr/prompts/ru/confirm" "#0123456789" "0"',
                 *TIMEOUTS,
-                read(""),
+                read("/srv/ivr/prompts/ru/confirm"),
                 READ_BACK,
                 "ANSWER",
             ],
@@ -230,13 +228,115 @@ def test_read_stopping_at_its_count_on_an_ignored_key_goes_on_key_by_key():
     menu = KeyRequest(frozenset("12"), max_digits=1, first_timeout=6, inter_digit_timeout=4)
     replies = ["200 result=1", "200 result=1", "200 result=0", "200 result=1 (5|OK)"]
     chan, written = channel(*replies, "200 result=50")
-    keys = chan.ask([Prompt("menu", "…")], menu)
+    keys = chan.ask([Prompt("wrong_key", "…"), Prompt("menu", "…")], menu)
     assert (keys.digits, keys.stop) == ("2", KeyStop.MAX_DIGITS)
     assert sent(written)[-3:] == [
-        read("/srv/ivr/prompts/ru/menu", 1, ""),
+        read("/srv/ivr/prompts/ru/wrong_key&/srv/ivr/prompts/ru/menu", 1, ""),
         READ_BACK,
         'WAIT FOR DIGIT "6000"',
     ]
+
+
+MENU = KeyRequest(frozenset("*20"), max_digits=1, first_timeout=6, inter_digit_timeout=4)
+HASH_ENDS = KeyRequest(
+    frozenset("12"), max_digits=1, first_timeout=6, inter_digit_timeout=4, terminator="#"
+)
+HASH_TAKEN = KeyRequest(frozenset("1#"), max_digits=1, first_timeout=6, inter_digit_timeout=4)
+TWO_KEYS = KeyRequest(frozenset("0123456789"), max_digits=2, first_timeout=6, inter_digit_timeout=4)
+
+
+def get_data(path: str = "/srv/ivr/prompts/ru/menu", wait: int = 6000) -> str:
+    return f'GET DATA "{path}" "{wait}" "1"'
+
+
+@pytest.mark.parametrize(
+    ("request_", "utterances", "replies", "typed", "commands"),
+    [
+        (MENU, [Prompt("menu", "…")], ["200 result=*"], ("*", KeyStop.MAX_DIGITS), [get_data()]),
+        (  # GET DATA marks a wait without a key
+            MENU,
+            [Prompt("menu", "…")],
+            ["200 result= (timeout)"],
+            ("", KeyStop.TIMEOUT),
+            [get_data()],
+        ),
+        (  # GET DATA ends on # with nothing: a key this menu does not take, so it waits on
+            MENU,
+            [Prompt("menu", "…")],
+            ["200 result=", "200 result=50"],
+            ("2", KeyStop.MAX_DIGITS),
+            [get_data(), 'WAIT FOR DIGIT "6000"'],
+        ),
+        (  # an answer that # ends
+            HASH_ENDS,
+            [Prompt("menu", "…")],
+            ["200 result="],
+            ("", KeyStop.TERMINATOR),
+            [get_data()],
+        ),
+        (
+            HASH_TAKEN,
+            [Prompt("menu", "…")],
+            ["200 result="],
+            ("#", KeyStop.MAX_DIGITS),
+            [get_data()],
+        ),
+        (  # a missing prompt file: the channel lives, so the key is waited for without it
+            MENU,
+            [Prompt("menu", "…")],
+            ["200 result=-1", "200 result=6", "200 result=0"],
+            ("0", KeyStop.MAX_DIGITS),
+            [get_data(), "CHANNEL STATUS", get_data("")],
+        ),
+        (  # a number first, with barge-in; the prompt after it is GET DATA's
+            MENU,
+            [Number(5), Prompt("menu", "…")],
+            ["200 result=0", "200 result=2"],
+            ("2", KeyStop.MAX_DIGITS),
+            ['SAY NUMBER "5" "*02"', get_data()],
+        ),
+        (  # the last key of two, after one typed during the number: the between-keys wait
+            TWO_KEYS,
+            [Number(5), Prompt("menu", "…")],
+            ["200 result=52", "200 result=7"],
+            ("47", KeyStop.MAX_DIGITS),
+            ['SAY NUMBER "5" "0123456789"', get_data("", 4000)],
+        ),
+    ],
+    ids=[
+        "key",
+        "timeout",
+        "ignored hash",
+        "hash ends",
+        "hash taken",
+        "missing file",
+        "number",
+        "last of two",
+    ],
+)
+def test_one_key_comes_with_get_data_whose_reply_is_the_key(
+    request_, utterances, replies, typed, commands
+):
+    chan, written = channel(*replies)
+    keys = chan.ask(utterances, request_)
+    assert (keys.digits, keys.stop) == typed
+    assert sent(written) == commands
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [
+        ["200 result=-1", "511 Command Not Permitted on a dead channel or intercept routine"],
+        ["HANGUP"],
+        ["511 Command Not Permitted on a dead channel or intercept routine"],
+    ],
+    ids=["result=-1 on a dead channel", "HANGUP line", "511"],
+)
+def test_a_hang_up_during_get_data_is_a_hang_up(replies):
+    chan, written = channel(*replies)
+    with pytest.raises(CallerHungUp):
+        chan.ask([Prompt("menu", "…")], MENU)
+    assert get_data("") not in sent(written)
 
 
 def test_a_hang_up_during_read_is_a_hang_up():

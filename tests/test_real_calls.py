@@ -263,6 +263,39 @@ def test_a_broken_flow_with_no_server_is_an_apology_and_the_operator(
     assert stack_clean.stored() == []
 
 
+@pytest.mark.parametrize("path", PATHS)
+def test_a_key_the_tone_mode_menu_does_not_take_is_said_wrong_and_the_call_goes_on(
+    stack_clean, path
+):
+    """`#` at a one-key menu: Asterisk's GET DATA ends on it with an empty answer, which the
+    IVR takes for `#`, not for silence."""
+    log = stack_clean.call(path, CallScript("# *2 102057522# 11638# 1"))
+    assert_own_audio(log, "tone_mode", "wrong_key", "enter_contract", "readings_accepted")
+    assert played("voice_offer") not in log  # silence would have offered answers by voice
+    assert stack_clean.stored() == [("102057522", "single", 11638, "ivr")]
+
+
+def test_a_menu_whose_prompt_file_is_missing_still_takes_its_key(stack_clean, tmp_path: Path):
+    """The main menu's recording is gone from the folder Asterisk plays from: the caller
+    does not hear it, but the key is still taken, the readings stored, and the log says
+    which file is missing."""
+    audio = tmp_path / "ru"
+    shutil.copytree(PROMPTS, audio)
+    for recording in audio.glob("main_menu.*"):
+        recording.unlink()
+    environment = {**stack_clean.environment, "IVR_PROMPTS_AUDIO_DIR": str(audio)}
+    line = Line("no-menu-audio", tmp_path / "asterisk", free_port(socket.SOCK_DGRAM))
+    with fastagi_server(environment, tmp_path, free_port()) as server:
+        options = asterisk_options(line.root, line.sip_port, server.port, environment)
+        with private_asterisks([options]):
+            result = place_call(CallScript("*2 102057522# 11638# 1"), sip_port=line.sip_port)
+            assert result.succeeded, result.output
+        served = server.log.read_text()
+    assert stack_clean.stored() == [("102057522", "single", 11638, "ivr")]
+    assert f"prompt file {audio / 'main_menu'} has no audio" in served
+    assert "running the AGI script" not in line.log_since(0)
+
+
 def _ivr_call(stack: Stack, line: Line, keys: str, *options: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "agi", "call", "--keys", keys, "--sip-port", str(line.sip_port),

@@ -419,21 +419,27 @@ class AsteriskChannel:
         return None
 
     def ask(self, utterances: Sequence[Utterance], request: KeyRequest) -> Keys:
-        """Play with barge-in and collect the keys inside Asterisk, with `Read()`: res_agi
-        drops a key that arrives while no command is waiting, so one `WAIT FOR DIGIT` per
-        key would lose keys whenever this side is slow to answer. Prompt files go to Read
-        itself, so no key is lost between the end of a prompt and the wait either; numbers
-        and digits said (SAY NUMBER) are played first, with barge-in, one round trip
-        before Read starts."""
-        files = None if self._no_read else self._read_files(utterances)
+        """Play with barge-in and collect the keys inside Asterisk: res_agi drops a key that
+        arrives while no command is waiting, so one `WAIT FOR DIGIT` per key would lose keys
+        whenever this side is slow to answer. The prompt files at the end of the question go
+        to the collecting command itself, so no key is lost between the end of a prompt and
+        the wait either; what comes before them (a number said by SAY NUMBER, a file whose
+        path Read cannot take) is played first, with barge-in. One key comes by `GET DATA`,
+        whose reply is the key; more by `Read()`, whose answer takes a second command."""
+        escape = escape_keys(request.allowed, request.terminator)
         first = None
         if self._typed_ahead is not None:
             first, self._typed_ahead = self._typed_ahead, None
-            files = []
-        elif files is None:
-            escape = escape_keys(request.allowed, request.terminator)
+            files: list[str] = []
+        elif self._no_read:
             first = self._first_key(utterances, escape)
             files = []
+        else:
+            lead, files = self._split(utterances)
+            if lead:
+                first = self._first_key(lead, escape)
+                if first is not None:
+                    files = []
         digits = ""
         if first is not None:
             if request.terminator and first == request.terminator:
@@ -444,6 +450,8 @@ class AsteriskChannel:
                     return Keys(digits, KeyStop.MAX_DIGITS)
         if self._no_read:
             return self._key_by_key(request, [], digits)
+        if request.max_digits - len(digits) == 1 and len(files) <= 1:
+            return self._get_data(request, files, digits)
         return self._read(request, files, digits)
 
     def _key_by_key(self, request: KeyRequest, files: list[str], digits: str) -> Keys:
@@ -464,18 +472,47 @@ class AsteriskChannel:
         more = collect_keys(rest, self._wait_for_digit, first=first)
         return Keys(digits + more.digits, more.stop)
 
-    def _read_files(self, utterances: Sequence[Utterance]) -> list[str] | None:
-        """The prompt files Read can play itself, or None when something else must be said
-        (a number) or a path holds Read's separators."""
-        paths = []
-        for utterance in utterances:
-            if not isinstance(utterance, Prompt):
-                return None
-            path = read_path(self.prompts_dir, utterance.id)
+    def _split(self, utterances: Sequence[Utterance]) -> tuple[Sequence[Utterance], list[str]]:
+        """The utterances to play before the collecting command, and the prompt files at
+        the end that it plays itself (none after a number, or after a path holding one of
+        Read's separators)."""
+        files: list[str] = []
+        start = len(utterances)
+        while start and isinstance(utterances[start - 1], Prompt):
+            path = read_path(self.prompts_dir, utterances[start - 1].id)
             if path is None:
-                return None
-            paths.append(path)
-        return paths
+                break
+            files.append(path)
+            start -= 1
+        files.reverse()
+        return utterances[:start], files
+
+    def _get_data(self, request: KeyRequest, files: list[str], digits: str) -> Keys:
+        """The last key of an answer, the prompt played by Asterisk, with `GET DATA`: its
+        reply holds the key, so the next question starts one round trip after the key
+        instead of two. GET DATA ends on `#` with nothing (`result=`) and marks a wait
+        without a key `(timeout)`, which pyst2's parsing drops: the reply line tells. A
+        missing prompt file is result=-1, as a hang-up is: the channel's status tells them
+        apart, and the key is then waited for without the prompt."""
+        wait = request.inter_digit_timeout if digits else request.first_timeout
+        path = files[0] if files else ""
+        try:
+            result = self._agi(
+                self.agi.execute, "GET DATA", self.agi._quote(path), int(wait * 1000), 1
+            )
+        except CallerHungUp:
+            if not path or self._hangup_signalled() or not self._still_up():
+                raise
+            log.warning("call=%s prompt file %s has no audio", printable(self.call_id), path)
+            return self._get_data(request, [], digits)
+        if self.agi.replies.last.endswith("(timeout)"):
+            return Keys(digits, KeyStop.TIMEOUT)
+        key = result["result"][0] or "#"
+        if request.terminator and key == request.terminator:
+            return Keys(digits, KeyStop.TERMINATOR)
+        if key in request.allowed:
+            return Keys(digits + key, KeyStop.MAX_DIGITS)
+        return self._key_by_key(request, [], digits)  # a key this answer does not take
 
     def _read(self, request: KeyRequest, files: list[str], digits: str) -> Keys:
         """Read the rest of an answer in Asterisk: the first wait is the first-key timeout,

@@ -28,7 +28,8 @@ A level passes when SIPp counts N successful calls and none failed, and every co
 the level holds exactly one submission this period, from its own caller, with its reading
 (Repository.history): the rows stored are counted against the calls placed.
 A failed level also says what the key collections of each call without its row heard
-(Asterisk's `User entered`, by the collection's first prompt) and where it went; and every
+(Read's `User entered` and GET DATA's reply, which the line logs with `agi set debug on`,
+by the collection's first prompt) and where it went; and every
 level how long the line took from one key collection to the call's next, beside the 400 ms
 between keys typed ahead (SIPp's `play_dtmf`): res_agi drops a key that comes while no
 command waits for it, so a line slower than that loses the `2` of `*2`.
@@ -333,8 +334,8 @@ def sipp_problems(text: str) -> Counter[str]:
 
 @dataclass
 class Collections:
-    """One channel's key collections in Asterisk's log: each Read's first prompt and what
-    it heard (`User entered`), and the end of the call."""
+    """One channel's key collections in Asterisk's log: each Read's or GET DATA's first
+    prompt and what it heard, and the end of the call."""
 
     steps: list[str] = field(default_factory=list)
     turnarounds: list[float] = field(default_factory=list)
@@ -353,13 +354,24 @@ class Collections:
 
 
 def key_collections(text: str) -> dict[str, Collections]:
-    """Every channel's key collections, from Asterisk's verbose log (app_read's lines)."""
+    """Every channel's key collections, from Asterisk's verbose log: app_read's lines for a
+    Read, res_agi's debug lines (`agi set debug on`) for a GET DATA and its reply."""
     channels: dict[str, Collections] = defaultdict(Collections)
+    getting: set[str] = set()
     for match in LOG_LINE.finditer(text):
         stamp, channel, message = match.groups()
         at = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").timestamp()
         if read := re.search(r"Executing Application: \(Read\) Options: \(\w+,([^,]*),", message):
             channels[channel].read(at, read.group(1))
+        elif get := re.search(r'AGI Rx << GET DATA "([^"]*)"', message):
+            channels[channel].read(at, get.group(1))
+            getting.add(channel)
+        elif channel in getting and (got := re.search(r"AGI Tx >> 200 result=(.*)$", message)):
+            getting.discard(channel)
+            answer = got.group(1).strip()
+            if answer != "-1":
+                heard = "nothing" if answer.endswith("(timeout)") else answer or "#"
+                channels[channel].entered(at, heard)
         elif entered := re.search(r"User entered (?:'([^']*)'|(nothing))", message):
             channels[channel].entered(at, entered.group(1) or "nothing")
         elif ended := re.search(r"ended: outcome=(\S*) transfer=(\S*)", message):
@@ -500,6 +512,7 @@ def run_on(line: LaidOut, level: list[Caller], *, max_calls: int, **run: Any) ->
         ) as server,
         private_asterisks([options]),
     ):
+        private_asterisk.cli(root, "agi set debug on")  # GET DATA's answers, in the log
         return run_level(
             level,
             folder=work,

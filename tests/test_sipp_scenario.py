@@ -75,6 +75,15 @@ def _read(at: str, channel: str, prompts: str) -> str:
     return _asterisk_line(at, channel, f"AGI Script Executing Application: (Read) {options}")
 
 
+def _get_data(at: str, channel: str, prompt: str) -> str:
+    command = f'AGI Rx << GET DATA "{prompt}" "6000" "1"'
+    return _asterisk_line(at, channel, f"<PJSIP/ivr-callers-00000000>{command}")
+
+
+def _got(at: str, channel: str, result: str) -> str:
+    return _asterisk_line(at, channel, f"<PJSIP/ivr-callers-00000000>AGI Tx >> 200 result={result}")
+
+
 def _ended(at: str, channel: str, outcome: str, transfer: str) -> str:
     return _asterisk_line(
         at, channel, f"IVR call 1-1@127.0.0.1 ended: outcome={outcome} transfer={transfer} by="
@@ -99,10 +108,29 @@ LOST_2 = [
 ]
 
 
+LOST_BY_GET_DATA = [
+    _get_data("53.680", "C-03", "/p/tone_mode"),
+    _got("56.290", "C-03", "*"),
+    _got("56.300", "C-03", "1"),  # another command's reply: not a key
+    _get_data("56.990", "C-03", "/p/main_menu"),
+    _got("57.500", "C-03", "4"),
+    _get_data("57.600", "C-03", "/p/wrong_key"),
+    _got("58.600", "C-03", " (timeout)"),
+    _get_data("58.700", "C-03", "/p/main_menu"),
+    _got("59.000", "C-03", ""),
+    _ended("59.500", "C-03", "", "operator"),
+]
+
+
 @pytest.mark.parametrize(
     ("lines", "heard", "turnarounds"),
     [
         (KEPT_2, {}, [0.04]),
+        (
+            LOST_BY_GET_DATA,
+            {"tone_mode: * main_menu: 4 wrong_key: nothing main_menu: # -> operator": 1},
+            [0.7, 0.1, 0.1],
+        ),
         (LOST_2, {"tone_mode: * main_menu: 4 wrong_key: 0 -> operator": 1}, [0.7, 0.1]),
         (LOST_2[:3], {"tone_mode: * main_menu: -> no end logged": 1}, [0.7]),
     ],

@@ -542,17 +542,23 @@ def load_cached_settings() -> Settings:
     """`load_settings()` for a process started for each call: settings that passed are kept
     in the state folder they name, keyed by the bytes of the settings files, the `IVR_*`
     variables, the folder relative paths are relative to, the defaults' folders and the code
-    that checks them, and taken from there, unread, while all of that stays the same."""
+    that checks them, and taken from there, unread, while all of that stays the same. Each
+    file is read once to find both the folder and the key."""
     files = config_files()
-    folder = _likely_state_folder(files)
+    try:
+        contents = _contents(files)
+    except OSError:
+        return _load({}, files)  # an unreadable file: the check says so in its own words
+    folder = _likely_state_folder(contents)
     return cached(
         folder / CACHE_FILE,
-        lambda: _cache_key(files),
+        lambda: _cache_key(_contents(files)),
         lambda: _load({}, files),
         lambda entry: isinstance(entry, Settings),
         log,
         CACHE,
         keep=lambda settings: settings.state_dir == folder,  # kept where it is looked for
+        now=_cache_key(contents),
     )
 
 
@@ -588,17 +594,39 @@ _STATE_DIR_LINE = re.compile(
 )
 
 
-def _cache_key(files: list[Path]) -> bytes:
-    """What settings are made from: the files (and whether others may read them, which a
-    secret in them may not allow), the IVR_* variables and what the defaults depend on."""
-    parts = []
+@dataclass(frozen=True)
+class _Content:
+    """A settings file as one reading found it."""
+
+    path: Path
+    data: bytes | None
+    """None: there is no such file (the checkout's config/ivr.yaml need not exist)."""
+    readable: bool
+    """Anyone on the server may read it, which a secret in it may not allow."""
+
+
+def _contents(files: list[Path]) -> list[_Content]:
+    """The settings files as they are now; OSError for one that cannot be read."""
+    contents = []
     for path in files:
         try:
             with open(path, "rb") as stream:
-                readable = os.fstat(stream.fileno()).st_mode & stat.S_IROTH
-                parts += [str(path).encode(), b"%d" % bool(readable), stream.read()]
-        except FileNotFoundError:  # the checkout's config/ivr.yaml need not exist
-            parts += [str(path).encode(), b"(missing)"]
+                readable = bool(os.fstat(stream.fileno()).st_mode & stat.S_IROTH)
+                contents.append(_Content(path, stream.read(), readable))
+        except FileNotFoundError:
+            contents.append(_Content(path, None, False))
+    return contents
+
+
+def _cache_key(contents: list[_Content]) -> bytes:
+    """What settings are made from: the files (and whether others may read them), the IVR_*
+    variables and what the defaults depend on."""
+    parts = []
+    for content in contents:
+        if content.data is None:
+            parts += [str(content.path).encode(), b"(missing)"]
+        else:
+            parts += [str(content.path).encode(), b"%d" % content.readable, content.data]
     variables = sorted(item for item in os.environ.items() if item[0].upper().startswith("IVR_"))
     parts += [repr(variables).encode(), repr(_defaults_basis()).encode()]
     return key_of(parts, PACKAGE.parent, CODE)
@@ -616,7 +644,7 @@ def _defaults_basis() -> tuple[object, ...]:
     )
 
 
-def _likely_state_folder(files: list[Path]) -> Path:
+def _likely_state_folder(contents: list[_Content]) -> Path:
     """The state folder the settings name, found without reading them as YAML: where their
     cache is looked for, and kept only if the checked settings name that folder too. When
     the files write it in a form this misses (a block scalar, an escape), the settings are
@@ -625,13 +653,17 @@ def _likely_state_folder(files: list[Path]) -> Path:
     if named is not None:
         return Path(named).absolute()  # as `_absolute` reads it: empty is the current folder
     folder = state_home() / "state"
-    for path in files:
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            for line in _STATE_DIR_LINE.finditer(path.read_text(encoding="utf-8")):
+    for content in contents:
+        if content.data is None:
+            continue
+        with contextlib.suppress(UnicodeDecodeError):
+            # line ends as YAML reads them (and a text file's reading makes them)
+            text = content.data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+            for line in _STATE_DIR_LINE.finditer(text):
                 single = line["single"]
                 written = line["double"] if single is None else single.replace("''", "'")
                 written = line["plain"] if written is None else written
-                folder = path.parent / written if written.strip() else Path(written)
+                folder = content.path.parent / written if written.strip() else Path(written)
     return folder.absolute()
 
 

@@ -44,14 +44,15 @@ def cached(
     log: logging.Logger,
     what: str,
     keep: Callable[[T], bool] = lambda _made: True,
+    now: bytes | None = None,
 ) -> T:
-    """The entry in `path` when it has the `key()` of now and `accept` takes it, otherwise
-    `make()` (whose exceptions go through, and are not cached), written there when `keep`
-    takes it and `key()` is still the same after it: `make` reads the files again, and an
-    entry must be of the files its key describes. `what` names the cache in the warnings
-    `log` is given."""
+    """The entry in `path` when it has the `key()` of now (or `now`, when the caller made it
+    already from the bytes it read) and `accept` takes it, otherwise `make()` (whose
+    exceptions go through, and are not cached), written there when `keep` takes it and
+    `key()` is still the same after it: `make` reads the files again, and an entry must be
+    of the files its key describes. `what` names the cache in the warnings `log` is given."""
     try:
-        before = key()
+        before = key() if now is None else now
     except OSError:
         return make()  # a missing or unreadable file: `make` says so in its own words
     entry = load(path, before, log, what)

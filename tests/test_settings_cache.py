@@ -90,6 +90,30 @@ def test_unchanged_settings_are_checked_once(state: Path, monkeypatch: pytest.Mo
     assert (state / CACHE_FILE).stat().st_mode & 0o077 == 0
 
 
+WARM_READS = """\
+import os, sys
+from agi.settings import load_cached_settings
+load_cached_settings()
+opened = []
+sys.addaudithook(lambda event, args: event == "open" and opened.append(args[0]))
+load_cached_settings()
+print("\\n".join(sorted(os.fspath(p) for p in opened if not isinstance(p, int))))
+"""
+
+
+def test_a_start_from_the_cache_reads_each_settings_file_once(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The state folder the cache is in and the cache's key come from one reading."""
+    add_override(state, monkeypatch)
+    opened = subprocess.run(
+        [sys.executable, "-c", WARM_READS], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    files = [state.parent / "ivr.d" / "10-speed.yaml", state.parent / "ivr.yaml"]
+    assert [name for name in opened if name.endswith(".yaml")] == [str(p) for p in files]
+    assert str(state / CACHE_FILE) in opened
+
+
 @pytest.mark.parametrize(
     ("change", "checked"),
     [
@@ -123,8 +147,15 @@ def test_a_change_checks_the_settings_again(
         ("state_dir: '{state}'  # quoted", "{state}"),
         ("state_dir: state", "{state}"),
         ('state_dir: ""', "{cwd}"),
+        ("state_dir: {state}\r", "{state}"),
     ],
-    ids=["double quotes", "single quotes", "relative to the file", "empty: current folder"],
+    ids=[
+        "double quotes",
+        "single quotes",
+        "relative to the file",
+        "empty: current folder",
+        "a line ending in CR LF",
+    ],
 )
 def test_a_state_folder_the_file_names_keeps_the_cache(
     state: Path, monkeypatch: pytest.MonkeyPatch, line: str, folder: str

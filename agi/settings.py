@@ -28,7 +28,6 @@ import ipaddress
 import logging
 import os
 import re
-import stat
 import sys
 import typing
 from collections.abc import Callable, Iterable, Iterator
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from agi.constraints import After, Constraint
+from agi.file_access import anyone_may_read, owner_and_service_only
 from agi.problems import Place, Problem, ProblemsFound, did_you_mean, explain
 from agi.readings.callers import DEFAULT_REGION, GuessLimits, is_region
 from agi.readings.rules import AcceptanceWindow, ConsumptionPolicy, Resource, parse_accept_days
@@ -575,6 +575,7 @@ CACHE = "settings cache"
 CACHE_FILE = "settings-cache.pickle"
 CODE = (
     "agi/constraints.py",
+    "agi/file_access.py",
     "agi/located_yaml.py",
     "agi/problems.py",
     "agi/readings/callers.py",
@@ -611,7 +612,7 @@ def _contents(files: list[Path]) -> list[_Content]:
     for path in files:
         try:
             with open(path, "rb") as stream:
-                readable = bool(os.fstat(stream.fileno()).st_mode & stat.S_IROTH)
+                readable = anyone_may_read(os.fstat(stream.fileno()).st_mode)
                 contents.append(_Content(path, stream.read(), readable))
         except FileNotFoundError:
             contents.append(_Content(path, None, False))
@@ -719,7 +720,7 @@ def _file_problems(path: Path) -> list[Problem]:
             *problems,
             Problem(path, 1, "settings-shape", "the settings file lists settings as  name: value"),
         ]
-    readable = path.stat().st_mode & stat.S_IROTH
+    readable = anyone_may_read(path.stat().st_mode)
     for name in document.data:
         if name in secret_settings() and readable:
             problems.append(
@@ -728,7 +729,7 @@ def _file_problems(path: Path) -> list[Problem]:
                     document.line_of((name,)),
                     "secret-readable",
                     f"'{name}' is a secret, and anyone on this server can read this file: "
-                    f"chmod 640 {path} and chgrp ivr {path} (or give it in the environment, "
+                    f"{owner_and_service_only(path)} (or give it in the environment, "
                     f"{ENV_PREFIX}{name.upper()})",
                 )
             )

@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
+from agi.file_access import others_may_write
+
 T = TypeVar("T")
 MAGIC = b"ivr-state-cache 1\n"
 
@@ -126,7 +128,7 @@ def _load(path: Path, key: bytes, log: logging.Logger, what: str) -> object | No
         with open(path, "rb") as stream:
             status = os.fstat(stream.fileno())
             _check_folder(path.parent)
-            if status.st_uid != os.geteuid() or status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            if status.st_uid != os.geteuid() or others_may_write(status.st_mode):
                 raise UnsafeCache(f"{path} is not this user's own, or others may write it")
             data = stream.read()
     except FileNotFoundError:

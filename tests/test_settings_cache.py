@@ -257,16 +257,20 @@ def test_settings_with_a_mistake_are_reported_on_every_call_and_never_kept(state
     assert not (state / CACHE_FILE).exists()
 
 
+@pytest.mark.parametrize("mode", [0o620, 0o602], ids=["its group", "anyone"])
 def test_an_entry_others_may_write_is_not_used_and_is_replaced(
-    state: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    state: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, mode: int
 ):
     load_cached_settings()
-    os.chmod(state / CACHE_FILE, 0o666)
+    os.chmod(state / CACHE_FILE, mode)
     checks = Checks(monkeypatch)
     caplog.set_level(logging.WARNING, logger="agi.settings")
     assert load_cached_settings().accept_days == "20-24"
     assert checks.count == 1
-    assert "the settings cache is not used: " in caplog.text
+    assert caplog.messages == [
+        f"the settings cache is not used: {state / CACHE_FILE} is not this user's own, or "
+        "others may write it"
+    ]
     assert (state / CACHE_FILE).stat().st_mode & 0o077 == 0  # replaced by one of ours
     load_cached_settings()
     assert checks.count == 1

@@ -174,10 +174,19 @@ def _is_structured(annotation: str) -> bool:
     return re.search(r"\b(list|dict)\[", annotation) is not None
 
 
+def _variables() -> dict[str, str]:
+    """The IVR_* variables by their names in lower case: a setting's variable may be
+    written in any case (of two spellings, the one later in the environment counts)."""
+    prefix = ENV_PREFIX.lower()
+    return {
+        name.lower(): value for name, value in os.environ.items() if name.lower().startswith(prefix)
+    }
+
+
 def _environment_values(known: dict[str, Field[Any]]) -> dict[str, Any]:
     """The settings given as IVR_* variables (any case); a list or mapping as JSON. A value
     that is no JSON goes on as text, for validation to say what it should be."""
-    variables = {key.lower(): value for key, value in os.environ.items()}
+    variables = _variables()
     values: dict[str, Any] = {}
     for name, setting in known.items():
         value = variables.get((ENV_PREFIX + name).lower())
@@ -650,7 +659,7 @@ def _likely_state_folder(contents: list[_Content]) -> Path:
     cache is looked for, and kept only if the checked settings name that folder too. When
     the files write it in a form this misses (a block scalar, an escape), the settings are
     checked on each call."""
-    named = {key.upper(): value for key, value in os.environ.items()}.get("IVR_STATE_DIR")
+    named = _variables().get("ivr_state_dir")
     if named is not None:
         return Path(named).absolute()  # as `_absolute` reads it: empty is the current folder
     folder = state_home() / "state"
@@ -751,7 +760,7 @@ def _problem(detail: Any, written: dict[str, _Written]) -> Problem:
     loc: Place = tuple(detail["loc"])
     name = str(loc[0]) if loc else ""
     variable = ENV_PREFIX + name.upper()
-    if variable.lower() in {key.lower() for key in os.environ}:
+    if variable.lower() in _variables():
         rule, message = explain(detail, variable)
         return Problem(Path("environment"), None, rule, message)
     rule, message = explain(detail, f"'{'.'.join(map(str, loc))}'")

@@ -170,14 +170,18 @@ def test_a_state_folder_the_file_names_keeps_the_cache(
 
 
 @pytest.mark.parametrize(
-    ("value", "folder"),
-    [("{state}", "{state}"), ("", "{cwd}")],
-    ids=["a folder", "empty: current folder"],
+    ("variable", "value", "folder"),
+    [
+        ("IVR_STATE_DIR", "{state}", "{state}"),
+        ("IVR_STATE_DIR", "", "{cwd}"),
+        ("ivr_state_dir", "{state}", "{state}"),
+    ],
+    ids=["a folder", "empty: current folder", "in lower case"],
 )
 def test_a_state_folder_a_variable_names_keeps_the_cache(
-    state: Path, monkeypatch: pytest.MonkeyPatch, value: str, folder: str
+    state: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, folder: str
 ):
-    monkeypatch.setenv("IVR_STATE_DIR", value.format(state=state))
+    monkeypatch.setenv(variable, value.format(state=state))
     expected = Path(folder.format(state=state, cwd=Path.cwd()))
     checks = Checks(monkeypatch)
     for _ in range(2):

@@ -203,14 +203,18 @@ def plan(options: Options) -> list[Entry]:
             for name, text in _ivr_includes(options, layout).items()
         ),
         *_russian_sounds(layout, ours_first=options.number_voice == "prompts"),
-        Entry(layout.nginx / "sites-available" / "ivr-webhook", _site(options, layout).encode()),
+        _site(options, layout, "ivr-webhook", SITE_TEMPLATE, options.web_listen, options.web_port),
         Entry(
             layout.nginx / "sites-enabled" / "ivr-webhook",
             link=layout.nginx / "sites-available" / "ivr-webhook",
         ),
-        Entry(
-            layout.nginx / "sites-available" / "ivr-console",
-            _console_site(options, layout).encode(),
+        _site(
+            options,
+            layout,
+            "ivr-console",
+            CONSOLE_SITE_TEMPLATE,
+            options.console_listen,
+            options.console_port,
         ),
     ]
     return entries
@@ -230,24 +234,19 @@ def _gateways(kannel_secret: str) -> bytes:
     ).encode()
 
 
-def _site(options: Options, layout: Layout) -> str:
-    return render_site(
-        shipped(str(SITE_TEMPLATE)).read_text(encoding="utf-8"),
+def _site(
+    options: Options, layout: Layout, name: str, template: Path, listen: str, upstream_port: int
+) -> Entry:
+    """The nginx site `name` from `template`, listening on `listen` in front of one of the
+    IVR's servers on this machine (the webhook's or the console's) at `upstream_port`."""
+    text = render_site(
+        shipped(str(template)).read_text(encoding="utf-8"),
         server_name=options.server_name,
-        listen=options.web_listen,
-        webhook=f"127.0.0.1:{options.web_port}",
-        access_log=str(layout.at("/var/log/nginx/ivr-webhook.access.log")),
+        listen=listen,
+        webhook=f"127.0.0.1:{upstream_port}",  # the templates' WEBHOOK is their upstream
+        access_log=str(layout.at(f"/var/log/nginx/{name}.access.log")),
     )
-
-
-def _console_site(options: Options, layout: Layout) -> str:
-    return render_site(
-        shipped(str(CONSOLE_SITE_TEMPLATE)).read_text(encoding="utf-8"),
-        server_name=options.server_name,
-        listen=options.console_listen,
-        webhook=f"127.0.0.1:{options.console_port}",
-        access_log=str(layout.at("/var/log/nginx/ivr-console.access.log")),
-    )
+    return Entry(layout.nginx / "sites-available" / name, text.encode())
 
 
 def _settings(options: Options, layout: Layout) -> bytes:

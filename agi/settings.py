@@ -28,7 +28,6 @@ import ipaddress
 import logging
 import os
 import re
-import stat
 import sys
 import typing
 from collections.abc import Callable, Iterable, Iterator
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from agi.constraints import After, Constraint
+from agi.file_access import anyone_may_read, owner_and_service_only
 from agi.problems import Place, Problem, ProblemsFound, did_you_mean, explain
 from agi.readings.callers import DEFAULT_REGION, GuessLimits, is_region
 from agi.readings.rules import AcceptanceWindow, ConsumptionPolicy, Resource, parse_accept_days
@@ -174,10 +174,19 @@ def _is_structured(annotation: str) -> bool:
     return re.search(r"\b(list|dict)\[", annotation) is not None
 
 
+def _variables() -> dict[str, str]:
+    """The IVR_* variables by their names in lower case: a setting's variable may be
+    written in any case (of two spellings, the one later in the environment counts)."""
+    prefix = ENV_PREFIX.lower()
+    return {
+        name.lower(): value for name, value in os.environ.items() if name.lower().startswith(prefix)
+    }
+
+
 def _environment_values(known: dict[str, Field[Any]]) -> dict[str, Any]:
     """The settings given as IVR_* variables (any case); a list or mapping as JSON. A value
     that is no JSON goes on as text, for validation to say what it should be."""
-    variables = {key.lower(): value for key, value in os.environ.items()}
+    variables = _variables()
     values: dict[str, Any] = {}
     for name, setting in known.items():
         value = variables.get((ENV_PREFIX + name).lower())
@@ -542,17 +551,23 @@ def load_cached_settings() -> Settings:
     """`load_settings()` for a process started for each call: settings that passed are kept
     in the state folder they name, keyed by the bytes of the settings files, the `IVR_*`
     variables, the folder relative paths are relative to, the defaults' folders and the code
-    that checks them, and taken from there, unread, while all of that stays the same."""
+    that checks them, and taken from there, unread, while all of that stays the same. Each
+    file is read once to find both the folder and the key."""
     files = config_files()
-    folder = _likely_state_folder(files)
+    try:
+        contents = _contents(files)
+    except OSError:
+        return _load({}, files)  # an unreadable file: the check says so in its own words
+    folder = _likely_state_folder(contents)
     return cached(
         folder / CACHE_FILE,
-        lambda: _cache_key(files),
+        lambda: _cache_key(_contents(files)),
         lambda: _load({}, files),
         lambda entry: isinstance(entry, Settings),
         log,
         CACHE,
         keep=lambda settings: settings.state_dir == folder,  # kept where it is looked for
+        now=_cache_key(contents),
     )
 
 
@@ -569,6 +584,7 @@ CACHE = "settings cache"
 CACHE_FILE = "settings-cache.pickle"
 CODE = (
     "agi/constraints.py",
+    "agi/file_access.py",
     "agi/located_yaml.py",
     "agi/problems.py",
     "agi/readings/callers.py",
@@ -588,17 +604,39 @@ _STATE_DIR_LINE = re.compile(
 )
 
 
-def _cache_key(files: list[Path]) -> bytes:
-    """What settings are made from: the files (and whether others may read them, which a
-    secret in them may not allow), the IVR_* variables and what the defaults depend on."""
-    parts = []
+@dataclass(frozen=True)
+class _Content:
+    """A settings file as one reading found it."""
+
+    path: Path
+    data: bytes | None
+    """None: there is no such file (the checkout's config/ivr.yaml need not exist)."""
+    readable: bool
+    """Anyone on the server may read it, which a secret in it may not allow."""
+
+
+def _contents(files: list[Path]) -> list[_Content]:
+    """The settings files as they are now; OSError for one that cannot be read."""
+    contents = []
     for path in files:
         try:
             with open(path, "rb") as stream:
-                readable = os.fstat(stream.fileno()).st_mode & stat.S_IROTH
-                parts += [str(path).encode(), b"%d" % bool(readable), stream.read()]
-        except FileNotFoundError:  # the checkout's config/ivr.yaml need not exist
-            parts += [str(path).encode(), b"(missing)"]
+                readable = anyone_may_read(os.fstat(stream.fileno()).st_mode)
+                contents.append(_Content(path, stream.read(), readable))
+        except FileNotFoundError:
+            contents.append(_Content(path, None, False))
+    return contents
+
+
+def _cache_key(contents: list[_Content]) -> bytes:
+    """What settings are made from: the files (and whether others may read them), the IVR_*
+    variables and what the defaults depend on."""
+    parts = []
+    for content in contents:
+        if content.data is None:
+            parts += [str(content.path).encode(), b"(missing)"]
+        else:
+            parts += [str(content.path).encode(), b"%d" % content.readable, content.data]
     variables = sorted(item for item in os.environ.items() if item[0].upper().startswith("IVR_"))
     parts += [repr(variables).encode(), repr(_defaults_basis()).encode()]
     return key_of(parts, PACKAGE.parent, CODE)
@@ -616,22 +654,26 @@ def _defaults_basis() -> tuple[object, ...]:
     )
 
 
-def _likely_state_folder(files: list[Path]) -> Path:
+def _likely_state_folder(contents: list[_Content]) -> Path:
     """The state folder the settings name, found without reading them as YAML: where their
     cache is looked for, and kept only if the checked settings name that folder too. When
     the files write it in a form this misses (a block scalar, an escape), the settings are
     checked on each call."""
-    named = {key.upper(): value for key, value in os.environ.items()}.get("IVR_STATE_DIR")
+    named = _variables().get("ivr_state_dir")
     if named is not None:
         return Path(named).absolute()  # as `_absolute` reads it: empty is the current folder
     folder = state_home() / "state"
-    for path in files:
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            for line in _STATE_DIR_LINE.finditer(path.read_text(encoding="utf-8")):
+    for content in contents:
+        if content.data is None:
+            continue
+        with contextlib.suppress(UnicodeDecodeError):
+            # line ends as YAML reads them (and a text file's reading makes them)
+            text = content.data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+            for line in _STATE_DIR_LINE.finditer(text):
                 single = line["single"]
                 written = line["double"] if single is None else single.replace("''", "'")
                 written = line["plain"] if written is None else written
-                folder = path.parent / written if written.strip() else Path(written)
+                folder = content.path.parent / written if written.strip() else Path(written)
     return folder.absolute()
 
 
@@ -687,7 +729,7 @@ def _file_problems(path: Path) -> list[Problem]:
             *problems,
             Problem(path, 1, "settings-shape", "the settings file lists settings as  name: value"),
         ]
-    readable = path.stat().st_mode & stat.S_IROTH
+    readable = anyone_may_read(path.stat().st_mode)
     for name in document.data:
         if name in secret_settings() and readable:
             problems.append(
@@ -696,7 +738,7 @@ def _file_problems(path: Path) -> list[Problem]:
                     document.line_of((name,)),
                     "secret-readable",
                     f"'{name}' is a secret, and anyone on this server can read this file: "
-                    f"chmod 640 {path} and chgrp ivr {path} (or give it in the environment, "
+                    f"{owner_and_service_only(path)} (or give it in the environment, "
                     f"{ENV_PREFIX}{name.upper()})",
                 )
             )
@@ -718,7 +760,7 @@ def _problem(detail: Any, written: dict[str, _Written]) -> Problem:
     loc: Place = tuple(detail["loc"])
     name = str(loc[0]) if loc else ""
     variable = ENV_PREFIX + name.upper()
-    if variable.lower() in {key.lower() for key in os.environ}:
+    if variable.lower() in _variables():
         rule, message = explain(detail, variable)
         return Problem(Path("environment"), None, rule, message)
     rule, message = explain(detail, f"'{'.'.join(map(str, loc))}'")

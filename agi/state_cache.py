@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
+from agi.file_access import others_may_write
+
 T = TypeVar("T")
 MAGIC = b"ivr-state-cache 1\n"
 
@@ -44,43 +46,25 @@ def cached(
     log: logging.Logger,
     what: str,
     keep: Callable[[T], bool] = lambda _made: True,
+    now: bytes | None = None,
 ) -> T:
-    """The entry in `path` when it has the `key()` of now and `accept` takes it, otherwise
-    `make()` (whose exceptions go through, and are not cached), written there when `keep`
-    takes it and `key()` is still the same after it: `make` reads the files again, and an
-    entry must be of the files its key describes. `what` names the cache in the warnings
-    `log` is given."""
+    """The entry in `path` when it has the `key()` of now (or `now`, when the caller made it
+    already from the bytes it read) and `accept` takes it, otherwise `make()` (whose
+    exceptions go through, and are not cached), written there when `keep` takes it and
+    `key()` is still the same after it: `make` reads the files again, and an entry must be
+    of the files its key describes. `what` names the cache in the warnings `log` is given."""
     try:
-        before = key()
+        before = key() if now is None else now
     except OSError:
         return make()  # a missing or unreadable file: `make` says so in its own words
-    entry = load(path, before, log, what)
+    entry = _load(path, before, log, what)
     if entry is not None and accept(entry):
         return entry  # type: ignore[return-value]
     made = make()
     with contextlib.suppress(OSError):
         if keep(made) and key() == before:
-            store(path, before, made, log, what)
+            _store(path, before, made, log, what)
     return made
-
-
-def load(path: Path, key: bytes, log: logging.Logger, what: str) -> object | None:
-    """The entry in `path` when it has `key`, or None. An entry others may write is not
-    used (and logged): `store` replaces it with a file of this user's own, unless the
-    folder itself is unsafe."""
-    try:
-        return _load(path, key, log, what)
-    except UnsafeCache as unsafe:
-        log.warning("the %s is not used: %s", what, unsafe)
-        return None
-
-
-def store(path: Path, key: bytes, entry: object, log: logging.Logger, what: str) -> None:
-    """Keep `entry` in `path` under `key`; a folder that cannot be written is logged."""
-    try:
-        _store(path, key, entry)
-    except (OSError, UnsafeCache) as error:
-        log.warning("the %s %s cannot be written (%s); each call checks anew", what, path, error)
 
 
 def key_of(parts: Iterable[bytes], code: Path, modules: Iterable[str]) -> bytes:
@@ -120,22 +104,26 @@ def _check_folder(folder: Path) -> None:
 
 
 def _load(path: Path, key: bytes, log: logging.Logger, what: str) -> object | None:
-    """The entry for `key`, or None when there is none, it is another's, or it is damaged."""
+    """The entry for `key`, or None when there is none, it is damaged or it is not safe to
+    load (logged: `_store` replaces it with a file of this user's own, unless the folder
+    itself is unsafe)."""
     try:
         with open(path, "rb") as stream:
             status = os.fstat(stream.fileno())
             _check_folder(path.parent)
-            if status.st_uid != os.geteuid() or status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            if status.st_uid != os.geteuid() or others_may_write(status.st_mode):
                 raise UnsafeCache(f"{path} is not this user's own, or others may write it")
             data = stream.read()
     except FileNotFoundError:
+        return None
+    except UnsafeCache as unsafe:
+        log.warning("the %s is not used: %s", what, unsafe)
         return None
     except OSError as error:
         log.warning("the %s %s cannot be read (%s); it is written anew", what, path, error)
         return None
     header, payload = data[: len(MAGIC) + 130], data[len(MAGIC) + 130 :]
-    expected = MAGIC + key + b"\n" + hashlib.sha256(payload).hexdigest().encode() + b"\n"
-    if header != expected:
+    if header != _header(key, payload):
         return None  # another key (a file edited), another format, or a damaged entry
     try:
         return pickle.loads(payload)
@@ -144,11 +132,20 @@ def _load(path: Path, key: bytes, log: logging.Logger, what: str) -> object | No
         return None
 
 
-def _store(path: Path, key: bytes, entry: object) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _check_folder(path.parent)
-    from agi.atomic_file import replace_file  # only to write: it imports tempfile
+def _store(path: Path, key: bytes, entry: object, log: logging.Logger, what: str) -> None:
+    """Keep `entry` in `path` under `key`; a folder that cannot be written is logged."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _check_folder(path.parent)
+        from agi.atomic_file import replace_file  # only to write: it imports tempfile
 
-    payload = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
-    header = MAGIC + key + b"\n" + hashlib.sha256(payload).hexdigest().encode() + b"\n"
-    replace_file(path, header + payload, mode=0o600)
+        payload = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
+        replace_file(path, _header(key, payload) + payload, mode=0o600)
+    except (OSError, UnsafeCache) as error:
+        log.warning("the %s %s cannot be written (%s); each call checks anew", what, path, error)
+
+
+def _header(key: bytes, payload: bytes) -> bytes:
+    """What comes before an entry's pickle: the format, its key and the pickle's digest (130
+    bytes after MAGIC)."""
+    return MAGIC + key + b"\n" + hashlib.sha256(payload).hexdigest().encode() + b"\n"

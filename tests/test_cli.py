@@ -37,7 +37,7 @@ def test_the_seed_call_is_accepted_on_a_scratch_copy_and_exits_0(ivr):
     result = ivr("simulate", "--keys", SEED_CALL, "--date", "2026-11-20")
     assert result.exit_code == 0, result.output
     assert "IVR: Показания приняты. Спасибо." in result.output
-    assert "on a scratch copy of the configured database's 5 contracts" in result.stderr
+    assert "the configured database's contracts (5 by number and resource)" in result.stderr
     assert "nothing is stored there (--store stores)" in result.stderr
     exported = ivr("db", "export", "--period", "2026-11")
     assert exported.stdout.count("\n") == 1  # the header alone

@@ -138,6 +138,7 @@ def test_a_caller_billing_knows_is_offered_the_contract(keypad) -> None:
     [
         (lambda: Try(DAY, caller="8 912 000"), "the caller's number is digits"),
         (lambda: Try(DAY, caller="<script>"), "the caller's number is digits"),
+        (lambda: Try(DAY, caller="+7912\n"), "the caller's number is digits"),
         (lambda: Try(DAY).press("12a"), "'a' (character 3) is not a phone key"),
         (lambda: Try(DAY).press('"один"'), "is not a phone key"),
         (lambda: Try(DAY).press(" "), "an answer is 1 to 64 keys"),

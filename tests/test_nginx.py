@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agi import installation
 from agi.text.nginx_site import SITE_TEMPLATE, render_site
 from agi.text.webhook import SECRET_HEADER
 from tests.real_line import NGINX, private_nginx
@@ -65,6 +66,50 @@ def test_a_placeholder_nothing_fills_in_is_refused() -> None:
             listen="127.0.0.1:1",
             webhook="127.0.0.1:2",
         )
+
+
+@pytest.mark.parametrize(
+    ("site", "lines"),
+    [
+        (
+            "ivr-webhook",
+            [
+                "server 127.0.0.1:8181;",
+                "listen 443 ssl;",
+                "access_log {root}/var/log/nginx/ivr-webhook.access.log ivr_webhook;",
+            ],
+        ),
+        (
+            "ivr-console",
+            [
+                "server 127.0.0.1:9000;",
+                "listen 10.0.0.1:8443;",
+                "access_log {root}/var/log/nginx/ivr-console.access.log ivr_webhook;",
+            ],
+        ),
+    ],
+)
+def test_each_installed_site_stands_in_front_of_its_own_server(
+    tmp_path: Path, site: str, lines: list[str]
+) -> None:
+    options = installation.Options(
+        root=tmp_path,
+        server_name="ivr.example",
+        web_listen="443 ssl",
+        web_port=8181,
+        console_listen="10.0.0.1:8443",
+        console_port=9000,
+    )
+    (entry,) = [
+        entry
+        for entry in installation.plan(options)
+        if entry.path == installation.Layout(tmp_path).nginx / "sites-available" / site
+    ]
+    text = entry.content.decode()
+    found = [line.strip() for line in text.splitlines()]
+    for line in [*lines, "server_name ivr.example;"]:
+        assert line.format(root=tmp_path) in found
+    assert "@@" not in text
 
 
 # --- a real nginx ----------------------------------------------------------------------------

@@ -106,6 +106,19 @@ def test_a_mistake_in_a_variable_names_the_variable(
     assert str(found.value) == "environment: IVR_TTS_SPEED must be a whole number, not 'fast'"
 
 
+@pytest.mark.parametrize("name", ["ivr_tts_speed", "Ivr_Tts_Speed"])
+def test_a_variable_is_a_setting_in_any_case(
+    settings_file: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    settings_file.write_text(GOOD, encoding="utf-8")
+    monkeypatch.setenv(name, "170")
+    assert load_settings().tts_speed == 170
+    monkeypatch.setenv(name, "fast")
+    with pytest.raises(ProblemsFound) as found:
+        load_settings()
+    assert str(found.value) == "environment: IVR_TTS_SPEED must be a whole number, not 'fast'"
+
+
 def test_every_mistake_is_listed_at_once(settings_file: Path) -> None:
     settings_file.write_text("acept_days: 18-25\ntts_speed: fast\n", encoding="utf-8")
     with pytest.raises(ProblemsFound) as found:

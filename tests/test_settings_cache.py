@@ -90,6 +90,30 @@ def test_unchanged_settings_are_checked_once(state: Path, monkeypatch: pytest.Mo
     assert (state / CACHE_FILE).stat().st_mode & 0o077 == 0
 
 
+WARM_READS = """\
+import os, sys
+from agi.settings import load_cached_settings
+load_cached_settings()
+opened = []
+sys.addaudithook(lambda event, args: event == "open" and opened.append(args[0]))
+load_cached_settings()
+print("\\n".join(sorted(os.fspath(p) for p in opened if not isinstance(p, int))))
+"""
+
+
+def test_a_start_from_the_cache_reads_each_settings_file_once(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The state folder the cache is in and the cache's key come from one reading."""
+    add_override(state, monkeypatch)
+    opened = subprocess.run(
+        [sys.executable, "-c", WARM_READS], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    files = [state.parent / "ivr.d" / "10-speed.yaml", state.parent / "ivr.yaml"]
+    assert [name for name in opened if name.endswith(".yaml")] == [str(p) for p in files]
+    assert str(state / CACHE_FILE) in opened
+
+
 @pytest.mark.parametrize(
     ("change", "checked"),
     [
@@ -123,8 +147,15 @@ def test_a_change_checks_the_settings_again(
         ("state_dir: '{state}'  # quoted", "{state}"),
         ("state_dir: state", "{state}"),
         ('state_dir: ""', "{cwd}"),
+        ("state_dir: {state}\r", "{state}"),
     ],
-    ids=["double quotes", "single quotes", "relative to the file", "empty: current folder"],
+    ids=[
+        "double quotes",
+        "single quotes",
+        "relative to the file",
+        "empty: current folder",
+        "a line ending in CR LF",
+    ],
 )
 def test_a_state_folder_the_file_names_keeps_the_cache(
     state: Path, monkeypatch: pytest.MonkeyPatch, line: str, folder: str
@@ -139,14 +170,18 @@ def test_a_state_folder_the_file_names_keeps_the_cache(
 
 
 @pytest.mark.parametrize(
-    ("value", "folder"),
-    [("{state}", "{state}"), ("", "{cwd}")],
-    ids=["a folder", "empty: current folder"],
+    ("variable", "value", "folder"),
+    [
+        ("IVR_STATE_DIR", "{state}", "{state}"),
+        ("IVR_STATE_DIR", "", "{cwd}"),
+        ("ivr_state_dir", "{state}", "{state}"),
+    ],
+    ids=["a folder", "empty: current folder", "in lower case"],
 )
 def test_a_state_folder_a_variable_names_keeps_the_cache(
-    state: Path, monkeypatch: pytest.MonkeyPatch, value: str, folder: str
+    state: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, folder: str
 ):
-    monkeypatch.setenv("IVR_STATE_DIR", value.format(state=state))
+    monkeypatch.setenv(variable, value.format(state=state))
     expected = Path(folder.format(state=state, cwd=Path.cwd()))
     checks = Checks(monkeypatch)
     for _ in range(2):
@@ -226,16 +261,20 @@ def test_settings_with_a_mistake_are_reported_on_every_call_and_never_kept(state
     assert not (state / CACHE_FILE).exists()
 
 
+@pytest.mark.parametrize("mode", [0o620, 0o602], ids=["its group", "anyone"])
 def test_an_entry_others_may_write_is_not_used_and_is_replaced(
-    state: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    state: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, mode: int
 ):
     load_cached_settings()
-    os.chmod(state / CACHE_FILE, 0o666)
+    os.chmod(state / CACHE_FILE, mode)
     checks = Checks(monkeypatch)
     caplog.set_level(logging.WARNING, logger="agi.settings")
     assert load_cached_settings().accept_days == "20-24"
     assert checks.count == 1
-    assert "the settings cache is not used: " in caplog.text
+    assert caplog.messages == [
+        f"the settings cache is not used: {state / CACHE_FILE} is not this user's own, or "
+        "others may write it"
+    ]
     assert (state / CACHE_FILE).stat().st_mode & 0o077 == 0  # replaced by one of ours
     load_cached_settings()
     assert checks.count == 1

@@ -137,10 +137,17 @@ def test_a_group_with_an_odd_submission_stores_the_others_each_once(
     assert sum(row.superseded_at is None for row in rows) == 1
 
 
-@pytest.mark.parametrize("locked", [False, True], ids=["none locked", "one locked"])
+@pytest.mark.parametrize(
+    ("locked", "counts"),
+    [(False, 2), (True, 7)],
+    ids=["none locked", "one locked"],
+)
 def test_a_group_counts_its_guards_once_and_refuses_only_the_locked_one(
-    writer: tuple[Repository, Path], locked: bool
+    writer: tuple[Repository, Path], locked: bool, counts: int
 ) -> None:
+    """The first submission alone counts its guard, then the five that waited behind it
+    count theirs in one statement; when that count reaches a limit, each of the five is
+    stored (or refused) on its own, counting its own guard."""
     repo, path = writer
     meter = meter_of(repo, "102057522")
     since = AT - timedelta(hours=1)
@@ -150,6 +157,12 @@ def test_a_group_counts_its_guards_once_and_refuses_only_the_locked_one(
     guards[4] = Guard((Limit.CONTRACT, "elsewhere"), since, 3 if locked else 4)
     commits: list[object] = []
     event.listen(repo.engine, "commit", commits.append)
+    counted: list[str] = []
+
+    @event.listens_for(repo.engine, "before_cursor_execute")
+    def count_of_attempts(_connection, _cursor, statement: str, *_: object) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM guess_attempts" in statement:
+            counted.append(statement)
 
     outcomes = queued_behind_a_lock(repo, path, calls(meter.id, 6), guards=guards)
 
@@ -157,6 +170,7 @@ def test_a_group_counts_its_guards_once_and_refuses_only_the_locked_one(
     assert [outcomes[n] for n in stored] == [SubmitResult(stored=True)] * len(stored)
     assert isinstance(outcomes[4], GuardReached) == locked
     assert len(commits) == 2, "the first alone, then those that waited behind it"
+    assert len(counted) == counts
     rows = repo.history(meter.id, PERIOD)
     assert [row.source_id for row in rows] == [f"call-{n}" for n in stored]
 

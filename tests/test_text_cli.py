@@ -39,7 +39,7 @@ def test_the_seed_message_is_accepted_and_exits_0(ivr: Ivr) -> None:
 
 def test_by_default_nothing_is_stored_and_it_says_so(ivr: Ivr) -> None:
     tried = ivr("sms", "--from", "+79120000000", "ПС 102057522 11638", *ON)
-    assert "on a scratch copy of the configured database's 5 contracts" in tried.stderr
+    assert "the configured database's contracts (5 by number and resource)" in tried.stderr
     assert ivr("db", "export", "--period", "2026-11").stdout.count("\n") == 1
     stored = ivr("sms", "--store", "--from", "+79120000000", "ПС 102057522 11638", *ON)
     assert stored.exit_code == 0

@@ -62,8 +62,8 @@ def use_scratch(app: Application, folder: Path) -> None:
     for cached in ("call_records", "record_writer"):
         app.__dict__.pop(cached, None)
     click.echo(
-        f"-- on a scratch copy of the configured database's {count} contracts: nothing is "
-        "stored there (--store stores)",
+        f"-- on a scratch copy of the configured database's contracts ({count} by number and "
+        "resource): nothing is stored there (--store stores)",
         err=True,
     )
 

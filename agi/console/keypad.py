@@ -35,8 +35,9 @@ MAX_PRESSES = 200
 """Answers in one try: more than any menu needs, few enough that a step stays quick."""
 MAX_KEYS = 64
 """Keys in one answer."""
-CALLER_NUMBER = re.compile(r"^\+?[0-9]{1,20}$")
-SCENARIO_NAME = re.compile(r"^[^\n\r\t]{1,80}$")
+CALLER_NUMBER = re.compile(r"\+?[0-9]{1,20}")
+SCENARIO_NAME = re.compile(r"[^\n\r\t]{1,80}")
+"""Both are matched whole (`fullmatch`): a `$` would let a line break at the end through."""
 
 
 class Speaker(enum.StrEnum):
@@ -77,7 +78,7 @@ class Try:
     """The caller has hung up after the last answer."""
 
     def __post_init__(self) -> None:
-        if self.caller is not None and not CALLER_NUMBER.match(self.caller):
+        if self.caller is not None and not CALLER_NUMBER.fullmatch(self.caller):
             raise ValueError("the caller's number is digits, with a + in front at most")
         if len(self.presses) > MAX_PRESSES:
             raise ValueError(f"a try has at most {MAX_PRESSES} answers")
@@ -234,7 +235,7 @@ class Keypad:
     def keep(self, attempt: Try, name: str) -> Path:
         """Append the try's finished call to the scenarios beside the flow, as `name`; its
         file. CallStillGoing while the IVR waits; ScenarioExists when the name is taken."""
-        if not SCENARIO_NAME.match(name.strip()):
+        if not SCENARIO_NAME.fullmatch(name.strip()):
             raise ValueError("a scenario's name is one line of 1 to 80 characters")
         call = self._call(attempt)
         if call.channel.waiting:

@@ -245,6 +245,10 @@ def _unknown_keys(
             )
 
 
+_field_names = functools.cache(field_names)
+"""`field_names` of a part of a flow, gathered once for each kind of part."""
+
+
 @functools.cache
 def _validator(cls: type[M]) -> TypeAdapter[M]:
     """pydantic's validator of a part of a flow, built when a file first needs it."""
@@ -253,7 +257,7 @@ def _validator(cls: type[M]) -> TypeAdapter[M]:
 
 def _model(cls: type[M], raw: Any, path: tuple[Any, ...], what: str, report: _Report) -> M | None:
     if isinstance(raw, dict):
-        names = field_names(cls)
+        names = _field_names(cls)
         raw = {key: value for key, value in raw.items() if key in names}
     try:
         return _validator(cls).validate_python(raw)

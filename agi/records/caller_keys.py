@@ -13,11 +13,11 @@ import hashlib
 import hmac
 import os
 import secrets
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agi.atomic_file import create_file
+from agi.file_access import anyone_may_read, others_may_write, owner_and_service_only
 
 SECRET_FILE = "caller-keys.secret"
 
@@ -64,15 +64,15 @@ def _read(path: Path) -> bytes:
     try:
         with path.open("rb") as stream:
             mode = os.fstat(stream.fileno()).st_mode
-            if mode & stat.S_IROTH:
+            if anyone_may_read(mode):
                 raise CallerSecretError(
                     f"anyone on this server can read the callers' secret {path}: "
-                    f"chmod 640 {path} and chgrp ivr {path}"
+                    f"{owner_and_service_only(path)}"
                 )
-            if mode & (stat.S_IWGRP | stat.S_IWOTH):
+            if others_may_write(mode):
                 raise CallerSecretError(
                     f"others on this server can change the callers' secret {path} (to one "
-                    f"they know): chmod 640 {path} and chgrp ivr {path}"
+                    f"they know): {owner_and_service_only(path)}"
                 )
             secret = stream.read().strip()
     except FileNotFoundError:

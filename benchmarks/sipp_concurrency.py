@@ -5,7 +5,7 @@ own reading.
     sudo .venv/bin/python benchmarks/sipp_concurrency.py
         [--levels 1 5 10 20 40 80 160 240 320 400 480 640] [--spread 2]
         [--lines reference shipped] [--keep-going]
-        [--max-calls 1000] [--database-url URL] [--keep-logs DIR]
+        [--max-calls 1000] [--database-url URL] [--keep-logs DIR] [--agi-debug]
 
 Needs root (SIPp sends RTP from raw sockets), Asterisk and SIPp (scripts/install-telephony).
 Everything runs in a temporary folder on free ports of 127.0.0.1: a private Asterisk
@@ -28,8 +28,8 @@ A level passes when SIPp counts N successful calls and none failed, and every co
 the level holds exactly one submission this period, from its own caller, with its reading
 (Repository.history): the rows stored are counted against the calls placed.
 A failed level also says what the key collections of each call without its row heard
-(Read's `User entered` and GET DATA's reply, which the line logs with `agi set debug on`,
-by the collection's first prompt) and where it went; and every
+(Read's `User entered`, and with `--agi-debug` GET DATA's reply, by the collection's
+first prompt) and where it went; and every
 level how long the line took from one key collection to the call's next, beside the 400 ms
 between keys typed ahead (SIPp's `play_dtmf`): res_agi drops a key that comes while no
 command waits for it, so a line slower than that loses the `2` of `*2`.
@@ -492,8 +492,11 @@ def run_level(
     )
 
 
-def run_on(line: LaidOut, level: list[Caller], *, max_calls: int, **run: Any) -> Level:
-    """One level on a line of its own: a fresh `ivr serve` and private Asterisk."""
+def run_on(
+    line: LaidOut, level: list[Caller], *, max_calls: int, agi_debug: bool, **run: Any
+) -> Level:
+    """One level on a line of its own: a fresh `ivr serve` and private Asterisk (logging
+    every AGI command and reply with `agi_debug`)."""
     work = line.folder / f"level-{level[0].contract}-{len(level)}"
     work.mkdir()
     fastagi_port = support.free_port()
@@ -512,7 +515,8 @@ def run_on(line: LaidOut, level: list[Caller], *, max_calls: int, **run: Any) ->
         ) as server,
         private_asterisks([options]),
     ):
-        private_asterisk.cli(root, "agi set debug on")  # GET DATA's answers, in the log
+        if agi_debug:
+            private_asterisk.cli(root, "agi set debug on")
         return run_level(
             level,
             folder=work,
@@ -623,6 +627,13 @@ def main() -> None:
         "on this machine",
     )
     parser.add_argument(
+        "--agi-debug",
+        action="store_true",
+        help="have Asterisk log every AGI command and reply, so that the key collections by "
+        "GET DATA (menus, confirmations) are counted too; the logging costs Asterisk CPU, and "
+        "above about 500 calls its log queue overflows and drops lines",
+    )
+    parser.add_argument(
         "--keep-logs", type=Path, help="copy each level's Asterisk, server and SIPp logs here"
     )
     args = parser.parse_args()
@@ -662,6 +673,7 @@ def main() -> None:
                     media_base=media_base,
                     spread=args.spread,
                     max_calls=args.max_calls,
+                    agi_debug=args.agi_debug,
                     repository=repository,
                     period=period,
                     timeout=args.call_timeout,

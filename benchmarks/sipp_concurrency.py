@@ -84,6 +84,7 @@ TYPED_AHEAD_MS = 400
 """How far apart SIPp's `play_dtmf` sends the keys of one group (a 200 ms tone, 200 ms
 between): a key typed ahead is lost when the line takes longer to start the next key
 collection, for res_agi drops the keys that come while no command waits for them."""
+GET_DATA_REPLY = re.compile(r"AGI Tx >> 200 result=(-1|[0-9*#]?)\s*(\(timeout\))?$")
 LOG_LINE = re.compile(r"^\[(\S+ \S+)\] \w+\[\d+\]\[(C-\w+)\] \S+: (.*)$", re.MULTILINE)
 BENIGN = ("No SIP authenticator registered", "does not exist in any format")
 """Asterisk warnings of every call here: no SIP auth on the test line, and no recordings in
@@ -257,6 +258,8 @@ class Level:
     """What the key collections of each call without its row heard, in Asterisk's log."""
     turnarounds: list[float] = field(default_factory=list)
     """Seconds from the end of each key collection to the start of the call's next one."""
+    every_collection: bool = False
+    """Asterisk logged GET DATA's collections too (`--agi-debug`), not only Read's."""
 
     @property
     def passed(self) -> bool:
@@ -363,15 +366,16 @@ def key_collections(text: str) -> dict[str, Collections]:
         at = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").timestamp()
         if read := re.search(r"Executing Application: \(Read\) Options: \(\w+,([^,]*),", message):
             channels[channel].read(at, read.group(1))
-        elif get := re.search(r'AGI Rx << GET DATA "([^"]*)"', message):
+        elif get := re.search(r'AGI Rx << GET DATA "((?:[^"\\]|\\.)*)"', message):
             channels[channel].read(at, get.group(1))
             getting.add(channel)
-        elif channel in getting and (got := re.search(r"AGI Tx >> 200 result=(.*)$", message)):
+        elif "AGI Rx << " in message:
+            getting.discard(channel)  # the next command: GET DATA's reply was not logged
+        elif channel in getting and (got := GET_DATA_REPLY.search(message)):
             getting.discard(channel)
-            answer = got.group(1).strip()
-            if answer != "-1":
-                heard = "nothing" if answer.endswith("(timeout)") else answer or "#"
-                channels[channel].entered(at, heard)
+            key, timed_out = got.groups()
+            if key != "-1":
+                channels[channel].entered(at, "nothing" if timed_out else key or "#")
         elif entered := re.search(r"User entered (?:'([^']*)'|(nothing))", message):
             channels[channel].entered(at, entered.group(1) or "nothing")
         elif ended := re.search(r"ended: outcome=(\S*) transfer=(\S*)", message):
@@ -422,6 +426,7 @@ def run_level(
     asterisk_root: Path,
     server_pid: int,
     sipp_nice: int,
+    agi_debug: bool,
 ) -> Level:
     calls = len(level)
     work = folder / "sipp"
@@ -489,6 +494,7 @@ def run_level(
         cpu=cpu,
         heard=heard_without_rows(channels),
         turnarounds=sorted(t for calls in channels.values() for t in calls.turnarounds),
+        every_collection=agi_debug,
     )
 
 
@@ -525,6 +531,7 @@ def run_on(
             server_log=server.log,
             asterisk_root=root,
             server_pid=server.process.pid,
+            agi_debug=agi_debug,
             **run,
         )
 
@@ -570,8 +577,9 @@ def report(level: Level) -> None:
     print(f"        CPU during the level: {cpu}; load average after {os.getloadavg()[0]:.1f}")
     if turns := level.turnarounds:
         late = sum(t * 1000 > TYPED_AHEAD_MS for t in turns)
+        after = "a key collection" if level.every_collection else "a Read (--agi-debug: GET DATA)"
         print(
-            f"        from a key collection to the next: median {turns[len(turns) // 2] * 1000:.0f}"
+            f"        from {after} to the next: median {turns[len(turns) // 2] * 1000:.0f}"
             f" ms, 90% {turns[int(len(turns) * 0.9)] * 1000:.0f} ms, max {turns[-1] * 1000:.0f} ms;"
             f" {late} of {len(turns)} over the {TYPED_AHEAD_MS} ms between keys typed ahead"
         )

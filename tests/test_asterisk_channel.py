@@ -241,6 +241,9 @@ MENU = KeyRequest(frozenset("*20"), max_digits=1, first_timeout=6, inter_digit_t
 HASH_ENDS = KeyRequest(
     frozenset("12"), max_digits=1, first_timeout=6, inter_digit_timeout=4, terminator="#"
 )
+STAR_ENDS = KeyRequest(
+    frozenset("0123456789"), max_digits=1, first_timeout=6, inter_digit_timeout=4, terminator="*"
+)
 HASH_TAKEN = KeyRequest(frozenset("1#"), max_digits=1, first_timeout=6, inter_digit_timeout=4)
 TWO_KEYS = KeyRequest(frozenset("0123456789"), max_digits=2, first_timeout=6, inter_digit_timeout=4)
 
@@ -281,6 +284,13 @@ def get_data(path: str = "/srv/ivr/prompts/ru/menu", wait: int = 6000) -> str:
             ("#", KeyStop.MAX_DIGITS),
             [get_data()],
         ),
+        (  # another terminator comes as itself
+            STAR_ENDS,
+            [Prompt("menu", "…")],
+            ["200 result=*"],
+            ("", KeyStop.TERMINATOR),
+            [get_data()],
+        ),
         (  # a missing prompt file: the channel lives, so the key is waited for without it
             MENU,
             [Prompt("menu", "…")],
@@ -309,6 +319,7 @@ def get_data(path: str = "/srv/ivr/prompts/ru/menu", wait: int = 6000) -> str:
         "ignored hash",
         "hash ends",
         "hash taken",
+        "star ends",
         "missing file",
         "number",
         "last of two",
@@ -477,6 +488,47 @@ def test_a_plain_prompt_before_the_end_cannot_be_interrupted():
     chan, written = channel("200 result=0 endpos=100")
     chan.play([Prompt("readings_accepted", "…")])
     assert sent(written) == ['STREAM FILE "/srv/ivr/prompts/ru/readings_accepted" "" "0"']
+
+
+def test_a_prompt_path_read_cannot_take_is_played_before_the_files_read_plays():
+    chan, written = channel(
+        "200 result=0 endpos=10",
+        "200 result=0 endpos=10",
+        "200 result=1",
+        "200 result=1",
+        "200 result=0",
+        "200 result=1 (7|OK)",
+    )
+    keys = chan.ask([Prompt("a", "…"), Prompt("b,c", "…"), Prompt("d", "…")], DIGITS)
+    assert (keys.digits, keys.stop) == ("7", KeyStop.TERMINATOR)
+    assert sent(written) == [
+        'STREAM FILE "/srv/ivr/prompts/ru/a" "#0123456789" "0"',
+        'STREAM FILE "/srv/ivr/prompts/ru/b,c" "#0123456789" "0"',
+        *TIMEOUTS,
+        read("/srv/ivr/prompts/ru/d"),
+        READ_BACK,
+    ]
+
+
+def test_without_read_a_one_key_answer_still_comes_by_get_data():
+    no_read = ["200 result=1", "200 result=1", "200 result=-2"]
+    chan, written = channel(*no_read, "200 result=0 endpos=10", "200 result=35", "200 result=2")
+    chan.ask([Prompt("a", "…")], DIGITS)
+    keys = chan.ask([Prompt("menu", "…")], MENU)
+    assert (keys.digits, keys.stop) == ("2", KeyStop.MAX_DIGITS)
+    assert sent(written)[-1] == get_data()
+
+
+def test_without_read_a_missing_prompt_file_is_skipped_while_the_channel_lives():
+    no_read = ["200 result=1", "200 result=1", "200 result=-2"]
+    chan, written = channel(*no_read, "200 result=-1 endpos=0", "200 result=6", "200 result=35")
+    keys = chan.ask([Prompt("a", "…")], DIGITS)
+    assert (keys.digits, keys.stop) == ("", KeyStop.TERMINATOR)
+    assert sent(written)[3:] == [
+        'STREAM FILE "/srv/ivr/prompts/ru/a" "#0123456789" "0"',
+        "CHANNEL STATUS",
+        'WAIT FOR DIGIT "6000"',
+    ]
 
 
 def test_without_read_the_keys_come_one_command_per_key():

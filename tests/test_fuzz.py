@@ -230,13 +230,14 @@ KEY_COMMANDS = ("STREAM FILE", "SAY ", "WAIT FOR DIGIT")
 
 def keys_in(command: str, answer: str) -> str:
     """The keys an answer gave, as the channel reads it: the ASCII code of a prompt's or a
-    key wait's result, GET DATA's keys (nothing before `(timeout)`, `#` for an empty
-    answer), or the keys Read() collected (GET FULL VARIABLE's value before `|`)."""
+    key wait's result, GET DATA's one key (none with `(timeout)`, `#` for an empty answer,
+    none for anything longer), or the keys Read() collected (GET FULL VARIABLE's value
+    before `|`)."""
     if command.startswith("GET DATA"):
-        typed = re.match(r"200 result=([0-9*#]*)(\s*\(timeout\))?$", answer)
-        if not typed or typed[2]:
-            return typed[1] if typed else ""
-        return typed[1] or "#"
+        if answer.endswith("(timeout)"):
+            return ""
+        typed = re.fullmatch(r"200 result=([0-9*#]?)", answer)
+        return (typed[1] or "#") if typed else ""
     if command.startswith(KEY_COMMANDS):
         key = re.match(r"200 result=([0-9]+)(\s|$)", answer)
         return chr(int(key[1]) % 0x110000) if key and int(key[1]) else ""

@@ -122,10 +122,23 @@ LOST_BY_GET_DATA = [
 ]
 
 
+DROPPED_REPLY = [
+    _get_data("53.680", "C-04", "/p/tone_mode"),
+    _asterisk_line("54.000", "C-04", '<PJSIP/x>AGI Rx << STREAM FILE "/p/welcome" "" "0"'),
+    _got("54.500", "C-04", "0 endpos=8000"),
+    _ended("55.000", "C-04", "", "operator"),
+]
+
+
 @pytest.mark.parametrize(
     ("lines", "heard", "turnarounds"),
     [
         (KEPT_2, {}, [0.04]),
+        (  # the log lost GET DATA's reply: the next command's is not taken for a key
+            DROPPED_REPLY,
+            {"tone_mode: -> operator": 1},
+            [],
+        ),
         (
             LOST_BY_GET_DATA,
             {"tone_mode: * main_menu: 4 wrong_key: nothing main_menu: # -> operator": 1},

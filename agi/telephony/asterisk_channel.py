@@ -425,15 +425,14 @@ class AsteriskChannel:
         to the collecting command itself, so no key is lost between the end of a prompt and
         the wait either; what comes before them (a number said by SAY NUMBER, a file whose
         path Read cannot take) is played first, with barge-in. One key comes by `GET DATA`,
-        whose reply is the key; more by `Read()`, whose answer takes a second command."""
+        whose reply is the key, when the question ends in at most one prompt file; others by
+        `Read()`, whose answer takes a second command (or, in an Asterisk without Read, one
+        `WAIT FOR DIGIT` per key)."""
         escape = escape_keys(request.allowed, request.terminator)
         first = None
+        files: list[str] = []
         if self._typed_ahead is not None:
             first, self._typed_ahead = self._typed_ahead, None
-            files: list[str] = []
-        elif self._no_read:
-            first = self._first_key(utterances, escape)
-            files = []
         else:
             lead, files = self._split(utterances)
             if lead:
@@ -448,10 +447,10 @@ class AsteriskChannel:
                 digits = first
                 if len(digits) >= request.max_digits:
                     return Keys(digits, KeyStop.MAX_DIGITS)
-        if self._no_read:
-            return self._key_by_key(request, [], digits)
         if request.max_digits - len(digits) == 1 and len(files) <= 1:
             return self._get_data(request, files, digits)
+        if self._no_read:
+            return self._key_by_key(request, files, digits)
         return self._read(request, files, digits)
 
     def _key_by_key(self, request: KeyRequest, files: list[str], digits: str) -> Keys:
@@ -459,7 +458,7 @@ class AsteriskChannel:
         escape = escape_keys(request.allowed, request.terminator)
         first = None
         for path in files:
-            first = self._agi(self.agi.stream_file, path, escape) or None
+            first = self._stream_file(path, escape)
             if first is not None:
                 break
         rest = KeyRequest(
@@ -498,12 +497,12 @@ class AsteriskChannel:
         path = files[0] if files else ""
         try:
             result = self._agi(
-                self.agi.execute, "GET DATA", self.agi._quote(path), int(wait * 1000), 1
+                self.agi.execute, "GET DATA", self.agi._quote(path), max(1, round(wait * 1000)), 1
             )
         except CallerHungUp:
             if not path or self._hangup_signalled() or not self._still_up():
                 raise
-            log.warning("call=%s prompt file %s has no audio", printable(self.call_id), path)
+            self._no_audio(path)
             return self._get_data(request, [], digits)
         if self.agi.replies.last.endswith("(timeout)"):
             return Keys(digits, KeyStop.TIMEOUT)
@@ -635,22 +634,22 @@ class AsteriskChannel:
         raise TypeError(utterance)
 
     def _stream(self, prompt: Prompt, escape: str) -> str | None:
+        return self._stream_file(prompt_path(self.prompts_dir, prompt.id), escape)
+
+    def _stream_file(self, path: str, escape: str) -> str | None:
         """Play one prompt file. A missing file is skipped with a warning, not a dead call:
         Asterisk answers result=-1 for both, so a missing file is told by the channel still
         answering CHANNEL STATUS."""
-        path = prompt_path(self.prompts_dir, prompt.id)
         try:
             return self._agi(self.agi.stream_file, path, escape) or None
         except CallerHungUp:
             if self._hangup_signalled() or not self._still_up():
                 raise
-        log.warning(
-            "call=%s prompt %s has no audio in %s",
-            printable(self.call_id),
-            prompt.id,
-            self.prompts_dir,
-        )
+        self._no_audio(path)
         return None
+
+    def _no_audio(self, path: str) -> None:
+        log.warning("call=%s prompt file %s has no audio", printable(self.call_id), printable(path))
 
     def _still_up(self) -> bool:
         self._hung_up = False

@@ -7,10 +7,11 @@ To make a group, another connection holds SQLite's write lock while the submissi
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +20,9 @@ from sqlalchemy import event
 
 from agi.readings.callers import Limit
 from agi.readings.rules import Resource, Submission
+from agi.records.record import CallRecord, End
 from agi.storage.attempts import Attempts
+from agi.storage.call_records import CallRecords
 from agi.storage.database import StorageError, connect, serial_writes
 from agi.storage.repository import Guard, GuardReached, Repository, SourceReused, SubmitResult
 from tests.support import demo_database
@@ -46,17 +49,28 @@ def queued_behind_a_lock(
     """Submit each (with its guard) from a thread of its own while another connection holds
     the write lock, one after another; then let go. The outcome of each, in order."""
     given = guards or [None] * len(submissions)
+    submits = [
+        functools.partial(repo.submit, s, g) for s, g in zip(submissions, given, strict=True)
+    ]
+    return queued_writes_behind_a_lock(path, submits, hold)  # type: ignore[return-value]
+
+
+def queued_writes_behind_a_lock(
+    path: Path, writes: list[Callable[[], object]], hold: float = 0.5
+) -> list[object]:
+    """Each write from a thread of its own while another connection holds the write lock,
+    one after another; then let go. The outcome of each (its value or its error), in order."""
     lock = sqlite3.connect(path, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")
-    outcomes: list[SubmitResult | BaseException] = [RuntimeError("no outcome")] * len(submissions)
+    outcomes: list[object] = [RuntimeError("no outcome")] * len(writes)
 
-    def submit(number: int) -> None:
+    def run(number: int) -> None:
         try:
-            outcomes[number] = repo.submit(submissions[number], given[number])
+            outcomes[number] = writes[number]()
         except Exception as error:
             outcomes[number] = error
 
-    threads = [threading.Thread(target=submit, args=(n,)) for n in range(len(submissions))]
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(writes))]
     for thread in threads:
         thread.start()
         time.sleep(0.02)
@@ -193,6 +207,90 @@ def test_a_two_meter_contract_in_a_group_is_stored_whole(
         ("cold_water", 45),
         ("electricity", 11702),
         ("hot_water", 25),
+    ]
+
+
+def record(source_id: str) -> CallRecord:
+    return CallRecord("ivr", source_id, AT, AT + timedelta(seconds=20), End.ACCEPTED)
+
+
+def test_call_records_and_failed_attempts_wait_for_the_one_writer_with_the_submissions(
+    writer: tuple[Repository, Path],
+) -> None:
+    """They would otherwise sleep in SQLite's busy handler beside the writer: here they are
+    written in the writer's group, the submissions still together, one COMMIT for all."""
+    repo, path = writer
+    meter = meter_of(repo, "102057522")
+    group = calls(meter.id, 4)
+    records, attempts = CallRecords(repo.engine), Attempts(repo.engine)
+    statements: list[str] = []
+    commits: list[object] = []
+    event.listen(repo.engine, "commit", commits.append)
+    event.listen(
+        repo.engine, "before_cursor_execute", lambda *args: statements.append(args[2].split()[0:3])
+    )
+    fail = Limit.ANONYMOUS
+
+    def guess(n: int) -> Callable[[], object]:
+        return lambda: attempts.add(
+            fail, "guesser", at=AT + timedelta(seconds=n), window=timedelta(hours=1)
+        )
+
+    outcomes = queued_writes_behind_a_lock(
+        path,
+        [
+            lambda: repo.submit(group[0]),
+            lambda: records.add(record("call-a"), record("call-b")),
+            lambda: repo.submit(group[1]),
+            guess(1),
+            lambda: repo.submit(group[2]),
+            guess(2),
+            lambda: repo.submit(group[3]),
+        ],
+    )
+
+    stored = SubmitResult(stored=True)
+    assert outcomes[0::2] == [stored] * 4
+    assert outcomes[1] is None
+    assert sorted([outcomes[3], outcomes[5]]) == [1, 2]
+    assert len(commits) == 2, "the first alone, then the six that waited behind it"
+    group_statements = statements[statements.index(["BEGIN", "IMMEDIATE"], 1) :]
+    assert group_statements.count(["UPDATE", "submissions", "SET"]) == 1, "the three at once"
+    savepoints = [words for words in group_statements if words[0] == "SAVEPOINT"]
+    assert len(savepoints) == 3, "the records' batch and each attempt in one of its own"
+    assert [row.source_id for row in repo.history(meter.id, PERIOD)] == [
+        f"call-{n}" for n in range(4)
+    ]
+    assert sorted(r.source_id for r in records.between(AT, AT + timedelta(hours=1))) == [
+        "call-a",
+        "call-b",
+    ]
+    assert attempts.count(fail, "guesser", since=AT) == 2
+
+
+def test_a_write_of_another_kind_that_fails_is_rolled_back_alone(
+    writer: tuple[Repository, Path],
+) -> None:
+    repo, path = writer
+    meter = meter_of(repo, "102057522")
+    group = calls(meter.id, 3)
+    writes = serial_writes(repo.engine)
+    assert writes is not None
+
+    outcomes = queued_writes_behind_a_lock(
+        path,
+        [
+            lambda: repo.submit(group[0]),
+            lambda: repo.submit(group[1]),
+            lambda: writes.run(lambda c: c.exec_driver_sql("INSERT INTO nowhere VALUES (1)")),
+            lambda: repo.submit(group[2]),
+        ],
+    )
+
+    assert [outcomes[0], outcomes[1], outcomes[3]] == [SubmitResult(stored=True)] * 3
+    assert "no such table: nowhere" in str(outcomes[2])
+    assert [row.source_id for row in repo.history(meter.id, PERIOD)] == [
+        f"call-{n}" for n in range(3)
     ]
 
 

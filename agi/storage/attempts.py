@@ -11,11 +11,23 @@ import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, Select, Subquery, and_, bindparam, delete, func, or_, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    Subquery,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.orm import sessionmaker
 
 from agi.readings.callers import Limit
-from agi.storage.database import reader, reporting_failures
+from agi.storage.database import reader, reporting_failures, serial_writes
 from agi.storage.models import GuessAttemptRow
 
 
@@ -36,20 +48,28 @@ class Attempts:
     @reporting_failures
     def add(self, limit: Limit, key: str, *, at: datetime, window: timedelta) -> int:
         """Count one more failed attempt of `key` at `at`; return how many there are within
-        the window, this one included."""
-        with self._sessions.begin() as session:
-            session.execute(
+        the window, this one included. A SQLite file's go to its one writer, with the calls'
+        submissions, instead of waiting for its lock."""
+
+        def write(connection: Connection) -> int:
+            connection.execute(
                 delete(GuessAttemptRow).where(
                     GuessAttemptRow.limit_kind == limit.value,
                     GuessAttemptRow.key == key,
                     GuessAttemptRow.at <= at - window,
                 )
             )
-            session.add(GuessAttemptRow(limit_kind=limit.value, key=key, at=at))
-            session.flush()
-            return (
-                session.scalar(_COUNT, {"kind": limit.value, "key": key, "since": at - window}) or 0
+            connection.execute(
+                insert(GuessAttemptRow).values(limit_kind=limit.value, key=key, at=at)
             )
+            since = at - window
+            return connection.scalar(_COUNT, {"kind": limit.value, "key": key, "since": since}) or 0
+
+        writes = serial_writes(self.engine)
+        if writes is not None:
+            return writes.run(write)
+        with self.engine.begin() as connection:
+            return write(connection)
 
     @reporting_failures
     def clear(self, limit: Limit, key: str) -> int:

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from agi.records.record import CallRecord, End, Visit
-from agi.storage.database import reader, reporting_failures
+from agi.storage.database import reader, reporting_failures, serial_writes
 from agi.storage.models import CallRecordRow, TextMessageRow
 
 
@@ -33,10 +33,19 @@ class CallRecords:
     def add(self, *records: CallRecord) -> None:
         """Keep finished records, all in one transaction (one INSERT of many rows: the
         writer's CPU is the calls' CPU too); the rows are made before it begins, so that
-        SQLite's write lock is not held while they are."""
+        SQLite's write lock is not held while they are. A SQLite file's records go to its
+        one writer, with the calls' submissions, instead of waiting for its lock."""
         rows = [_values(record) for record in records]
-        with self.engine.begin() as connection:
+
+        def write(connection: Connection) -> None:
             connection.execute(insert(CallRecordRow), rows)
+
+        writes = serial_writes(self.engine)
+        if writes is not None:
+            writes.run(write)
+            return
+        with self.engine.begin() as connection:
+            write(connection)
 
     @staticmethod
     def note_message(

@@ -15,7 +15,7 @@ import re
 import threading
 import time
 import weakref
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -95,10 +95,11 @@ class Deadline:
 
 class SerialWrites:
     """One writer thread for a SQLite file: the calls hand their write transactions over and
-    wait for the answer; the writer takes all that wait (up to `GROUP`), writes them together
-    or else each inside a SAVEPOINT of its own (one that fails is rolled back alone and its
-    caller gets its error), and commits them with one COMMIT, before any of their callers is
-    answered.
+    wait for the answer (their submissions, their failed attempts, and the call records'
+    writer its batches); the writer takes all that wait (up to `GROUP`), writes those of a
+    kind together or else each inside a SAVEPOINT of its own (one that fails is rolled back
+    alone and its caller gets its error), and commits them with one COMMIT, before any of
+    their callers is answered.
 
     SQLite lets one transaction write at a time, and writers meeting at its lock wait in its
     busy handler, which sleeps longer and longer between tries (up to 100 ms): under hundreds
@@ -205,7 +206,8 @@ class SerialWrites:
 
 def _run_claimed(connection: Connection, claimed: list[_Write], one_by_one: bool) -> None:
     """The writes of a group in its transaction: one alone, as it is (its failure rolls the
-    transaction back); several, together when they can be, else each in a SAVEPOINT."""
+    transaction back); several, each kind that can be written together (the same
+    `together`) together, the others each in a SAVEPOINT."""
     if len(claimed) == 1:
         (write,) = claimed
         try:
@@ -213,17 +215,26 @@ def _run_claimed(connection: Connection, claimed: list[_Write], one_by_one: bool
         except Exception as error:
             raise _AloneFailed(error) from error
         return
-    together = claimed[0].together
-    if not one_by_one and together and all(write.together is together for write in claimed):
-        try:
-            values = together(connection, [write.item for write in claimed])
-        except Exception as error:
-            raise _TogetherFailed from error
-        if values is not None:
-            for write, value in zip(claimed, values, strict=True):
+    alone = claimed
+    if not one_by_one:
+        kinds: dict[Callable[..., Any], list[_Write]] = defaultdict(list)
+        alone = []
+        for write in claimed:
+            if write.together is None:
+                alone.append(write)
+            else:
+                kinds[write.together].append(write)
+        for together, writes in kinds.items():
+            try:
+                values = together(connection, [write.item for write in writes])
+            except Exception as error:
+                raise _TogetherFailed from error
+            if values is None:
+                alone.extend(writes)
+                continue
+            for write, value in zip(writes, values, strict=True):
                 write.value, write.error = value, None
-            return
-    for write in claimed:
+    for write in alone:
         write.error = None
         try:
             with connection.begin_nested():

@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
 from agi.readings.callers import Limit
 from agi.readings.rules import Resource, Submission
@@ -210,6 +210,18 @@ def test_a_two_meter_contract_in_a_group_is_stored_whole(
     ]
 
 
+def statement_heads(engine: Engine) -> list[list[str]]:
+    """The first three words of every statement `engine` runs from now on."""
+    heads: list[list[str]] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: heads.append(args[2].split()[:3]))
+    return heads
+
+
+def of_the_group(heads: list[list[str]]) -> list[list[str]]:
+    """The statements from the second transaction on: the group behind the first write."""
+    return heads[heads.index(["BEGIN", "IMMEDIATE"], 1) :]
+
+
 def record(source_id: str) -> CallRecord:
     return CallRecord("ivr", source_id, AT, AT + timedelta(seconds=20), End.ACCEPTED)
 
@@ -223,12 +235,9 @@ def test_call_records_and_failed_attempts_wait_for_the_one_writer_with_the_submi
     meter = meter_of(repo, "102057522")
     group = calls(meter.id, 4)
     records, attempts = CallRecords(repo.engine), Attempts(repo.engine)
-    statements: list[str] = []
+    statements = statement_heads(repo.engine)
     commits: list[object] = []
     event.listen(repo.engine, "commit", commits.append)
-    event.listen(
-        repo.engine, "before_cursor_execute", lambda *args: statements.append(args[2].split()[0:3])
-    )
     fail = Limit.ANONYMOUS
 
     def guess(n: int) -> Callable[[], object]:
@@ -252,12 +261,11 @@ def test_call_records_and_failed_attempts_wait_for_the_one_writer_with_the_submi
     stored = SubmitResult(stored=True)
     assert outcomes[0::2] == [stored] * 4
     assert outcomes[1] is None
-    assert sorted([outcomes[3], outcomes[5]]) == [1, 2]
+    assert [outcomes[3], outcomes[5]] == [1, 2]
     assert len(commits) == 2, "the first alone, then the six that waited behind it"
-    group_statements = statements[statements.index(["BEGIN", "IMMEDIATE"], 1) :]
-    assert group_statements.count(["UPDATE", "submissions", "SET"]) == 1, "the three at once"
+    group_statements = of_the_group(statements)
     savepoints = [words for words in group_statements if words[0] == "SAVEPOINT"]
-    assert len(savepoints) == 3, "the records' batch and each attempt in one of its own"
+    assert len(savepoints) == 6, "in the order they came, none of a kind next to another"
     assert [row.source_id for row in repo.history(meter.id, PERIOD)] == [
         f"call-{n}" for n in range(4)
     ]
@@ -266,6 +274,66 @@ def test_call_records_and_failed_attempts_wait_for_the_one_writer_with_the_submi
         "call-b",
     ]
     assert attempts.count(fail, "guesser", since=AT) == 2
+
+
+def test_submissions_one_after_another_in_a_group_are_written_together_between_others(
+    writer: tuple[Repository, Path],
+) -> None:
+    repo, path = writer
+    meter = meter_of(repo, "102057522")
+    group = calls(meter.id, 5)
+    records = CallRecords(repo.engine)
+    statements = statement_heads(repo.engine)
+
+    outcomes = queued_writes_behind_a_lock(
+        path,
+        [
+            lambda: repo.submit(group[0]),
+            lambda: records.add(record("call-a")),
+            *(functools.partial(repo.submit, one) for one in group[1:]),
+        ],
+    )
+
+    assert outcomes == [SubmitResult(stored=True), None, *[SubmitResult(stored=True)] * 4]
+    group_statements = of_the_group(statements)
+    assert group_statements.count(["UPDATE", "submissions", "SET"]) == 1, "the four at once"
+    assert [w for w in group_statements if w[0] == "SAVEPOINT"] == [
+        ["SAVEPOINT", "sa_savepoint_1"]
+    ], "the records' batch alone"
+    rows = repo.history(meter.id, PERIOD)
+    assert [row.source_id for row in rows] == [f"call-{n}" for n in range(5)]
+
+
+def test_a_failed_attempt_ahead_of_a_guarded_submission_counts_for_its_guard(
+    writer: tuple[Repository, Path],
+) -> None:
+    """The attempt that reaches the contract's limit came first: the submission behind it
+    in the same group is refused, as it would be one after the other."""
+    repo, path = writer
+    meter = meter_of(repo, "102057522")
+    group = calls(meter.id, 4)
+    attempts = Attempts(repo.engine)
+    window = timedelta(hours=1)
+    for minute in range(2):
+        attempts.add(Limit.CONTRACT, "102057522", at=AT - timedelta(minutes=minute), window=window)
+    guard = Guard((Limit.CONTRACT, "102057522"), AT - window, 3)
+
+    outcomes = queued_writes_behind_a_lock(
+        path,
+        [
+            lambda: repo.submit(group[0]),
+            lambda: attempts.add(Limit.CONTRACT, "102057522", at=AT, window=window),
+            lambda: repo.submit(group[1], guard),
+            lambda: repo.submit(group[2], guard),
+            lambda: repo.submit(group[3]),
+        ],
+    )
+
+    assert outcomes[0] == SubmitResult(stored=True) and outcomes[1] == 3
+    assert isinstance(outcomes[2], GuardReached) and isinstance(outcomes[3], GuardReached)
+    assert outcomes[4] == SubmitResult(stored=True)
+    rows = repo.history(meter.id, PERIOD)
+    assert [row.source_id for row in rows] == ["call-0", "call-3"]
 
 
 def test_a_write_of_another_kind_that_fails_is_rolled_back_alone(

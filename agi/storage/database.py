@@ -10,12 +10,13 @@ deadline kept here (`Deadline`).
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 import threading
 import time
 import weakref
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -96,10 +97,10 @@ class Deadline:
 class SerialWrites:
     """One writer thread for a SQLite file: the calls hand their write transactions over and
     wait for the answer (their submissions, their failed attempts, and the call records'
-    writer its batches); the writer takes all that wait (up to `GROUP`), writes those of a
-    kind together or else each inside a SAVEPOINT of its own (one that fails is rolled back
-    alone and its caller gets its error), and commits them with one COMMIT, before any of
-    their callers is answered.
+    writer its batches); the writer takes all that wait (up to `GROUP`), writes them in the
+    order they came, each run of writes of one kind together and the others each inside a
+    SAVEPOINT of its own (one that fails is rolled back alone and its caller gets its
+    error), and commits them with one COMMIT, before any of their callers is answered.
 
     SQLite lets one transaction write at a time, and writers meeting at its lock wait in its
     busy handler, which sleeps longer and longer between tries (up to 100 ms): under hundreds
@@ -131,10 +132,11 @@ class SerialWrites:
         """`work` on a connection in a write transaction, committed before this returns
         (its own exception if it fails: nothing of it is stored).
 
-        Writes of one group that all name the same `together` are first tried in one go:
-        `together(connection, items)` writes them all and returns their results in order;
-        it returns None before writing anything, or raises (the transaction is then rolled
-        back), to have each written by its `work` instead.
+        Writes of one group that come one after another naming the same `together` are
+        first tried in one go: `together(connection, items)` writes them all and returns
+        their results in order; it returns None before writing anything, or raises (the
+        transaction is then rolled back and the whole group written again, every write by its
+        `work`), to have each written by its `work` instead.
         """
         until = time.monotonic() + self.seconds if self.seconds else None
         write = _Write(work, together, item, until)
@@ -143,8 +145,13 @@ class SerialWrites:
             if self._running:
                 self._ready.notify()
             else:
+                thread = threading.Thread(target=self._write, name="sqlite-writer", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:  # no thread can be started: no write would be made
+                    self._waiting.remove(write)
+                    raise StorageError("the readings database's writer could not start") from None
                 self._running = True
-                threading.Thread(target=self._write, name="sqlite-writer", daemon=True).start()
         if not write.done.wait(self.seconds):
             raise StorageError(f"the readings database did not answer within {self.seconds:g} s")
         return write.result()
@@ -205,9 +212,10 @@ class SerialWrites:
 
 
 def _run_claimed(connection: Connection, claimed: list[_Write], one_by_one: bool) -> None:
-    """The writes of a group in its transaction: one alone, as it is (its failure rolls the
-    transaction back); several, each kind that can be written together (the same
-    `together`) together, the others each in a SAVEPOINT."""
+    """The writes of a group in its transaction, in the order they came (a failed attempt
+    counts for a guard behind it): one alone, as it is (its failure rolls the transaction
+    back); several, each run of writes of one kind (the same `together`) together, and
+    every other write in a SAVEPOINT of its own."""
     if len(claimed) == 1:
         (write,) = claimed
         try:
@@ -215,26 +223,29 @@ def _run_claimed(connection: Connection, claimed: list[_Write], one_by_one: bool
         except Exception as error:
             raise _AloneFailed(error) from error
         return
-    alone = claimed
-    if not one_by_one:
-        kinds: dict[Callable[..., Any], list[_Write]] = defaultdict(list)
-        alone = []
-        for write in claimed:
-            if write.together is None:
-                alone.append(write)
-            else:
-                kinds[write.together].append(write)
-        for together, writes in kinds.items():
-            try:
-                values = together(connection, [write.item for write in writes])
-            except Exception as error:
-                raise _TogetherFailed from error
-            if values is None:
-                alone.extend(writes)
-                continue
-            for write, value in zip(writes, values, strict=True):
-                write.value, write.error = value, None
-    for write in alone:
+    if one_by_one:
+        _each_in_a_savepoint(connection, claimed)
+        return
+    for together, run in itertools.groupby(claimed, key=lambda write: write.together):
+        writes = list(run)
+        if together is None or len(writes) == 1:
+            _each_in_a_savepoint(connection, writes)
+            continue
+        try:
+            values = together(connection, [write.item for write in writes])
+        except Exception as error:
+            raise _TogetherFailed from error
+        if values is None:
+            _each_in_a_savepoint(connection, writes)
+            continue
+        for write, value in zip(writes, values, strict=True):
+            write.value, write.error = value, None
+
+
+def _each_in_a_savepoint(connection: Connection, writes: list[_Write]) -> None:
+    """Each write by its own `work`, rolled back alone if it fails (its caller gets the
+    error)."""
+    for write in writes:
         write.error = None
         try:
             with connection.begin_nested():

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import sessionmaker
 
 from agi.readings.callers import Limit
-from agi.storage.database import reader, reporting_failures, serial_writes
+from agi.storage.database import reader, reporting_failures, write_transaction
 from agi.storage.models import GuessAttemptRow
 
 
@@ -65,11 +65,7 @@ class Attempts:
             since = at - window
             return connection.scalar(_COUNT, {"kind": limit.value, "key": key, "since": since}) or 0
 
-        writes = serial_writes(self.engine)
-        if writes is not None:
-            return writes.run(write)
-        with self.engine.begin() as connection:
-            return write(connection)
+        return write_transaction(self.engine, write)
 
     @reporting_failures
     def clear(self, limit: Limit, key: str) -> int:

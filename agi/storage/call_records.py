@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from agi.records.record import CallRecord, End, Visit
-from agi.storage.database import reader, reporting_failures, serial_writes
+from agi.storage.database import reader, reporting_failures, write_transaction
 from agi.storage.models import CallRecordRow, TextMessageRow
 
 
@@ -40,12 +40,7 @@ class CallRecords:
         def write(connection: Connection) -> None:
             connection.execute(insert(CallRecordRow), rows)
 
-        writes = serial_writes(self.engine)
-        if writes is not None:
-            writes.run(write)
-            return
-        with self.engine.begin() as connection:
-            write(connection)
+        write_transaction(self.engine, write)
 
     @staticmethod
     def note_message(

@@ -332,6 +332,23 @@ def serial_writes(engine: Engine) -> SerialWrites | None:
     return _SERIAL_WRITES.get(engine)
 
 
+def write_transaction(
+    engine: Engine,
+    work: Callable[[Connection], R],
+    *,
+    together: Callable[[Connection, list[Any]], list[R] | None] | None = None,
+    item: object = None,
+) -> R:
+    """`work` in a write transaction of its own, committed before this returns: through a
+    SQLite file's one writer (`SerialWrites.run`, with `together` and `item`), or on a
+    connection of any other database's."""
+    writes = serial_writes(engine)
+    if writes is not None:
+        return writes.run(work, together=together, item=item)
+    with engine.begin() as connection:
+        return work(connection)
+
+
 def reporting_failures(method: Callable[P, R]) -> Callable[P, R]:
     """Let a database failure out of `method` as `StorageError` (the cause stays chained),
     within the deadline of the engine of `self` when it has one."""

@@ -37,7 +37,7 @@ from agi.readings.rules import (
     zones_for,
 )
 from agi.storage.attempts import counts_of_keys, failures_of, keys_given
-from agi.storage.database import reader, reporting_failures, schema_problem, serial_writes
+from agi.storage.database import reader, reporting_failures, schema_problem, write_transaction
 from agi.storage.models import (
     ContractPhoneRow,
     ContractRow,
@@ -280,15 +280,12 @@ class Repository:
         those that wait together (`store_many`) with one COMMIT.
         """
         try:
-            writes = serial_writes(self.engine)
-            if writes is not None:
-                return writes.run(
-                    functools.partial(store, submission=submission, guard=guard),
-                    together=store_many,
-                    item=(submission, guard),
-                )
-            with self.engine.begin() as connection:
-                return store(connection, submission, guard)
+            return write_transaction(
+                self.engine,
+                functools.partial(store, submission=submission, guard=guard),
+                together=store_many,
+                item=(submission, guard),
+            )
         except IntegrityError:
             with self._read_engine.connect() as connection:
                 if _replayed(connection, submission):

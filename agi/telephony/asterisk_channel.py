@@ -500,9 +500,8 @@ class AsteriskChannel:
                 self.agi.execute, "GET DATA", self.agi._quote(path), max(1, round(wait * 1000)), 1
             )
         except CallerHungUp:
-            if not path or self._hangup_signalled() or not self._still_up():
+            if not path or not self._skipped_missing(path):
                 raise
-            self._no_audio(path)
             return self._get_data(request, [], digits)
         if self.agi.replies.last.endswith("(timeout)"):
             return Keys(digits, KeyStop.TIMEOUT)
@@ -643,13 +642,17 @@ class AsteriskChannel:
         try:
             return self._agi(self.agi.stream_file, path, escape) or None
         except CallerHungUp:
-            if self._hangup_signalled() or not self._still_up():
+            if not self._skipped_missing(path):
                 raise
-        self._no_audio(path)
         return None
 
-    def _no_audio(self, path: str) -> None:
+    def _skipped_missing(self, path: str) -> bool:
+        """After result=-1 for a prompt file, which a hang-up gives too: whether the
+        channel lives, so the file is missing (logged) and the call goes on without it."""
+        if self._hangup_signalled() or not self._still_up():
+            return False
         log.warning("call=%s prompt file %s has no audio", printable(self.call_id), printable(path))
+        return True
 
     def _still_up(self) -> bool:
         self._hung_up = False

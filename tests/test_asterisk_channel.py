@@ -510,9 +510,12 @@ def test_a_prompt_path_read_cannot_take_is_played_before_the_files_read_plays():
     ]
 
 
+NO_READ = ["200 result=1", "200 result=1", "200 result=-2"]
+"""The timeouts set, then an Asterisk without Read(): its first answer goes key by key."""
+
+
 def test_without_read_a_one_key_answer_still_comes_by_get_data():
-    no_read = ["200 result=1", "200 result=1", "200 result=-2"]
-    chan, written = channel(*no_read, "200 result=0 endpos=10", "200 result=35", "200 result=2")
+    chan, written = channel(*NO_READ, "200 result=0 endpos=10", "200 result=35", "200 result=2")
     chan.ask([Prompt("a", "…")], DIGITS)
     keys = chan.ask([Prompt("menu", "…")], MENU)
     assert (keys.digits, keys.stop) == ("2", KeyStop.MAX_DIGITS)
@@ -520,8 +523,7 @@ def test_without_read_a_one_key_answer_still_comes_by_get_data():
 
 
 def test_without_read_a_missing_prompt_file_is_skipped_while_the_channel_lives():
-    no_read = ["200 result=1", "200 result=1", "200 result=-2"]
-    chan, written = channel(*no_read, "200 result=-1 endpos=0", "200 result=6", "200 result=35")
+    chan, written = channel(*NO_READ, "200 result=-1 endpos=0", "200 result=6", "200 result=35")
     keys = chan.ask([Prompt("a", "…")], DIGITS)
     assert (keys.digits, keys.stop) == ("", KeyStop.TERMINATOR)
     assert sent(written)[3:] == [
@@ -532,8 +534,7 @@ def test_without_read_a_missing_prompt_file_is_skipped_while_the_channel_lives()
 
 
 def test_without_read_the_keys_come_one_command_per_key():
-    no_read = ["200 result=1", "200 result=1", "200 result=-2"]
-    chan, written = channel(*no_read, "200 result=0 endpos=10", "200 result=55", "200 result=35")
+    chan, written = channel(*NO_READ, "200 result=0 endpos=10", "200 result=55", "200 result=35")
     keys = chan.ask([Prompt("a", "…")], DIGITS)
     assert (keys.digits, keys.stop) == ("7", KeyStop.TERMINATOR)
     assert sent(written)[3:] == [

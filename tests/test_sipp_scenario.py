@@ -75,13 +75,17 @@ def _read(at: str, channel: str, prompts: str) -> str:
     return _asterisk_line(at, channel, f"AGI Script Executing Application: (Read) {options}")
 
 
+def _agi(at: str, channel: str, line: str) -> str:
+    """res_agi's debug line of a command it took (`Rx << …`) or a reply it sent (`Tx >> …`)."""
+    return _asterisk_line(at, channel, f"<PJSIP/ivr-callers-00000000>AGI {line}")
+
+
 def _get_data(at: str, channel: str, prompt: str) -> str:
-    command = f'AGI Rx << GET DATA "{prompt}" "6000" "1"'
-    return _asterisk_line(at, channel, f"<PJSIP/ivr-callers-00000000>{command}")
+    return _agi(at, channel, f'Rx << GET DATA "{prompt}" "6000" "1"')
 
 
 def _got(at: str, channel: str, result: str) -> str:
-    return _asterisk_line(at, channel, f"<PJSIP/ivr-callers-00000000>AGI Tx >> 200 result={result}")
+    return _agi(at, channel, f"Tx >> 200 result={result}")
 
 
 def _ended(at: str, channel: str, outcome: str, transfer: str) -> str:
@@ -124,7 +128,7 @@ LOST_BY_GET_DATA = [
 
 DROPPED_REPLY = [
     _get_data("53.680", "C-04", "/p/tone_mode"),
-    _asterisk_line("54.000", "C-04", '<PJSIP/x>AGI Rx << STREAM FILE "/p/welcome" "" "0"'),
+    _agi("54.000", "C-04", 'Rx << STREAM FILE "/p/welcome" "" "0"'),
     _got("54.500", "C-04", "0 endpos=8000"),
     _ended("55.000", "C-04", "", "operator"),
 ]
